@@ -1,0 +1,17 @@
+"""Recover each cable's exact text and metadata from a mirror page; no Scrapy, no file writes."""
+
+from cleaners.model import Cable, PageResult, RulesetInfo
+from cleaners.pipeline import CLEANER_VERSION, clean, clean_page
+from cleaners.rules import Ruleset, RulesError, load_rules
+
+__all__ = [
+    "CLEANER_VERSION",
+    "Cable",
+    "PageResult",
+    "Ruleset",
+    "RulesError",
+    "RulesetInfo",
+    "clean",
+    "clean_page",
+    "load_rules",
+]

@@ -1,0 +1,131 @@
+"""The records the cleaners return: a cable's text, its metadata and how it was cleaned."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# How a reference ID was established, most trustworthy first. "inferred" IDs are
+# flagged in the warnings; a cable whose ID cannot be established has reference_id None.
+ID_SOURCES = ("table", "url", "title", "heading", "hashtag", "dtg+serial", "inferred")
+
+# The metadata keys written to `<stem>.<REF>.json` by `cablearchive clean --out`
+# and to `cable.json` in the archive; the corpus scorer reads the first five.
+METADATA_KEYS = (
+    "reference_id",
+    "classification",
+    "created",
+    "released",
+    "origin",
+    "subject",
+    "tags",
+    "partial",
+    "id_source",
+    "references",
+    "signer",
+    "sections",
+    "paragraphs",
+)
+
+
+@dataclass(frozen=True)
+class RulesetInfo:
+    """Which rules produced a text: set name, per-file versions and the digest of the whole set."""
+
+    name: str
+    version: str
+    digest: str
+    files: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form, as recorded in provenance."""
+        return {"name": self.name, "version": self.version, "digest": self.digest, "files": dict(self.files)}
+
+
+@dataclass
+class Cable:
+    """One cable found on a page: exact text, parsed metadata and cleaning provenance."""
+
+    text: str
+    reference_id: str | None
+    id_source: str | None = None
+    created: str | None = None
+    released: str | None = None
+    classification: str | None = None
+    origin: str | None = None
+    subject: str | None = None
+    tags: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    signer: str | None = None
+    partial: bool = False
+    sections: str | None = None
+    paragraphs: int = 0
+    # provenance of the cleaning
+    family: str = "generic"
+    profile: str | None = None
+    lines_kept: bool = True
+    ruleset: RulesetInfo | None = None
+    cleaner_version: str = ""
+    repairs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def metadata(self) -> dict[str, Any]:
+        """The cable's metadata (no text, no provenance), as in cable.json."""
+        return {k: getattr(self, k) for k in METADATA_KEYS}
+
+    def cleaning(self) -> dict[str, Any]:
+        """How the text was obtained: cleaner, rules, site family, repairs, warnings."""
+        return {
+            "cleaner_version": self.cleaner_version,
+            "ruleset": self.ruleset.to_json() if self.ruleset else None,
+            "family": self.family,
+            "profile": self.profile,
+            "lines_kept": self.lines_kept,
+            "repairs": list(self.repairs),
+            "warnings": list(self.warnings),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything: metadata, text and cleaning provenance."""
+        return {**self.metadata(), "text": self.text, "cleaning": self.cleaning()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Cable:
+        """Rebuild a Cable from `to_json()` output."""
+        cleaning = data.get("cleaning") or {}
+        rs = cleaning.get("ruleset")
+        kwargs = {k: data.get(k) for k in METADATA_KEYS if k in data}
+        kwargs.setdefault("tags", [])
+        kwargs.setdefault("references", [])
+        return cls(
+            text=data["text"],
+            **kwargs,
+            family=cleaning.get("family", "generic"),
+            profile=cleaning.get("profile"),
+            lines_kept=cleaning.get("lines_kept", True),
+            ruleset=RulesetInfo(**rs) if rs else None,
+            cleaner_version=cleaning.get("cleaner_version", ""),
+            repairs=list(cleaning.get("repairs", [])),
+            warnings=list(cleaning.get("warnings", [])),
+        )
+
+
+@dataclass
+class PageResult:
+    """What cleaning one page gave: its cables plus page-level facts and warnings."""
+
+    cables: list[Cable]
+    family: str
+    profile: str | None
+    ruleset: RulesetInfo
+    cleaner_version: str
+    encoding: str | None = None
+    repairs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form of the page result."""
+        d = asdict(self)
+        d["cables"] = [c.to_json() for c in self.cables]
+        d["ruleset"] = self.ruleset.to_json()
+        return d

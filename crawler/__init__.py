@@ -1,0 +1,1 @@
+"""The Scrapy project (settings, spiders, pipelines) and the `cablearchive` command line."""

@@ -1,0 +1,1 @@
+"""Subcommands of `cablearchive`; each module has `register(subparsers)` and stays thin."""
