@@ -2,7 +2,7 @@
 
 from cleaners.model import Cable, PageResult, RulesetInfo
 from cleaners.pipeline import CLEANER_VERSION, clean, clean_page
-from cleaners.rules import Ruleset, RulesError, load_rules
+from cleaners.ruleset import Ruleset, RulesError, load_rules
 
 __all__ = [
     "CLEANER_VERSION",

@@ -1,0 +1,255 @@
+"""Find the cables in the text of a post: where each starts and ends, and what surrounds it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from cleaners.header import parse_header
+from cleaners.htmltext import Line
+
+TABLE_ROW = re.compile(
+    r"^\s*(?P<ref>\d{2}[A-Z][A-Z-]*?\d+?)\s*(?P<created>\d{4}-\d{2}-\d{2} \d{2}:\d{2})\s*"
+    r"(?P<released>\d{4}-\d{2}-\d{2} \d{2}:\d{2})\s*"
+    r"(?P<cls>(?:UNCLASSIFIED|CONFIDENTIAL|SECRET)(?://[A-Z][A-Z ]*?[A-Z])?)\s*(?P<origin>\S.*?)\s*$"
+)
+_TABLE_CLASSES = ("UNCLASSIFIED//FOR OFFICIAL USE ONLY", "CONFIDENTIAL//NOFORN", "SECRET//NOFORN")
+PARA_START = re.compile(r"^\s*(?:¶\s?)?\d{1,3}\s?\.\s*\(|^\s*¶\s?\d{1,3}\b")
+# Words that show a line belongs to a cable even when it reads like prose.
+_CABLE_WORDS = re.compile(
+    r"XXXXXXXX|SIPDIS|NOFORN|Classified|CLASSIFIED|¶|\((?:C|S|U|SBU|C/NF|S/NF|U//FOUO)\)|https?://|"
+    r"\bNNNN\b|Portal:|\bEnd (?:Comment|Summary|Note)\b|\bEND (?:COMMENT|SUMMARY|NOTE)\b|\bPOC\b|\bpara\b"
+)
+
+
+@dataclass
+class Found:
+    """One cable located in a list of lines."""
+
+    lines: list[Line]
+    heading_ref: str | None = None
+    table: dict[str, str] | None = None
+    hashtag: str | None = None
+    partial: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def _kind(text: str, common: dict[str, Any], drop_lines: list[re.Pattern[str]]) -> str:
+    """Classify one line: blank, help, table, partial, heading, chrome, after, before, start or text."""
+    if not text.strip():
+        return "blank"
+    if common["partial_note"] and common["partial_note"] in text:
+        return "partial"
+    for rx in common["help_lines"]:
+        if rx.search(text):
+            return "help"
+    if common["table_header"].search(text):
+        return "table"
+    if TABLE_ROW.match(text):
+        return "table_row"
+    for rx in common["cable_heading"]:
+        if rx.search(text):
+            return "heading"
+    for rx in drop_lines:
+        if rx.search(text):
+            return "chrome"
+    for rx in common["framing_after"]:
+        if rx.search(text):
+            return "after"
+    for rx in common["framing_before"]:
+        if rx.search(text):
+            return "before"
+    for rx in common["start"]:
+        if rx.search(text):
+            return "start"
+    return "text"
+
+
+def parse_table_row(text: str) -> dict[str, str] | None:
+    """The viewer's Reference-ID table row as metadata, or None."""
+    m = TABLE_ROW.match(text)
+    if not m:
+        return None
+    cls, origin = m.group("cls"), m.group("origin")
+    # The classification and origin run together when a page drops the table's cells.
+    for full in _TABLE_CLASSES:
+        joined = cls + " " + origin
+        if joined.startswith(full) and not cls == full:
+            cls, origin = full, joined[len(full) :].strip()
+    return {
+        "reference_id": m.group("ref"),
+        "created": m.group("created"),
+        "released": m.group("released"),
+        "classification": cls,
+        "origin": origin,
+    }
+
+
+def _is_marker(text: str, common: dict[str, Any]) -> bool:
+    """True when the line is a cable header marker (TAGS, SUBJECT, E.O., SIPDIS...)."""
+    return any(rx.search(text) for rx in common["header_markers"])
+
+
+def _identity(lines: list[Line], i: int, window: int) -> tuple[str | None, int | None]:
+    """(origin, serial) that the header starting at line i names, where it names them."""
+    h = parse_header([ln.text for ln in lines[i : i + window]])
+    serial = h.serial if h.serial is not None else h.routing_serial
+    return (h.class_origin or h.fm_origin), serial
+
+
+def _is_blogger_prose(text: str) -> bool:
+    """A sentence in the blogger's voice: mixed case, several words, no cable vocabulary."""
+    words = text.split()
+    if len(words) < 3 or _CABLE_WORDS.search(text) or PARA_START.match(text):
+        return False
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return False
+    upper = sum(1 for c in letters if c.isupper()) / len(letters)
+    return upper < 0.5 and text.rstrip()[-1:] in ".!?:)…"
+
+
+def find(lines: list[Line], common: dict[str, Any], drop_lines: list[re.Pattern[str]]) -> list[Found]:
+    """Locate every cable in `lines`; the blogger's words and the viewer's chrome are left out."""
+    n = len(lines)
+    kinds = [_kind(ln.text, common, drop_lines) for ln in lines]
+    # Blog framing inside <pre> is cable text, not framing.
+    for i, ln in enumerate(lines):
+        if ln.pre and kinds[i] in ("after", "before", "chrome"):
+            kinds[i] = "text"
+    window = common["header_window"]
+    markers = [k not in ("blank",) and _is_marker(lines[i].text, common) for i, k in enumerate(kinds)]
+
+    starts: list[int] = []
+    for i, k in enumerate(kinds):
+        if k != "start":
+            continue
+        seen = 0
+        for j in range(i, n):
+            if kinds[j] == "blank":
+                continue
+            if j > i and kinds[j] in ("heading", "after", "table", "help"):
+                break
+            if markers[j] and j > i:
+                starts.append(i)
+                break
+            seen += 1
+            if seen > window:
+                break
+
+    found: list[Found] = []
+    if not starts:
+        return found
+
+    # Group start lines into cables: a new cable begins after a heading, or where the
+    # header names another origin/serial once the current cable has a body.
+    groups: list[tuple[int, int]] = []  # (begin, limit)
+    cur_begin = starts[0]
+    cur_id = _identity(lines, cur_begin, window)
+    cur_body = _first_para(lines, cur_begin, n)
+    for s in starts[1:]:
+        heading_between = any(kinds[j] == "heading" for j in range(cur_begin, s))
+        new_cable = heading_between
+        if not new_cable and s > cur_body:
+            sid = _identity(lines, s, window)
+            if sid[1] is not None and cur_id[1] is not None and (sid != cur_id):
+                new_cable = sid[1] != cur_id[1]
+        if new_cable:
+            groups.append((cur_begin, s))
+            cur_begin, cur_id = s, _identity(lines, s, window)
+            cur_body = _first_para(lines, s, n)
+    groups.append((cur_begin, n))
+
+    prev_end = 0
+    for begin, limit in groups:
+        f = Found(lines=[])
+        # What stands between the previous cable and this one: heading, table, partial note.
+        for j in range(prev_end, begin):
+            k = kinds[j]
+            text = lines[j].text
+            if k == "heading":
+                for rx in common["cable_heading"]:
+                    m = rx.search(text)
+                    if m:
+                        f.heading_ref = m.group(1)
+            elif k == "table_row":
+                f.table = parse_table_row(text)
+            elif k == "partial":
+                f.partial = True
+            elif k == "help":
+                m = common["hashtag"].search(text)
+                if m:
+                    f.hashtag = m.group(1)
+        # Extend the start back to the beginning of its block (a <pre> or a paragraph whose
+        # first line is not a start pattern) unless the block holds framing or chrome.
+        b = begin
+        while b > prev_end and lines[b - 1].block == lines[begin].block and kinds[b - 1] in ("text", "start"):
+            b -= 1
+        begin = b
+        end = _end_of(lines, kinds, begin, limit, _first_para(lines, begin, limit))
+        body = [
+            lines[j]
+            for j in range(begin, end)
+            if kinds[j] not in ("help", "table", "table_row", "partial", "chrome", "heading")
+        ]
+        while body and not body[-1].text.strip():
+            body.pop()
+        while body and not body[0].text.strip():
+            body.pop(0)
+        if body:
+            f.lines = body
+            found.append(f)
+        prev_end = max(end, begin)
+        # the next cable's preamble is searched from here
+        prev_end = min(prev_end, limit)
+    return found
+
+
+def _first_para(lines: list[Line], begin: int, limit: int) -> int:
+    """Index of the cable's first numbered paragraph (end of its header), or begin + 15."""
+    for j in range(begin, min(limit, len(lines))):
+        if PARA_START.match(lines[j].text):
+            return j
+    return min(limit, begin + 15)
+
+
+def _end_of(lines: list[Line], kinds: list[str], begin: int, limit: int, body_start: int) -> int:
+    """Where the cable that starts at `begin` ends: at framing, chrome or the blogger's closing words."""
+    end = limit
+    for j in range(max(begin + 1, body_start), limit):
+        if kinds[j] in ("after", "heading", "table", "help") or (kinds[j] == "before" and not lines[j].pre):
+            end = j
+            break
+    # Trailing blank lines and the next cable's lead-in are not this cable's.
+    while end > begin and kinds[end - 1] in ("blank", "before", "heading", "chrome"):
+        end -= 1
+    # The blogger's closing sentence after the signer: prose paragraphs with no cable
+    # vocabulary, after the last line that looks like a signer or a numbered paragraph.
+    j = end
+    while j > body_start:
+        text = lines[j - 1].text
+        if not text.strip():
+            j -= 1
+            continue
+        if not lines[j - 1].pre and _is_blogger_prose(text) and _signed_before(lines, body_start, j - 1):
+            end = j - 1
+            j -= 1
+            while end > begin and not lines[end - 1].text.strip():
+                end -= 1
+            continue
+        break
+    return end
+
+
+def _signed_before(lines: list[Line], body_start: int, j: int) -> bool:
+    """True when the cable before line j ends like a cable: a signer, alone or closing a paragraph."""
+    k = j - 1
+    while k > body_start and not lines[k].text.strip():
+        k -= 1
+    if k <= body_start:
+        return False
+    text = lines[k].text.strip()
+    if re.fullmatch(r"[A-Z][A-Za-z'\-]+(?: [A-Z][A-Za-z'\-]+){0,2}", text):
+        return True
+    return bool(re.search(r"[.!?\"”)]\s+[A-Z][A-Z'\-]{2,}$", text))

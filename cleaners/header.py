@@ -1,0 +1,286 @@
+"""Read a cable's header: classification, origin, serial, dates, SUBJECT, TAGS, references, signer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+REF_ID = re.compile(r"^(\d{2})([A-Z][A-Z-]*?)(\d+)$")
+# A reference ID anywhere in a string (URL, title, heading); the year keeps it from matching words.
+REF_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])(\d{2}[A-Za-z][A-Za-z-]*?\d{1,6})(?![A-Za-z0-9])")
+
+MONTHS = {m: i for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)}
+LONG_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        "january february march april may june july august september october november december".split(), 1
+    )
+}
+
+
+def _spaced(word: str) -> str:
+    """Regex for a word that cables write either plain or letter-spaced (C O N F I D E N T I A L)."""
+    return r"\s?".join(re.escape(c) for c in word)
+
+
+# Classification words as cables write them, some with a lost or doubled first letter.
+_CLASS_WORDS = {
+    "CONFIDENTIAL": [_spaced("CONFIDENTIAL"), r"C" + _spaced("CONFIDENTIAL"), _spaced("ONFIDENTIAL")],
+    "SECRET": [_spaced("SECRET"), r"S" + _spaced("SECRET"), r"C" + _spaced("SECRET"), _spaced("ECRET")],
+    "UNCLASSIFIED": [_spaced("UNCLASSIFIED"), r"UNCLAS"],
+    "LIMITED OFFICIAL USE": [r"LIMITED\s+OFFICIAL\s+USE"],
+}
+_CLASS_ALT = "|".join(f"(?P<c{i}>{'|'.join(pats)})" for i, pats in enumerate(_CLASS_WORDS.values()))
+_CLASS_NAMES = list(_CLASS_WORDS)
+CLASS_LINE = re.compile(
+    rf"^\s*(?:{_CLASS_ALT})"
+    r"(?P<caveats>(?:\s+(?:NOFORN|SENSITIVE|SPECAT|E\s?F\s?T\s?O|EXDIS|NODIS|//\s?NOFORN|"
+    r"FOR OFFICIAL USE ONLY))*)"
+    r"(?:\s+SECTION\s+(?P<sec>\d+)\s+OF\s+(?P<of>\d+))?"
+    r"\s+(?P<origin>[A-Z][A-Z .'/-]*?[A-Z])\s+(?P<serial>\d{3,8})\s*$",
+    re.IGNORECASE,
+)
+ROUTING_DE = re.compile(r"^\s*DE\s+RUE[A-Z]+\s+#(?P<serial>\d{1,6})(?:/\d+)?\s+\d{7}")
+DTG = re.compile(r"\b(?P<day>[0-3]\d)(?P<hh>[0-2]\d)(?P<mm>[0-5]\d)Z\s?(?P<mon>[A-Za-z]{3})\s?(?P<yy>\d{2})\b")
+DATE_LINE = re.compile(
+    r"^\s*(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),\s+(?P<day>\d{1,2})\s+"
+    r"(?P<mon>[A-Za-z]+)\s+(?P<year>\d{4}),\s+(?P<hh>\d{1,2}):(?P<mm>\d{2})\s*$"
+)
+FM_LINE = re.compile(r"^\s*FM\s+(?P<who>.+?)\s*$")
+DECL = re.compile(r"DECL(?:ASSIFY)?\s*:?\s*(?:ON\s+)?(?P<m>\d{1,2})\s*/\s*(?P<d>\d{1,2})\s*/\s*(?P<y>\d{2,4})", re.I)
+DECL_ISO = re.compile(r"DECL\s*:?\s*(?P<y>\d{4})\s*/\s*\d{1,2}\s*/\s*\d{1,2}", re.I)
+SUBJECT = re.compile(r"^\s*(?:SUBJECT|SUBJ)\s*:?\s*(?P<rest>.*)$", re.I)
+TAGS = re.compile(r"^\s*TAGS?\s*:?\s+(?P<rest>.*)$", re.I)
+REF_LINE = re.compile(r"^\s*(?:REF|REFS|REFTEL|REFERENCES?)\s*:\s*(?P<rest>.*)$", re.I)
+PARA = re.compile(r"^\s*(?:¶\s?)?(?P<n>\d{1,3})\s?\.\s*\(")
+PARA_MARK = re.compile(r"^\s*¶\s?\d{1,3}\b")
+SIGNER = re.compile(r"^\s*(?P<name>[A-Z][A-Za-z'\-]+(?:\s+[A-Z][A-Za-z'\-]+){0,2})\s*$")
+_HEADER_STOP = re.compile(r"^\s*(?:REF|REFS|REFTEL|CLASSIFIED BY|Classified By|¶|\d{1,2}\.\s*\(|E\.?\s?O\.?|TAGS?\b|SUBJECT)", re.I)
+# FM lines: the office prefix is not part of the ID's origin.
+_FM_PREFIX = re.compile(
+    r"^(?:AMEMBASSY|AMCONSUL|USMISSION|USINT|US\s?MISSION|USDEL|USOFFICE|AIT|AMEMB|EMBASSY|CONSULATE|"
+    r"US\s+EMBASSY|AMERICAN\s+EMBASSY)\s+",
+    re.I,
+)
+_NOT_SIGNERS = frozenset(
+    "CONFIDENTIAL SECRET UNCLASSIFIED UNCLAS NOFORN SIPDIS SENSITIVE NNNN END COMMENT SUMMARY BACKGROUND "
+    "NOTE TEXT PARTICIPANTS".split()
+)
+
+
+@dataclass
+class Header:
+    """What the header of one cable says; fields are None where the cable does not say."""
+
+    classification: str | None = None
+    class_origin: str | None = None
+    serial: int | None = None
+    routing_serial: int | None = None
+    fm_origin: str | None = None
+    section: str | None = None
+    year: str | None = None
+    year_source: str | None = None
+    dtg: str | None = None
+    decl_year: int | None = None
+    subject: str | None = None
+    tags: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    ref_years: set[str] = field(default_factory=set)
+    signer: str | None = None
+    paragraphs: int = 0
+    caveats: list[str] = field(default_factory=list)
+
+
+def origin_token(origin: str) -> str:
+    """The origin as reference IDs spell it: letters only, upper case (RIO DE JANEIRO → RIODEJANEIRO)."""
+    return re.sub(r"[^A-Z]", "", origin.upper())
+
+
+def is_ref_id(ref: str) -> bool:
+    """True when `ref` has the shape of a cable reference ID (08ASTANA611)."""
+    return bool(REF_ID.match(ref))
+
+
+def split_ref(ref: str) -> tuple[str, str, int] | None:
+    """(year, origin, serial) of a reference ID, or None."""
+    m = REF_ID.match(ref)
+    if not m:
+        return None
+    return m.group(1), m.group(2), int(m.group(3))
+
+
+def _class_name(m: re.Match[str]) -> str:
+    """The classification named by a CLASS_LINE match."""
+    for i, name in enumerate(_CLASS_NAMES):
+        if m.group(f"c{i}"):
+            return name
+    return "UNCLASSIFIED"
+
+
+def _fm_origin(who: str) -> str | None:
+    """ID origin from an FM line: SECSTATE WASHDC → STATE, AMEMBASSY PARIS → PARIS."""
+    who = who.strip().upper()
+    if who.startswith("SECSTATE"):
+        return "STATE"
+    who = re.sub(r"\s+(?:IMMEDIATE|PRIORITY|ROUTINE|FLASH|NIACT)\b.*$", "", who)
+    who = re.sub(r"\s+\d+$", "", who)
+    who = _FM_PREFIX.sub("", who)
+    if not who or len(who) > 40:
+        return None
+    token = origin_token(who)
+    return token or None
+
+
+def parse_header(lines: list[str]) -> Header:
+    """Read the header fields of a cable from its lines (the whole text; only the top is searched)."""
+    h = Header()
+    top = lines[:120]
+    for i, line in enumerate(top):
+        if h.classification is None:
+            m = CLASS_LINE.match(line)
+            if m:
+                h.classification = _class_name(m)
+                h.class_origin = origin_token(m.group("origin"))
+                h.serial = int(m.group("serial"))
+                if m.group("sec"):
+                    h.section = f"{int(m.group('sec'))} of {int(m.group('of'))}"
+                caveats = m.group("caveats") or ""
+                h.caveats = [re.sub(r"\s", "", c).upper() for c in re.findall(r"NOFORN|SENSITIVE|EXDIS|NODIS", caveats, re.I)]
+                continue
+        if h.routing_serial is None:
+            m = ROUTING_DE.match(line)
+            if m:
+                h.routing_serial = int(m.group("serial"))
+                continue
+        if h.fm_origin is None:
+            m = FM_LINE.match(line)
+            if m and i < 60:
+                h.fm_origin = _fm_origin(m.group("who"))
+        if h.year is None:
+            m = DATE_LINE.match(line)
+            if m and m.group("mon").lower() in LONG_MONTHS:
+                h.year, h.year_source = m.group("year")[2:], "date line"
+                continue
+            m = DTG.search(line)
+            if m and m.group("mon").upper() in MONTHS and i < 60:
+                h.year, h.year_source = m.group("yy"), "DTG"
+                h.dtg = m.group(0)
+        if h.decl_year is None:
+            m = DECL.search(line) or DECL_ISO.search(line)
+            if m:
+                y = int(m.group("y"))
+                h.decl_year = y + 2000 if y < 100 else y
+        if h.subject is None:
+            m = SUBJECT.match(line)
+            if m:
+                h.subject = _joined_field(m.group("rest"), top[i + 1 :])
+        if not h.tags:
+            m = TAGS.match(line)
+            if m:
+                h.tags = _tags(m.group("rest"))
+        m = REF_LINE.match(line)
+        if m and not h.references:
+            h.references = _refs(m.group("rest"), top[i + 1 :])
+    for ref in h.references:
+        m = re.match(r"^(?:[A-Z]\.\s*)?(\d{2})\s+[A-Z]", ref)
+        if m:
+            h.ref_years.add(m.group(1))
+    h.paragraphs = sum(1 for line in lines if PARA.match(line) or PARA_MARK.match(line))
+    h.signer = find_signer(lines)
+    return h
+
+
+def _joined_field(first: str, rest: list[str]) -> str:
+    """A header field that wraps onto following lines (SUBJECT), joined onto one line."""
+    # The viewer's own layout can put TAGS/SUBJECT on one line: cut at the next field.
+    parts = [first.strip()]
+    for line in rest:
+        if not line.strip() or _HEADER_STOP.match(line) or CLASS_LINE.match(line):
+            break
+        parts.append(line.strip())
+    text = " ".join(p for p in parts if p)
+    text = re.split(r"\s+(?:REF|Classified By|CLASSIFIED BY)\s*:", text)[0]
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _tags(rest: str) -> list[str]:
+    """TAGS field to a list; keeps grouped tags like OVIP (CLINTON, HILLARY) whole."""
+    rest = re.split(r"\s+SUBJECT\s*:|\s+SUBJ\s*:", rest, flags=re.I)[0]
+    rest = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", rest)  # markdown links of re-rendering viewers
+    out: list[str] = []
+    for m in re.finditer(r"[A-Za-z][A-Za-z0-9_/-]*(?:\s*\([^)]*\))?", rest):
+        tag = re.sub(r"\s+", " ", m.group(0)).strip()
+        if tag:
+            out.append(tag)
+    return out
+
+
+def _refs(first: str, rest: list[str]) -> list[str]:
+    """REF field lines (A. STATE 123 / ¶B. PARIS 45) as a list of references."""
+    parts = [first]
+    for line in rest:
+        s = line.strip()
+        if not s or re.match(r"^(?:Classified|CLASSIFIED|¶\s?\d|\d{1,2}\.\s*\()", s):
+            break
+        parts.append(s)
+    text = " ".join(parts)
+    text = text.replace("¶", "")
+    items = re.split(r"\s*(?:;|\b(?=[A-Z]\.\s))\s*", text)
+    return [i.strip(" .,") for i in items if i and i.strip(" .,")]
+
+
+def find_signer(lines: list[str]) -> str | None:
+    """The signer: a name alone on one of the last lines (ORDWAY), or ending the last paragraph."""
+    tail = [ln for ln in lines[-12:] if ln.strip()]
+    for line in reversed(tail):
+        m = SIGNER.match(line)
+        if m:
+            name = m.group("name")
+            if name.upper() in _NOT_SIGNERS or len(name) > 40:
+                continue
+            return name
+    if tail:
+        m = re.search(r"[.!?\"”)]\s+([A-Z][A-Z'\-]{2,})\s*$", tail[-1])
+        if m and m.group(1) not in _NOT_SIGNERS:
+            return m.group(1)
+    return None
+
+
+def derive_ref(h: Header) -> tuple[str | None, str | None, list[str]]:
+    """A reference ID from the header alone: (ref, how, warnings); ref None if it cannot be established."""
+    warnings: list[str] = []
+    origin = h.class_origin or h.fm_origin
+    serial = h.serial if h.serial is not None else h.routing_serial
+    # The classification line is sometimes another cable's (copy errors in the source);
+    # when the routing line disagrees on the serial, the routing line and FM line win.
+    # (State's routing line keeps only the last four digits: #7307 for STATE 017307.)
+    if (
+        h.routing_serial is not None
+        and h.serial is not None
+        and h.routing_serial != h.serial % 10000
+        and h.routing_serial != h.serial
+        and h.fm_origin
+    ):
+        origin, serial = h.fm_origin, h.routing_serial
+        warnings.append(
+            f"header names {h.class_origin} {h.serial} but the routing line says #{h.routing_serial} from {h.fm_origin}"
+        )
+    if not origin or serial is None:
+        return None, None, warnings
+    if h.year:
+        return f"{h.year}{origin}{serial}", "dtg+serial", warnings
+    if h.decl_year and 1990 <= h.decl_year <= 2045:
+        year = f"{(h.decl_year - 10) % 100:02d}"
+        if year in h.ref_years:
+            warnings.append(
+                f"reference ID not established: {origin} {serial} has no date on the page, and the "
+                f"declassification date ({h.decl_year}) suggests 20{year}, which its references contradict"
+            )
+            return None, None, warnings
+        warnings.append(
+            f"reference ID inferred: no date on the page; year 20{year} taken as the declassification "
+            f"year ({h.decl_year}) minus ten"
+        )
+        return f"{year}{origin}{serial}", "inferred", warnings
+    warnings.append(f"reference ID not established: {origin} {serial} found but no year on the page")
+    return None, None, warnings

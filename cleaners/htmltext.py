@@ -1,0 +1,186 @@
+"""Render an HTML element to text lines the way a browser lays them out, keeping `<pre>` verbatim."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+# Elements that start and end a paragraph (a blank line around them).
+BLOCK_TAGS = frozenset(
+    """address article aside blockquote center dd details dialog dir div dl dt fieldset figcaption
+    figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr main menu nav ol p pre section summary
+    table ul""".split()
+)
+# Elements that start a new line but not a new paragraph.
+LINE_TAGS = frozenset("li tr caption option".split())
+# Table cells: separated by a space on their row.
+CELL_TAGS = frozenset(("td", "th"))
+# Elements whose text is never shown.
+SKIP_TAGS = frozenset("script style noscript template head title meta link svg math button select textarea iframe object embed canvas map".split())
+
+_WS = re.compile(r"[ \t\n\r\f\v\u00a0]+")
+
+
+@dataclass
+class Line:
+    """One rendered line, with the block it came from and whether it was inside `<pre>`."""
+
+    text: str
+    block: int
+    pre: bool = False
+    heading: bool = False
+
+
+@dataclass
+class _State:
+    lines: list[Line] = field(default_factory=list)
+    buf: list[str] = field(default_factory=list)
+    block: int = 0
+    pending_blank: bool = False
+    in_pre: int = 0
+    heading: int = 0
+
+
+def _flush(st: _State) -> None:
+    """End the current line (if it has text)."""
+    if not st.buf:
+        return
+    text = "".join(st.buf)
+    st.buf.clear()
+    if not st.in_pre:
+        text = text.strip(" ")
+        if not text:
+            return
+    if st.pending_blank and st.lines:
+        st.lines.append(Line("", st.block))
+    st.pending_blank = False
+    st.lines.append(Line(text, st.block, pre=bool(st.in_pre), heading=bool(st.heading)))
+
+
+def _new_block(st: _State) -> None:
+    """Start a new paragraph: end the line and ask for a blank line before the next text."""
+    _flush(st)
+    st.pending_blank = True
+    st.block += 1
+
+
+def _text(st: _State, text: str | None) -> None:
+    """Add a run of text, collapsing whitespace outside `<pre>` as a browser does."""
+    if not text:
+        return
+    if st.in_pre:
+        parts = text.split("\n")
+        for i, part in enumerate(parts):
+            if i:
+                # a newline inside <pre>: keep even empty lines
+                line = "".join(st.buf)
+                st.buf.clear()
+                if st.pending_blank and st.lines:
+                    st.lines.append(Line("", st.block))
+                st.pending_blank = False
+                st.lines.append(Line(line, st.block, pre=True))
+            if part:
+                st.buf.append(part)
+        return
+    collapsed = _WS.sub(" ", text)
+    if st.buf and st.buf[-1].endswith(" ") and collapsed.startswith(" "):
+        collapsed = collapsed[1:]
+    if not st.buf and collapsed.startswith(" "):
+        collapsed = collapsed[1:]
+    if collapsed:
+        st.buf.append(collapsed)
+
+
+def _walk(el: etree._Element, st: _State) -> None:
+    """Depth-first render of `el` into `st` (iterative would be faster; depth is bounded by lxml)."""
+    tag = el.tag if isinstance(el.tag, str) else ""
+    if tag in SKIP_TAGS:
+        _text(st, el.tail)
+        return
+    if not tag:  # comments and processing instructions show nothing but their tail
+        _text(st, el.tail)
+        return
+    if tag == "br":
+        if st.in_pre:
+            _text(st, "\n")
+        else:
+            # A <br> ends the line even when it is empty: two <br> make a blank line.
+            text = "".join(st.buf).strip(" ")
+            st.buf.clear()
+            if text:
+                if st.pending_blank and st.lines:
+                    st.lines.append(Line("", st.block))
+                st.pending_blank = False
+                st.lines.append(Line(text, st.block, heading=bool(st.heading)))
+            elif st.lines and not st.pending_blank:
+                st.lines.append(Line("", st.block))
+        _text(st, el.tail)
+        return
+    is_block = tag in BLOCK_TAGS
+    is_line = tag in LINE_TAGS
+    if is_block:
+        _new_block(st)
+    elif is_line:
+        _flush(st)
+    elif tag in CELL_TAGS and st.buf:
+        st.buf.append(" ")
+    if tag == "pre":
+        # Browsers drop one newline right after <pre>.
+        st.in_pre += 1
+        text = el.text or ""
+        if text.startswith("\r\n"):
+            text = text[2:]
+        elif text.startswith("\n"):
+            text = text[1:]
+        _text(st, text)
+    else:
+        if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            st.heading += 1
+        _text(st, el.text)
+    for child in el:
+        _walk(child, st)
+    if tag == "pre":
+        _flush_pre(st)
+        st.in_pre -= 1
+    if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+        _flush(st)
+        st.heading -= 1
+    if is_block:
+        _new_block(st)
+    elif is_line:
+        _flush(st)
+    _text(st, el.tail)
+
+
+def _flush_pre(st: _State) -> None:
+    """End a `<pre>` block, keeping its last line even when empty of trailing text."""
+    if st.buf:
+        line = "".join(st.buf)
+        st.buf.clear()
+        if st.pending_blank and st.lines:
+            st.lines.append(Line("", st.block))
+        st.pending_blank = False
+        st.lines.append(Line(line, st.block, pre=True))
+
+
+def render(el: etree._Element) -> list[Line]:
+    """Lay out `el` as lines: paragraphs separated by one blank line, `<br>` as line breaks."""
+    st = _State()
+    # The element's own tail is outside it.
+    tail, el.tail = el.tail, None
+    try:
+        _walk(el, st)
+    finally:
+        el.tail = tail
+    _flush(st)
+    lines = st.lines
+    while lines and not lines[-1].text.strip():
+        lines.pop()
+    return lines
+
+
+def render_text(el: etree._Element) -> str:
+    """`render` joined into one string."""
+    return "\n".join(line.text for line in render(el))

@@ -1,0 +1,399 @@
+"""Clean one page: decode, detect the site family, select the post, find the cables, read headers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lxml import etree
+from lxml import html as lxml_html
+
+from cleaners import finder
+from cleaners.decode import decode
+from cleaners.header import REF_IN_TEXT, derive_ref, is_ref_id, parse_header, split_ref
+from cleaners.htmltext import Line, render
+from cleaners.model import Cable, PageResult
+from cleaners.repairs import fix_entity_debris, fix_mojibake, fix_pilcrows, strip_markdown
+from cleaners.ruleset import FamilyRules, Ruleset, load_rules
+
+CLEANER_VERSION = "1.0.0"
+
+Headers = Mapping[str, str] | Iterable[tuple[str, str]] | None
+
+_PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+_TITLE = etree.XPath("//title")
+_BODY = etree.XPath("//body")
+
+
+def clean(body: bytes | str, url: str | None = None, headers: Headers = None, rules: Ruleset | None = None) -> list[Cable]:
+    """Every cable on a page, with its exact text, metadata and cleaning provenance."""
+    return clean_page(body, url=url, headers=headers, rules=rules).cables
+
+
+def clean_page(
+    body: bytes | str, url: str | None = None, headers: Headers = None, rules: Ruleset | None = None
+) -> PageResult:
+    """Clean a page; never raises on bad input: what went wrong is in the result's warnings."""
+    rules = rules or load_rules()
+    result = PageResult(cables=[], family="unknown", profile=None, ruleset=rules.info, cleaner_version=CLEANER_VERSION)
+    try:
+        _clean_into(result, body, url, headers, rules)
+    except RecursionError:
+        result.cables = []
+        result.warnings.append("page nested too deeply to lay out; not cleaned")
+    except (ValueError, etree.LxmlError, MemoryError) as exc:
+        result.cables = []
+        result.warnings.append(f"page could not be parsed: {type(exc).__name__}: {exc}")
+    if not result.cables and not any("no cable" in w for w in result.warnings):
+        result.warnings.append("no cable found on this page")
+    for cable in result.cables:
+        cable.ruleset = rules.info
+        cable.cleaner_version = CLEANER_VERSION
+    return result
+
+
+def _clean_into(result: PageResult, body: bytes | str, url: str | None, headers: Headers, rules: Ruleset) -> None:
+    """The cleaning steps, filling `result`."""
+    common = rules.common
+    decoded = decode(body, headers, max_bytes=common["max_bytes"])
+    result.encoding = decoded.encoding
+    result.repairs.extend(decoded.repairs)
+    result.warnings.extend(decoded.warnings)
+    if decoded.kind in ("empty", "binary", "too-large"):
+        return
+    if decoded.kind == "text":
+        result.family, result.profile = "text", None
+        lines = _text_lines(decoded.text)
+        _find_and_build(result, lines, None, url, None, rules, rules.family("generic"), lines_kept=True, markdown=True)
+        return
+
+    raw = decoded.text
+    try:
+        doc = lxml_html.document_fromstring(raw.encode("utf-8", "surrogatepass"), parser=_PARSER)
+    except etree.ParserError as exc:
+        result.warnings.append(f"HTML could not be parsed: {exc}")
+        return
+    title_el = _TITLE(doc)
+    title = " ".join((title_el[0].text_content() or "").split()) if title_el else None
+    family = detect_family(raw, doc, url, rules)
+    result.family = family.family
+    table = _viewer_table(doc, common)
+    _drop(doc, common["page_drop"])
+    _drop(doc, family.drop)
+
+    containers = _select(doc, family)
+    if family.cable_is_body and containers:
+        _viewer_cable(result, containers, table, url, title, rules, family)
+        if result.cables:
+            return
+    for el in containers:
+        result.profile = "post"
+        _find_and_build(result, render(el), table, url, title, rules, family, lines_kept=family.lines_kept)
+    if result.cables:
+        return
+    body_el = _BODY(doc)
+    if body_el:
+        before = len(result.cables)
+        _find_and_build(result, render(body_el[0]), table, url, title, rules, family, lines_kept=family.lines_kept)
+        if len(result.cables) > before:
+            result.profile = "page"
+            if containers:
+                result.warnings.append(f"no cable in the post body that the {family.family} rules select; found in the page")
+            return
+    if family.family == "generic":
+        _trafilatura_fallback(result, raw, table, url, title, rules, family)
+
+
+def detect_family(raw: str, doc: etree._Element, url: str | None, rules: Ruleset) -> FamilyRules:
+    """The site family whose signals the page shows (the first by priority), else generic."""
+    head = raw[:400_000]
+    for fam in rules.families:
+        if fam.min_signals <= 0:
+            continue
+        score = sum(1 for m in fam.markers if m in head)
+        if score < fam.min_signals:
+            score += sum(1 for xp in fam.detect_xpaths if _truthy(xp(doc)))
+        if score < fam.min_signals and url:
+            score += sum(1 for rx in fam.url_patterns if rx.search(url))
+        if score >= fam.min_signals:
+            return fam
+    return rules.family("generic")
+
+
+def _truthy(value: Any) -> bool:
+    """XPath results as a boolean (node lists, numbers, strings)."""
+    return bool(value) if not isinstance(value, float) else value != 0
+
+
+def _drop(doc: etree._Element, xpaths: list[etree.XPath]) -> None:
+    """Remove the matched elements, keeping the text that follows them."""
+    for xp in xpaths:
+        for el in xp(doc):
+            if isinstance(el, etree._Element) and el.getparent() is not None:
+                el.drop_tree()
+
+
+def _select(doc: etree._Element, family: FamilyRules) -> list[etree._Element]:
+    """The post bodies: matches of the family's first selector that matches, outermost only."""
+    for xp in family.select:
+        found = [e for e in xp(doc) if isinstance(e, etree._Element)]
+        if not found:
+            continue
+        if family.cable_is_body:
+            return found
+        chosen: list[etree._Element] = []
+        ids = {id(e) for e in found}
+        for e in found:
+            if not any(id(a) in ids for a in e.iterancestors()):
+                chosen.append(e)
+        return chosen
+    return []
+
+
+def _viewer_table(doc: etree._Element, common: dict[str, Any]) -> dict[str, str] | None:
+    """The viewer's Reference-ID table (ref, created, released, classification, origin)."""
+    tables = common["table_xpath"](doc)
+    for table in tables:
+        for row in table.iter("tr"):
+            cells = [" ".join(c.text_content().split()) for c in row if c.tag in ("td", "th")]
+            if len(cells) >= 5 and is_ref_id(cells[0]):
+                return {
+                    "reference_id": cells[0],
+                    "created": cells[1],
+                    "released": cells[2],
+                    "classification": cells[3],
+                    "origin": cells[4],
+                }
+    return None
+
+
+def _text_lines(text: str) -> list[Line]:
+    """Plain text as lines; paragraphs are separated by blank lines."""
+    out: list[Line] = []
+    block = 0
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if not raw.strip():
+            block += 1
+        out.append(Line(raw.rstrip(), block, pre=True))
+    return out
+
+
+def _repair(lines: list[Line], markdown: bool = False) -> tuple[list[Line], list[str]]:
+    """Repairs that apply to the text of a post before cables are searched in it."""
+    notes: list[str] = []
+    steps = (fix_entity_debris, fix_mojibake, strip_markdown) if markdown else (fix_entity_debris, fix_mojibake)
+    for step in steps:
+        lines, note = step(lines)
+        if note:
+            notes.append(note)
+    return lines, notes
+
+
+def _viewer_cable(
+    result: PageResult,
+    boxes: list[etree._Element],
+    table: dict[str, str] | None,
+    url: str | None,
+    title: str | None,
+    rules: Ruleset,
+    family: FamilyRules,
+) -> None:
+    """A viewer page: the cable is its <pre> boxes, less the partial-extract box."""
+    note = rules.common["partial_note"]
+    partial = False
+    parts: list[list[Line]] = []
+    repairs: list[str] = []
+    for box in boxes:
+        lines, notes = _repair(render(box))
+        repairs.extend(n for n in notes if n not in repairs)
+        if note and lines and any(note in ln.text for ln in lines[:3]):
+            # The partial extract's first box holds only the viewer's date header.
+            partial = True
+            continue
+        text_lines = [ln for ln in lines]
+        while text_lines and not text_lines[0].text.strip():
+            text_lines.pop(0)
+        while text_lines and not text_lines[-1].text.strip():
+            text_lines.pop()
+        if text_lines:
+            parts.append(text_lines)
+    if not parts:
+        return
+    joined: list[Line] = []
+    for i, part in enumerate(parts):
+        if i:
+            joined.append(Line("", part[0].block, pre=True))
+        joined.extend(part)
+    found = finder.Found(lines=joined, table=table, partial=partial)
+    cable = _build(found, url, title, rules, family, lines_kept=True, page_cables=1)
+    if cable:
+        cable.repairs[:0] = repairs
+        result.cables.append(cable)
+        result.profile = "viewer"
+
+
+def _find_and_build(
+    result: PageResult,
+    lines: list[Line],
+    table: dict[str, str] | None,
+    url: str | None,
+    title: str | None,
+    rules: Ruleset,
+    family: FamilyRules,
+    lines_kept: bool | None,
+    markdown: bool = False,
+) -> None:
+    """Search `lines` for cables and add each to `result`."""
+    lines, repairs = _repair(lines, markdown)
+    found = finder.find(lines, rules.common, family.drop_lines)
+    for f in found:
+        if table and not f.table and (len(found) == 1 or table["reference_id"] == f.heading_ref):
+            f.table = table
+        cable = _build(f, url, title, rules, family, lines_kept=lines_kept, page_cables=len(found))
+        if cable:
+            cable.repairs[:0] = repairs
+            result.cables.append(cable)
+
+
+def _refs_in(text: str | None) -> list[str]:
+    """Reference IDs named in a URL or title (upper-cased), in order of appearance."""
+    if not text:
+        return []
+    out: list[str] = []
+    for m in REF_IN_TEXT.finditer(text):
+        ref = m.group(1).upper()
+        parts = split_ref(ref)
+        # At least three letters of origin: "2nd3" and the like are not IDs.
+        if parts and len(parts[1]) >= 3 and not parts[1].endswith("-") and ref not in out:
+            out.append(ref)
+    return out
+
+
+def _matches_header(ref: str, origin: str | None, serial: int | None) -> bool | None:
+    """Whether a candidate ID agrees with the header's serial (and origin); None if unknown."""
+    parts = split_ref(ref)
+    if not parts or serial is None:
+        return None
+    if parts[2] != serial:
+        return False
+    if origin and not (parts[1] == origin or parts[1] in origin or origin in parts[1]):
+        return False
+    return True
+
+
+def _build(
+    f: finder.Found,
+    url: str | None,
+    title: str | None,
+    rules: Ruleset,
+    family: FamilyRules,
+    lines_kept: bool | None,
+    page_cables: int,
+) -> Cable | None:
+    """Turn a located cable into a Cable: text, metadata, reference ID and how it was found."""
+    texts = [ln.text.rstrip() for ln in f.lines]
+    repairs: list[str] = []
+    texts, note = fix_pilcrows(texts)
+    if note:
+        repairs.append(note)
+    text = "\n".join(texts).strip("\n")
+    if not text.strip():
+        return None
+    h = parse_header(texts)
+    warnings: list[str] = []
+    header_ref, header_how, header_warn = derive_ref(h)
+    origin = h.class_origin or h.fm_origin
+    serial = h.serial if h.serial is not None else h.routing_serial
+
+    ref: str | None = None
+    how: str | None = None
+    candidates: list[tuple[str, str]] = []
+    if f.table and is_ref_id(f.table["reference_id"]):
+        candidates.append((f.table["reference_id"], "table"))
+    if f.heading_ref and is_ref_id(f.heading_ref):
+        candidates.append((f.heading_ref, "heading"))
+    for r in _refs_in(url):
+        candidates.append((r, "url"))
+    for r in _refs_in(title):
+        candidates.append((r, "title"))
+    if f.hashtag and is_ref_id(f.hashtag):
+        candidates.append((f.hashtag, "hashtag"))
+    for cand, source in candidates:
+        agree = _matches_header(cand, origin, serial)
+        if source == "table" or (source == "heading" and agree is not False):
+            # The viewer's own table names the cable even where its header is garbled.
+            ref, how = cand, source
+            if agree is False:
+                warnings.append(f"header names {origin} {serial}; the {source} says {cand}")
+            break
+        if agree is True or (agree is None and page_cables == 1):
+            ref, how = cand, source
+            break
+        if agree is False and page_cables == 1 and source in ("url", "title") and header_ref is None:
+            ref, how = cand, source
+            warnings.append(f"reference ID {cand} from the {source} disagrees with the header ({origin} {serial})")
+            break
+    if ref is None:
+        ref, how = header_ref, header_how
+        warnings.extend(header_warn)
+    elif header_ref and header_ref != ref and header_how == "dtg+serial":
+        warnings.append(f"header reads as {header_ref}; kept {ref} from the {how}")
+
+    meta_table = f.table if f.table and f.table.get("reference_id") == ref else None
+    classification = meta_table["classification"] if meta_table else _classification(h)
+    cable = Cable(
+        text=text,
+        reference_id=ref,
+        id_source=how,
+        created=meta_table["created"] if meta_table else None,
+        released=meta_table["released"] if meta_table else None,
+        classification=classification,
+        origin=meta_table["origin"] if meta_table else None,
+        subject=h.subject,
+        tags=h.tags,
+        references=h.references,
+        signer=h.signer,
+        partial=f.partial,
+        sections=h.section,
+        paragraphs=h.paragraphs,
+        family=family.family,
+        lines_kept=bool(lines_kept) if lines_kept is not None else all(ln.pre for ln in f.lines if ln.text.strip()),
+        repairs=repairs,
+        warnings=warnings + f.warnings,
+    )
+    if ref is None:
+        cable.warnings.append("no reference ID: this cable is reported but not given a guessed ID")
+    return cable
+
+
+def _classification(h: Any) -> str | None:
+    """Classification as the viewer's table writes it, from the header line and its caveats."""
+    if not h.classification:
+        return None
+    if "NOFORN" in h.caveats and h.classification in ("SECRET", "CONFIDENTIAL"):
+        return f"{h.classification}//NOFORN"
+    return h.classification
+
+
+def _trafilatura_fallback(
+    result: PageResult,
+    raw: str,
+    table: dict[str, str] | None,
+    url: str | None,
+    title: str | None,
+    rules: Ruleset,
+    family: FamilyRules,
+) -> None:
+    """Last resort for unknown sites: trafilatura's main text (comments off), then the same finder."""
+    import trafilatura  # slow to import and to run: only for pages nothing else could read
+
+    text = trafilatura.extract(raw, include_comments=False, include_tables=True, favor_recall=True, url=url)
+    if not text:
+        return
+    before = len(result.cables)
+    _find_and_build(result, _text_lines(text), table, url, title, rules, family, lines_kept=False)
+    if len(result.cables) > before:
+        result.profile = "trafilatura"
+        for cable in result.cables[before:]:
+            cable.lines_kept = False
+            cable.warnings.append("found by the generic fallback (trafilatura): line breaks may differ from the page")

@@ -1,0 +1,1 @@
+"""Shipped cleaning rules (TOML data files), one per site family plus common.toml."""

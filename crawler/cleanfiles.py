@@ -1,0 +1,143 @@
+"""Clean saved pages from disk: the library behind `cablearchive clean`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from cleaners import Cable, PageResult, clean_page, load_rules
+from cleaners.ruleset import Ruleset, RulesError
+
+# Warnings that mean the input itself was bad (as opposed to a page that holds no cable).
+_BAD_INPUT = ("empty body", "binary body", "body too large", "could not be parsed", "nested too deeply")
+PAGE_SUFFIXES = (".html", ".htm", ".xhtml", ".txt", ".text", ".md", "")
+
+
+def iter_pages(paths: Sequence[str]) -> Iterator[tuple[Path, str | None]]:
+    """Files named, and the page files inside folders named (sorted); (path, error) pairs."""
+    for name in paths:
+        p = Path(name)
+        if p.is_dir():
+            for child in sorted(p.rglob("*")):
+                if child.is_file() and child.suffix.lower() in PAGE_SUFFIXES and not child.name.startswith("."):
+                    yield child, None
+        elif p.is_file():
+            yield p, None
+        elif p.exists():
+            yield p, "not a regular file"
+        else:
+            yield p, "no such file or folder"
+
+
+def safe_stem(path: Path) -> str:
+    """The page's file name without its last suffix, made safe for an output file name."""
+    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+    return re.sub(r"[^\w.+-]", "_", stem)[:200] or "page"
+
+
+def _write_atomic(path: Path, data: str) -> None:
+    """Write a file through a temporary name, so a reader never sees half of it."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def write_cables(out_dir: Path, stem: str, cables: list[Cable]) -> list[Path]:
+    """Write `<stem>.<REF>.txt` and `<stem>.<REF>.json` for each cable; returns the text files."""
+    written: list[Path] = []
+    seen: set[str] = set()
+    unnamed = 0
+    for cable in cables:
+        if cable.reference_id:
+            name = cable.reference_id
+            if name in seen:
+                continue  # the same cable twice on one page: the first copy is kept
+        else:
+            unnamed += 1
+            name = f"unidentified-{unnamed}"
+        seen.add(name)
+        txt = out_dir / f"{stem}.{name}.txt"
+        _write_atomic(txt, cable.text + "\n")
+        meta = {**cable.metadata(), "cleaning": cable.cleaning()}
+        _write_atomic(out_dir / f"{stem}.{name}.json", json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+        written.append(txt)
+    return written
+
+
+def _report(err: TextIO, path: Path, message: str) -> None:
+    """One line on stderr naming the input and what happened to it."""
+    print(f"{path}: {message}", file=err)
+
+
+def clean_paths(
+    paths: Sequence[str],
+    url: str | None = None,
+    out_dir: str | None = None,
+    as_json: bool = False,
+    rules_dir: str | None = None,
+    quiet: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Clean every page named; print cables or write them to `out_dir`. Returns the exit code."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        rules: Ruleset = load_rules(rules_dir)
+    except RulesError as exc:
+        print(f"cablearchive clean: {exc}", file=err)
+        return 2
+    target = Path(out_dir) if out_dir else None
+    if target is not None:
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"cablearchive clean: cannot create {target}: {exc.strerror or exc}", file=err)
+            return 2
+    failed = pages = found = 0
+    for path, problem in iter_pages(paths):
+        pages += 1
+        if problem:
+            failed += 1
+            _report(err, path, problem)
+            continue
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            failed += 1
+            _report(err, path, f"cannot read: {exc.strerror or exc}")
+            continue
+        result: PageResult = clean_page(body, url=url, rules=rules)
+        if any(w.startswith(_BAD_INPUT) or any(b in w for b in _BAD_INPUT) for w in result.warnings) and not result.cables:
+            failed += 1
+            _report(err, path, "; ".join(result.warnings[:2]))
+            continue
+        if not result.cables:
+            if not quiet:
+                _report(err, path, f"no cable found ({result.family} page)")
+            continue
+        found += len(result.cables)
+        for cable in result.cables:
+            for warning in cable.warnings:
+                _report(err, path, f"{cable.reference_id or 'cable without ID'}: {warning}")
+        if target is not None:
+            try:
+                write_cables(target, safe_stem(path), result.cables)
+            except OSError as exc:
+                failed += 1
+                _report(err, path, f"cannot write output: {exc.strerror or exc}")
+            continue
+        for cable in result.cables:
+            if as_json:
+                out.write(json.dumps({"page": str(path), **cable.to_json()}, ensure_ascii=False) + "\n")
+            else:
+                out.write(f"== {path}: {cable.reference_id or '(no reference ID)'} "
+                          f"[{cable.family}, ID from {cable.id_source or 'nowhere'}]\n{cable.text}\n\n")
+    print(f"{pages} page(s), {found} cable(s), {failed} failed", file=err)
+    return 1 if failed else 0
