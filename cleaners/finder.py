@@ -12,7 +12,8 @@ from cleaners.htmltext import Line
 TABLE_ROW = re.compile(
     r"^\s*(?P<ref>\d{2}[A-Z][A-Z-]*?\d+?)\s*(?P<created>\d{4}-\d{2}-\d{2} \d{2}:\d{2})\s*"
     r"(?P<released>\d{4}-\d{2}-\d{2} \d{2}:\d{2})\s*"
-    r"(?P<cls>(?:UNCLASSIFIED|CONFIDENTIAL|SECRET)(?://[A-Z][A-Z ]*?[A-Z])?)\s*(?P<origin>\S.*?)\s*$"
+    r"(?P<cls>UNCLASSIFIED//FOR OFFICIAL USE ONLY|(?:UNCLASSIFIED|CONFIDENTIAL|SECRET)(?://NOFORN|//[A-Z]+)?)"
+    r"\s*(?P<origin>\S.*?)\s*$"
 )
 _TABLE_CLASSES = ("UNCLASSIFIED//FOR OFFICIAL USE ONLY", "CONFIDENTIAL//NOFORN", "SECRET//NOFORN")
 PARA_START = re.compile(r"^\s*(?:¶\s?)?\d{1,3}\s?\.\s*\(|^\s*¶\s?\d{1,3}\b")
@@ -207,49 +208,96 @@ def find(lines: list[Line], common: dict[str, Any], drop_lines: list[re.Pattern[
 
 
 def _first_para(lines: list[Line], begin: int, limit: int) -> int:
-    """Index of the cable's first numbered paragraph (end of its header), or begin + 15."""
+    """Index of the cable's first numbered paragraph (end of its header), else the line after its start."""
     for j in range(begin, min(limit, len(lines))):
         if PARA_START.match(lines[j].text):
             return j
-    return min(limit, begin + 15)
+    return min(limit, begin + 1)
 
 
 def _end_of(lines: list[Line], kinds: list[str], begin: int, limit: int, body_start: int) -> int:
     """Where the cable that starts at `begin` ends: at framing, chrome or the blogger's closing words."""
     end = limit
-    for j in range(max(begin + 1, body_start), limit):
+    header_end = _header_end(lines, begin, limit)
+    for j in range(max(begin + 1, body_start, header_end + 1), limit):
         if kinds[j] in ("after", "heading", "table", "help") or (kinds[j] == "before" and not lines[j].pre):
             end = j
             break
     # Trailing blank lines and the next cable's lead-in are not this cable's.
     while end > begin and kinds[end - 1] in ("blank", "before", "heading", "chrome"):
         end -= 1
-    # The blogger's closing sentence after the signer: prose paragraphs with no cable
-    # vocabulary, after the last line that looks like a signer or a numbered paragraph.
-    j = end
-    while j > body_start:
-        text = lines[j - 1].text
-        if not text.strip():
-            j -= 1
-            continue
-        if not lines[j - 1].pre and _is_blogger_prose(text) and _signed_before(lines, body_start, j - 1):
-            end = j - 1
-            j -= 1
-            while end > begin and not lines[end - 1].text.strip():
-                end -= 1
-            continue
-        break
+    # The blogger's closing words after the signer: from the first prose paragraph (mixed
+    # case, no cable vocabulary) that follows the cable's last signed line.
+    # Where the cable visibly closes: a signed line, or the end of the <pre> that holds it.
+    signed = -1
+    for j in range(max(body_start, header_end), end):
+        if not lines[j].pre and _is_signed(lines[j].text) and _ends_block(lines, j, end):
+            signed = j
+        elif lines[j].pre and lines[j].text.strip() and _pre_ends_at(lines, j, end):
+            signed = j
+    # A signer has nothing cable-shaped after it: no numbered paragraph, no underlined heading.
+    if signed >= 0 and any(PARA_START.match(ln.text) or _RULE.match(ln.text) for ln in lines[signed + 1 : end]):
+        signed = -1
+    if signed >= 0:
+        for j in range(signed + 1, end):
+            if lines[j].pre or not lines[j].text.strip():
+                continue
+            starts_block = j == 0 or not lines[j - 1].text.strip() or lines[j - 1].block != lines[j].block
+            if not starts_block or not _is_blogger_prose(lines[j].text):
+                continue
+            # Everything from here on must read as the blogger's: prose or blank, nothing of a cable.
+            if all(
+                not ln.text.strip() or (not ln.pre and not _CABLE_WORDS.search(ln.text) and not ln.text.isupper())
+                for ln in lines[j:end]
+            ):
+                end = j
+                while end > begin and not lines[end - 1].text.strip():
+                    end -= 1
+            break
     return end
 
 
-def _signed_before(lines: list[Line], body_start: int, j: int) -> bool:
-    """True when the cable before line j ends like a cable: a signer, alone or closing a paragraph."""
-    k = j - 1
-    while k > body_start and not lines[k].text.strip():
-        k -= 1
-    if k <= body_start:
-        return False
-    text = lines[k].text.strip()
-    if re.fullmatch(r"[A-Z][A-Za-z'\-]+(?: [A-Z][A-Za-z'\-]+){0,2}", text):
+def _ends_block(lines: list[Line], j: int, end: int) -> bool:
+    """True when line j is the last line of its paragraph."""
+    return j + 1 >= end or lines[j + 1].block != lines[j].block or not lines[j + 1].text.strip()
+
+
+def _pre_ends_at(lines: list[Line], j: int, end: int) -> bool:
+    """True when line j is the last text of a <pre> and what follows (if anything) is not <pre>."""
+    for k in range(j + 1, end):
+        if lines[k].text.strip():
+            return not lines[k].pre
+    return False
+
+
+def _header_end(lines: list[Line], begin: int, limit: int) -> int:
+    """The cable's last header line (SUBJECT/TAGS/E.O./Classified By), which may run on into the body."""
+    last = begin
+    for j in range(begin, min(limit, begin + 60)):
+        text = lines[j].text
+        if PARA_START.match(text):
+            break
+        if _HEADER_FIELD.search(text):
+            last = j
+    return last
+
+
+_HEADER_FIELD = re.compile(r"(?i)^\s*(?:TAGS?\b|SUBJECT\s*:|E\.?\s?O\.?\s*1\d{4}|(?:\(\w+\)\s*)?Classified By\b|REF\s*:|SIPDIS)")
+
+
+def _is_signed(text: str) -> bool:
+    """True for a cable's closing line: a signer alone, or a paragraph that ends with one."""
+    text = text.strip()
+    if re.fullmatch(r"[A-Z][A-Z'\-]+(?: [A-Z][A-Z'\-]+){0,2}", text) and text not in _NOT_SIGNERS:
         return True
-    return bool(re.search(r"[.!?\"”)]\s+[A-Z][A-Z'\-]{2,}$", text))
+    # A reflowed last paragraph: "... End Comment. TIMKEN JR" or "... Maxim Elovik CLINTON".
+    m = re.search(r"(?:[.!?\"”)]|[a-z]\S*)\s+([A-Z][A-Z'\-]+(?:\s[A-Z][A-Z'\-]+){0,2})$", text)
+    return bool(m) and len(m.group(1)) >= 3 and m.group(1) not in _NOT_SIGNERS
+
+
+_NOT_SIGNERS = frozenset(
+    """SIPDIS NOFORN CONFIDENTIAL SECRET UNCLASSIFIED UNCLAS SENSITIVE NNNN SUMMARY COMMENT COMMENTS
+    BACKGROUND OVERVIEW CONCLUSION CONCLUSIONS ANALYSIS INTRODUCTION PARTICIPANTS NOTE TEXT END
+    RECOMMENDATION RECOMMENDATIONS ACTION REQUEST""".split()
+)
+_RULE = re.compile(r"^\s*(?:-\s?){3,}\s*$|^\s*[-=_*]{3,}")

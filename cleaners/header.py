@@ -131,6 +131,14 @@ def _fm_origin(who: str) -> str | None:
     return token or None
 
 
+_CLASS_FLAT = re.compile(
+    CLASS_LINE.pattern.replace(r"^\s*", r"(?<![A-Za-z])").replace(r"\s*$", r"(?=\s|$)"), re.IGNORECASE
+)
+_ROUTING_FLAT = re.compile(r"\bDE\s+RUE[A-Z]+\s+#(?P<serial>\d{1,6})(?:/\d+)?\s+\d{7}")
+_DATE_FLAT = re.compile(DATE_LINE.pattern.replace("^", "").replace(r"\s*$", ""))
+_FM_FLAT = re.compile(r"\bFM\s+(?P<who>[A-Z][A-Z .'/-]+?)\s+(?:TO|INFO)\b")
+
+
 def parse_header(lines: list[str]) -> Header:
     """Read the header fields of a cable from its lines (the whole text; only the top is searched)."""
     h = Header()
@@ -139,32 +147,24 @@ def parse_header(lines: list[str]) -> Header:
         if h.classification is None:
             m = CLASS_LINE.match(line)
             if m:
-                h.classification = _class_name(m)
-                h.class_origin = origin_token(m.group("origin"))
-                h.serial = int(m.group("serial"))
-                if m.group("sec"):
-                    h.section = f"{int(m.group('sec'))} of {int(m.group('of'))}"
-                caveats = m.group("caveats") or ""
-                h.caveats = [re.sub(r"\s", "", c).upper() for c in re.findall(r"NOFORN|SENSITIVE|EXDIS|NODIS", caveats, re.I)]
-                continue
+                _take_class(h, m)
         if h.routing_serial is None:
             m = ROUTING_DE.match(line)
             if m:
                 h.routing_serial = int(m.group("serial"))
-                continue
-        if h.fm_origin is None:
+        if h.fm_origin is None and i < 60:
             m = FM_LINE.match(line)
-            if m and i < 60:
+            if m:
                 h.fm_origin = _fm_origin(m.group("who"))
-        if h.year is None:
+        if h.year is None and i < 60:
             m = DATE_LINE.match(line)
             if m and m.group("mon").lower() in LONG_MONTHS:
                 h.year, h.year_source = m.group("year")[2:], "date line"
-                continue
-            m = DTG.search(line)
-            if m and m.group("mon").upper() in MONTHS and i < 60:
-                h.year, h.year_source = m.group("yy"), "DTG"
-                h.dtg = m.group(0)
+            else:
+                m = DTG.search(line)
+                if m and m.group("mon").upper() in MONTHS:
+                    h.year, h.year_source = m.group("yy"), "DTG"
+                    h.dtg = m.group(0)
         if h.decl_year is None:
             m = DECL.search(line) or DECL_ISO.search(line)
             if m:
@@ -181,6 +181,8 @@ def parse_header(lines: list[str]) -> Header:
         m = REF_LINE.match(line)
         if m and not h.references:
             h.references = _refs(m.group("rest"), top[i + 1 :])
+    if None in (h.classification, h.routing_serial, h.fm_origin, h.year, h.subject) or not h.tags:
+        _parse_flat(h, top)
     for ref in h.references:
         m = re.match(r"^(?:[A-Z]\.\s*)?(\d{2})\s+[A-Z]", ref)
         if m:
@@ -188,6 +190,58 @@ def parse_header(lines: list[str]) -> Header:
     h.paragraphs = sum(1 for line in lines if PARA.match(line) or PARA_MARK.match(line))
     h.signer = find_signer(lines)
     return h
+
+
+def _take_class(h: Header, m: re.Match[str]) -> None:
+    """Record what a classification line says."""
+    h.classification = _class_name(m)
+    h.class_origin = origin_token(m.group("origin"))
+    h.serial = int(m.group("serial"))
+    if m.group("sec"):
+        h.section = f"{int(m.group('sec'))} of {int(m.group('of'))}"
+    caveats = m.group("caveats") or ""
+    h.caveats = [c.upper() for c in re.findall(r"NOFORN|SENSITIVE|EXDIS|NODIS", caveats, re.I)]
+
+
+def _parse_flat(h: Header, top: list[str]) -> None:
+    """Header fields of a reflowed cable, whose header lines a blog joined into paragraphs."""
+    head: list[str] = []
+    for line in top[:60]:
+        if PARA.match(line) or PARA_MARK.match(line):
+            break
+        head.append(line.strip())
+    flat = " ".join(x for x in head if x)
+    if not flat:
+        return
+    if h.classification is None:
+        m = _CLASS_FLAT.search(flat)
+        if m:
+            _take_class(h, m)
+    if h.routing_serial is None:
+        m = _ROUTING_FLAT.search(flat)
+        if m:
+            h.routing_serial = int(m.group("serial"))
+    if h.fm_origin is None:
+        m = _FM_FLAT.search(flat)
+        if m:
+            h.fm_origin = _fm_origin(m.group("who"))
+    if h.year is None:
+        m = _DATE_FLAT.search(flat)
+        if m and m.group("mon").lower() in LONG_MONTHS:
+            h.year, h.year_source = m.group("year")[2:], "date line"
+        else:
+            m = DTG.search(flat)
+            if m and m.group("mon").upper() in MONTHS:
+                h.year, h.year_source = m.group("yy"), "DTG"
+                h.dtg = m.group(0)
+    if h.subject is None:
+        m = re.search(r"\bSUBJECT\s*:\s*(?P<rest>.+)$", flat, re.I)
+        if m:
+            h.subject = _joined_field(m.group("rest"), [])
+    if not h.tags:
+        m = re.search(r"\bTAGS?\s*:?\s+(?P<rest>.+)$", flat)
+        if m:
+            h.tags = _tags(m.group("rest"))
 
 
 def _joined_field(first: str, rest: list[str]) -> str:
@@ -199,7 +253,7 @@ def _joined_field(first: str, rest: list[str]) -> str:
             break
         parts.append(line.strip())
     text = " ".join(p for p in parts if p)
-    text = re.split(r"\s+(?:REF|Classified By|CLASSIFIED BY)\s*:", text)[0]
+    text = re.split(r"\s+(?:REF|REFTEL|Classified By|CLASSIFIED BY)\s*:|\s+(?:Classified By|CLASSIFIED BY)\b|\s+¶\s?1\b", text)[0]
     return re.sub(r"\s+", " ", text).strip()
 
 

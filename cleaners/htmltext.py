@@ -41,6 +41,7 @@ class _State:
     pending_blank: bool = False
     in_pre: int = 0
     heading: int = 0
+    block_els: dict[int, etree._Element] | None = None
 
 
 def _flush(st: _State) -> None:
@@ -59,11 +60,13 @@ def _flush(st: _State) -> None:
     st.lines.append(Line(text, st.block, pre=bool(st.in_pre), heading=bool(st.heading)))
 
 
-def _new_block(st: _State) -> None:
+def _new_block(st: _State, owner: etree._Element | None = None) -> None:
     """Start a new paragraph: end the line and ask for a blank line before the next text."""
     _flush(st)
     st.pending_blank = True
     st.block += 1
+    if st.block_els is not None and owner is not None:
+        st.block_els[st.block] = owner
 
 
 def _text(st: _State, text: str | None) -> None:
@@ -121,7 +124,7 @@ def _walk(el: etree._Element, st: _State) -> None:
     is_block = tag in BLOCK_TAGS
     is_line = tag in LINE_TAGS
     if is_block:
-        _new_block(st)
+        _new_block(st, el)
     elif is_line:
         _flush(st)
     elif tag in CELL_TAGS and st.buf:
@@ -148,7 +151,7 @@ def _walk(el: etree._Element, st: _State) -> None:
         _flush(st)
         st.heading -= 1
     if is_block:
-        _new_block(st)
+        _new_block(st, el.getparent())
     elif is_line:
         _flush(st)
     _text(st, el.tail)
@@ -165,9 +168,14 @@ def _flush_pre(st: _State) -> None:
         st.lines.append(Line(line, st.block, pre=True))
 
 
-def render(el: etree._Element) -> list[Line]:
-    """Lay out `el` as lines: paragraphs separated by one blank line, `<br>` as line breaks."""
-    st = _State()
+def render(el: etree._Element, blocks: dict[int, etree._Element] | None = None) -> list[Line]:
+    """Lay out `el` as lines: paragraphs separated by one blank line, `<br>` as line breaks.
+
+    When `blocks` is given it is filled with the element that holds each block's text.
+    """
+    st = _State(block_els=blocks)
+    if blocks is not None:
+        blocks[0] = el
     # The element's own tail is outside it.
     tail, el.tail = el.tail, None
     try:

@@ -93,15 +93,49 @@ def _clean_into(result: PageResult, body: bytes | str, url: str | None, headers:
         return
     body_el = _BODY(doc)
     if body_el:
-        before = len(result.cables)
-        _find_and_build(result, render(body_el[0]), table, url, title, rules, family, lines_kept=family.lines_kept)
-        if len(result.cables) > before:
-            result.profile = "page"
+        if _find_in_page(result, body_el[0], table, url, title, rules, family):
             if containers:
-                result.warnings.append(f"no cable in the post body that the {family.family} rules select; found in the page")
+                result.warnings.append(
+                    f"no cable in the post body that the {family.family} rules select; found in the page"
+                )
             return
     if family.family == "generic":
         _trafilatura_fallback(result, raw, table, url, title, rules, family)
+
+
+# Elements that hold one paragraph: the post that holds a cable is their parent.
+_PARAGRAPH_TAGS = frozenset("p pre h1 h2 h3 h4 h5 h6 li blockquote center code td".split())
+
+
+def _find_in_page(
+    result: PageResult,
+    body: etree._Element,
+    table: dict[str, str] | None,
+    url: str | None,
+    title: str | None,
+    rules: Ruleset,
+    family: FamilyRules,
+) -> bool:
+    """Search the whole page, then narrow to the element that holds each cable found."""
+    blocks: dict[int, etree._Element] = {}
+    lines = render(body, blocks)
+    found = finder.find(_repair(lines)[0], rules.common, family.drop_lines)
+    if not found:
+        return False
+    scopes: list[etree._Element] = []
+    for f in found:
+        el = blocks.get(f.lines[0].block, body)
+        if el.tag in _PARAGRAPH_TAGS and el.getparent() is not None:
+            el = el.getparent()
+        if el is not body and all(el is not s for s in scopes):
+            scopes.append(el)
+    before = len(result.cables)
+    for scope in scopes:
+        _find_and_build(result, render(scope), table, url, title, rules, family, lines_kept=family.lines_kept)
+    if len(result.cables) == before:
+        _find_and_build(result, lines, table, url, title, rules, family, lines_kept=family.lines_kept)
+    result.profile = "page"
+    return len(result.cables) > before
 
 
 def detect_family(raw: str, doc: etree._Element, url: str | None, rules: Ruleset) -> FamilyRules:
