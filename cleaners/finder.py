@@ -228,33 +228,42 @@ def _end_of(lines: list[Line], kinds: list[str], begin: int, limit: int, body_st
         end -= 1
     # The blogger's closing words after the signer: from the first prose paragraph (mixed
     # case, no cable vocabulary) that follows the cable's last signed line.
-    # Where the cable visibly closes: a signed line, or the end of the <pre> that holds it.
+    # A cable pasted in <pre> ends with its <pre>: what follows outside it is the page's.
+    if lines[begin].pre:
+        for j in range(begin, end):
+            if lines[j].text.strip() and not lines[j].pre:
+                end = j
+                break
+        while end > begin and not lines[end - 1].text.strip():
+            end -= 1
+        return end
+    # Otherwise the cable closes with its signer (alone, or ending the last paragraph); after
+    # it only a cable's own tail (classification footer, NNNN, debris) belongs to it.
     signed = -1
     for j in range(max(body_start, header_end), end):
-        if not lines[j].pre and _is_signed(lines[j].text) and _ends_block(lines, j, end):
-            signed = j
-        elif lines[j].pre and lines[j].text.strip() and _pre_ends_at(lines, j, end):
+        if _is_signed(lines[j].text, lines, j) and _ends_block(lines, j, end):
             signed = j
     # A signer has nothing cable-shaped after it: no numbered paragraph, no underlined heading.
     if signed >= 0 and any(PARA_START.match(ln.text) or _RULE.match(ln.text) for ln in lines[signed + 1 : end]):
         signed = -1
     if signed >= 0:
-        for j in range(signed + 1, end):
-            if lines[j].pre or not lines[j].text.strip():
-                continue
-            starts_block = j == 0 or not lines[j - 1].text.strip() or lines[j - 1].block != lines[j].block
-            if not starts_block or not _is_blogger_prose(lines[j].text):
-                continue
-            # Everything from here on must read as the blogger's: prose or blank, nothing of a cable.
-            if all(
-                not ln.text.strip() or (not ln.pre and not _CABLE_WORDS.search(ln.text) and not ln.text.isupper())
-                for ln in lines[j:end]
-            ):
-                end = j
-                while end > begin and not lines[end - 1].text.strip():
-                    end -= 1
-            break
+        j = signed + 1
+        while j < end and (not lines[j].text.strip() or _is_tail(lines[j].text)):
+            j += 1
+        if j < end:
+            end = j
+            while end > begin and not lines[end - 1].text.strip():
+                end -= 1
     return end
+
+
+_TAIL_DEBRIS = re.compile(r"^\s*(?:[\W_]+|.*\.\.\.|SELECT \* FROM\b.*|Declassified\b.*|Systematic Review\b.*)\s*$")
+
+
+def _is_tail(text: str) -> bool:
+    """A line that can follow a cable's signer and still be the cable's: footer marks and debris."""
+    t = text.strip()
+    return t.isupper() or bool(_CABLE_WORDS.search(t)) or bool(_TAIL_DEBRIS.match(t))
 
 
 def _ends_block(lines: list[Line], j: int, end: int) -> bool:
@@ -285,19 +294,36 @@ def _header_end(lines: list[Line], begin: int, limit: int) -> int:
 _HEADER_FIELD = re.compile(r"(?i)^\s*(?:TAGS?\b|SUBJECT\s*:|E\.?\s?O\.?\s*1\d{4}|(?:\(\w+\)\s*)?Classified By\b|REF\s*:|SIPDIS)")
 
 
-def _is_signed(text: str) -> bool:
+def _is_signed(text: str, lines: list[Line] | None = None, j: int = -1) -> bool:
     """True for a cable's closing line: a signer alone, or a paragraph that ends with one."""
     text = text.strip()
     if re.fullmatch(r"[A-Z][A-Z'\-]+(?: [A-Z][A-Z'\-]+){0,2}", text) and text not in _NOT_SIGNERS:
         return True
     # A reflowed last paragraph: "... End Comment. TIMKEN JR" or "... Maxim Elovik CLINTON".
-    m = re.search(r"(?:[.!?\"”)]|[a-z]\S*)\s+([A-Z][A-Z'\-]+(?:\s[A-Z][A-Z'\-]+){0,2})$", text)
-    return bool(m) and len(m.group(1)) >= 3 and m.group(1) not in _NOT_SIGNERS
+    m = re.search(r"(?:[.!?\"”)*=\-]|[a-z]\S*)\s+([A-Z][A-Z'\-]+(?:\s[A-Z][A-Z'\-]+){0,2})$", text)
+    if m and len(m.group(1)) >= 3 and m.group(1) not in _NOT_SIGNERS:
+        return True
+    # Signers who wrote their name in mixed case (Aguirre, Stapleton): after a sentence in the
+    # same paragraph, or alone after a paragraph that ended a sentence; never a heading word.
+    m = re.search(r"(?:^|[.!?\"”)]\s+)([A-Z][a-z'\-]+(?: [A-Z][a-z'\-]+){0,2})$", text)
+    if not m or m.group(1).upper() in _NOT_SIGNERS or len(m.group(1)) > 30:
+        return False
+    if m.start(1) > 0:
+        return True
+    if lines is None or j <= 0:
+        return False
+    k = j - 1
+    same_block = lines[k].text.strip() and lines[k].block == lines[j].block
+    while k > 0 and not lines[k].text.strip():
+        k -= 1
+    prev = lines[k].text.rstrip()
+    return bool(same_block) or (" " not in text and prev[-1:] in ".!?\"”)")
 
 
 _NOT_SIGNERS = frozenset(
     """SIPDIS NOFORN CONFIDENTIAL SECRET UNCLASSIFIED UNCLAS SENSITIVE NNNN SUMMARY COMMENT COMMENTS
     BACKGROUND OVERVIEW CONCLUSION CONCLUSIONS ANALYSIS INTRODUCTION PARTICIPANTS NOTE TEXT END
-    RECOMMENDATION RECOMMENDATIONS ACTION REQUEST""".split()
+    RECOMMENDATION RECOMMENDATIONS ACTION REQUEST DISCUSSION CONTEXT ISSUES OUTLOOK NEXT STEPS
+    BIOGRAPHY BIO SCENESETTER GUIDANCE TALKING POINTS OBJECTIVE OBJECTIVES ASSESSMENT ENDNOTE""".split()
 )
 _RULE = re.compile(r"^\s*(?:-\s?){3,}\s*$|^\s*[-=_*]{3,}")

@@ -269,13 +269,25 @@ def _tags(rest: str) -> list[str]:
     return out
 
 
+_PAGE_MARK = re.compile(r"^\s*[A-Z][A-Z ]+\s\d{5,8}\s+\d{3}(?:\.\d)?\s+OF\s+\d{3}\s*$")
+_REF_CONT = re.compile(r"^\s*(?:¶\s?)?(?:[A-Z]\s?[.)]\s|\(?[A-Z]\)\s|\d{2}\s+[A-Z]|[A-Z]{3,}[A-Z ]*\s\d)")
+
+
 def _refs(first: str, rest: list[str]) -> list[str]:
     """REF field lines (A. STATE 123 / ¶B. PARIS 45) as a list of references."""
     parts = [first]
+    blank = False
     for line in rest:
         s = line.strip()
-        if not s or re.match(r"^(?:Classified|CLASSIFIED|¶\s?\d|\d{1,2}\.\s*\()", s):
+        if not s:
+            blank = True
+            continue
+        if re.match(r"^(?:Classified|CLASSIFIED|¶\s?\d|\d{1,2}\.\s*\()", s) or _PAGE_MARK.match(s):
             break
+        # After a blank line only a lettered reference continues the field.
+        if (blank or not _REF_CONT.match(s)) and not re.match(r"^(?:¶\s?)?[A-Z]\s?[.)]\s", s):
+            break
+        blank = False
         parts.append(s)
     text = " ".join(parts)
     text = text.replace("¶", "")

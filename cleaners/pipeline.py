@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -103,8 +104,25 @@ def _clean_into(result: PageResult, body: bytes | str, url: str | None, headers:
         _trafilatura_fallback(result, raw, table, url, title, rules, family)
 
 
-# Elements that hold one paragraph: the post that holds a cable is their parent.
-_PARAGRAPH_TAGS = frozenset("p pre h1 h2 h3 h4 h5 h6 li blockquote center code td".split())
+# What post bodies are called across blog engines, forums and news sites.
+_POSTISH = re.compile(
+    r"(?i)(?:^|[\s_-])(?:post|entry|article|story|content|body|text|prose|message|item|blog|node|"
+    r"hentry|e-content|articlebody|storycontent|postbody|main)(?:$|[\s_-])"
+)
+_POST_TAGS = frozenset(("article", "main", "section", "td", "blockquote"))
+
+
+def _post_scope(el: etree._Element, body: etree._Element) -> etree._Element:
+    """The post that holds a cable: the nearest ancestor that looks like a post body, else the page."""
+    node = el
+    if node.tag in ("p", "pre", "code", "h1", "h2", "h3", "h4", "h5", "h6", "li", "center", "span", "font"):
+        node = node.getparent() if node.getparent() is not None else node
+    while node is not None and node is not body:
+        attrs = f"{node.get('class', '')} {node.get('id', '')} {node.get('itemprop', '')}"
+        if node.tag in _POST_TAGS or _POSTISH.search(attrs):
+            return node
+        node = node.getparent()
+    return body
 
 
 def _find_in_page(
@@ -124,9 +142,7 @@ def _find_in_page(
         return False
     scopes: list[etree._Element] = []
     for f in found:
-        el = blocks.get(f.lines[0].block, body)
-        if el.tag in _PARAGRAPH_TAGS and el.getparent() is not None:
-            el = el.getparent()
+        el = _post_scope(blocks.get(f.lines[0].block, body), body)
         if el is not body and all(el is not s for s in scopes):
             scopes.append(el)
     before = len(result.cables)
@@ -208,7 +224,8 @@ def _text_lines(text: str) -> list[Line]:
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if not raw.strip():
             block += 1
-        out.append(Line(raw.rstrip(), block, pre=True))
+        # Not <pre>: a text file's framing and chrome lines are recognised as in HTML.
+        out.append(Line(raw.rstrip(), block))
     return out
 
 
