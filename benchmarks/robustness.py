@@ -185,7 +185,9 @@ def render_cable(text: str, style: str, meta: dict, rng: random.Random, tag: str
 
 def mojibake(s: str) -> str:
     """UTF-8 read as cp1252: what a misconfigured blog does to ¶ and curly quotes."""
-    return s.encode("utf-8").decode("cp1252", errors="replace")
+    import ftfy.bad_codecs  # noqa: F401  (registers sloppy-windows-1252: undefined bytes kept, as browsers do)
+
+    return s.encode("utf-8").decode("sloppy-windows-1252")
 
 
 def build(out: Path, n_pages: int, seed: int) -> None:

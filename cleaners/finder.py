@@ -20,7 +20,8 @@ PARA_START = re.compile(r"^\s*(?:¶\s?)?\d{1,3}\s?\.\s*\(|^\s*¶\s?\d{1,3}\b")
 # Words that show a line belongs to a cable even when it reads like prose.
 _CABLE_WORDS = re.compile(
     r"XXXXXXXX|SIPDIS|NOFORN|Classified|CLASSIFIED|¶|\((?:C|S|U|SBU|C/NF|S/NF|U//FOUO)\)|https?://|"
-    r"\bNNNN\b|Portal:|\bEnd (?:Comment|Summary|Note)\b|\bEND (?:COMMENT|SUMMARY|NOTE)\b|\bPOC\b|\bpara\b"
+    r"\bNNNN\b|Portal:|\bEnd (?:Comment|Summary|Note)\b|\bEND (?:COMMENT|SUMMARY|NOTE)\b|\bPOC\b|\bpara\b|"
+    r"\b\d{5,8}\s+\d{3}(?:\.\d)?\s+(?:OF|of)\s+\d{3}\b"
 )
 
 
@@ -254,7 +255,61 @@ def _end_of(lines: list[Line], kinds: list[str], begin: int, limit: int, body_st
             end = j
             while end > begin and not lines[end - 1].text.strip():
                 end -= 1
+        return end
+    # No signer: the last few paragraphs may still be the page's (a blogger's one-liner, the
+    # theme's "previous / next" links) when they are short, mixed-case and carry nothing of a
+    # cable, and what stands before them does.
+    blocks = _trailing_blocks(lines, max(body_start, header_end) + 1, end)
+    cut = end
+    for b_start, b_end in blocks[:3]:
+        text = " ".join(ln.text.strip() for ln in lines[b_start:b_end])
+        if any(ln.pre for ln in lines[b_start:b_end]) or not _is_chrome_like(text):
+            break
+        cut = b_start
+    if cut < end:
+        prev = cut
+        while prev > begin and not lines[prev - 1].text.strip():
+            prev -= 1
+        if prev > begin and _is_cable_like(lines[prev - 1].text, lines, prev - 1):
+            end = prev
     return end
+
+
+def _trailing_blocks(lines: list[Line], lo: int, end: int) -> list[tuple[int, int]]:
+    """The paragraphs of lines[lo:end], last first, as (start, end) index pairs."""
+    out: list[tuple[int, int]] = []
+    j = end
+    while j > lo:
+        while j > lo and not lines[j - 1].text.strip():
+            j -= 1
+        if j <= lo:
+            break
+        k = j - 1
+        while k > lo and lines[k - 1].text.strip() and lines[k - 1].block == lines[j - 1].block:
+            k -= 1
+        out.append((k, j))
+        j = k
+    return out
+
+
+def _is_chrome_like(text: str) -> bool:
+    """A short mixed-case paragraph with nothing of a cable: a blogger's aside or theme links."""
+    words = text.split()
+    if not words or len(words) > 30 or _CABLE_WORDS.search(text) or PARA_START.match(text) or _RULE.match(text):
+        return False
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return len(text) < 12 and bool(re.search(r"[<>«»‹›]", text))
+    return sum(c.isupper() for c in letters) / len(letters) < 0.5
+
+
+def _is_cable_like(text: str, lines: list[Line], j: int) -> bool:
+    """Whether a line reads as part of a cable: a numbered paragraph, capitals, cable vocabulary."""
+    k = j
+    while k > 0 and lines[k - 1].text.strip() and lines[k - 1].block == lines[j].block:
+        k -= 1
+    first = lines[k].text
+    return bool(PARA_START.match(first) or _CABLE_WORDS.search(text) or text.strip().isupper() or _HEADER_FIELD.search(first))
 
 
 _TAIL_DEBRIS = re.compile(r"^\s*(?:[\W_]+|.*\.\.\.|SELECT \* FROM\b.*|Declassified\b.*|Systematic Review\b.*)\s*$")
@@ -297,6 +352,7 @@ _HEADER_FIELD = re.compile(r"(?i)^\s*(?:TAGS?\b|SUBJECT\s*:|E\.?\s?O\.?\s*1\d{4}
 def _is_signed(text: str, lines: list[Line] | None = None, j: int = -1) -> bool:
     """True for a cable's closing line: a signer alone, or a paragraph that ends with one."""
     text = text.strip()
+    text = re.sub(r"\s+\.$", "", text)  # "KENNARD ."
     if re.fullmatch(r"[A-Z][A-Z'\-]+(?: [A-Z][A-Z'\-]+){0,2}", text) and text not in _NOT_SIGNERS:
         return True
     # A reflowed last paragraph: "... End Comment. TIMKEN JR" or "... Maxim Elovik CLINTON".
@@ -305,7 +361,7 @@ def _is_signed(text: str, lines: list[Line] | None = None, j: int = -1) -> bool:
         return True
     # Signers who wrote their name in mixed case (Aguirre, Stapleton): after a sentence in the
     # same paragraph, or alone after a paragraph that ended a sentence; never a heading word.
-    m = re.search(r"(?:^|[.!?\"”)]\s+)([A-Z][a-z'\-]+(?: [A-Z][a-z'\-]+){0,2})$", text)
+    m = re.search(r"(?:^|[.!?\"”)]\s+)([A-Z][a-z]+(?:[A-Z][a-z]+|[-'][A-Z]?[a-z]+)*(?: [A-Z][a-z'\-]+){0,2})$", text)
     if not m or m.group(1).upper() in _NOT_SIGNERS or len(m.group(1)) > 30:
         return False
     if m.start(1) > 0:
@@ -317,7 +373,21 @@ def _is_signed(text: str, lines: list[Line] | None = None, j: int = -1) -> bool:
     while k > 0 and not lines[k].text.strip():
         k -= 1
     prev = lines[k].text.rstrip()
-    return bool(same_block) or (" " not in text and prev[-1:] in ".!?\"”)")
+    if same_block:
+        return True
+    # A name alone in its own paragraph, after the cable's last sentence or its web-site line.
+    return (
+        text.count(" ") <= 1
+        and text.upper() not in _CHROME_WORDS
+        and (prev[-1:] in ".!?\"”)" or bool(_CABLE_WORDS.search(prev)) or prev.isupper())
+    )
+
+
+# Single words that themes put under a post: never a signer.
+_CHROME_WORDS = frozenset(
+    """SHARE PRINT EMAIL HOME REPLY TWEET LIKE COMMENTS RELATED TAGS CATEGORIES MENU SEARCH NEXT
+    PREVIOUS BACK TOP MORE LOGIN LOGOUT SUBSCRIBE PERMALINK TRACKBACK TEILEN DRUCKEN ZURÜCK WEITER""".split()
+)
 
 
 _NOT_SIGNERS = frozenset(

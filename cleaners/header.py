@@ -89,6 +89,7 @@ class Header:
     signer: str | None = None
     paragraphs: int = 0
     caveats: list[str] = field(default_factory=list)
+    years_mentioned: dict[int, int] = field(default_factory=dict)
 
 
 def origin_token(origin: str) -> str:
@@ -189,7 +190,41 @@ def parse_header(lines: list[str]) -> Header:
             h.ref_years.add(m.group(1))
     h.paragraphs = sum(1 for line in lines if PARA.match(line) or PARA_MARK.match(line))
     h.signer = find_signer(lines)
+    if h.year is None:
+        for m in _YEAR.finditer("\n".join(lines[:200])):
+            y = int(m.group(0))
+            h.years_mentioned[y] = h.years_mentioned.get(y, 0) + 1
     return h
+
+
+_YEAR = re.compile(r"(?<![\d/.-])(?:19[6-9]\d|20[0-4]\d)(?![\d/-])")
+
+
+def _infer_year(h: Header) -> tuple[int | None, str]:
+    """The likeliest year of a cable with no date on it, from its declassification date.
+
+    Cables are mostly declassified after ten years, sometimes five, twenty or twenty-five; years
+    the text itself names tip the balance, and a reference that spells out a year rules that
+    year (and any before it) out: cables give the year only of earlier years' references.
+    """
+    assert h.decl_year is not None
+    ref_years = {int(y) + (1900 if int(y) > 60 else 2000) for y in h.ref_years}
+    scores: dict[int, float] = {}
+    for offset, prior in ((10, 2.5), (5, 0.5), (25, 0.5), (20, 0.25), (15, 0.25)):
+        year = h.decl_year - offset
+        score = prior + min(h.years_mentioned.get(year, 0), 5)
+        if any(r >= year for r in ref_years):
+            score = -1.0
+        scores[year] = score
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    (best, top), (_, second) = ranked[0], ranked[1]
+    if top <= 0 or top - second < 1.0:
+        return None, "references or mentioned years leave it open"
+    mentions = h.years_mentioned.get(best, 0)
+    how = f"the declassification date {h.decl_year}"
+    if mentions:
+        how += f" and {mentions} mention(s) of {best} in the text"
+    return best, how
 
 
 def _take_class(h: Header, m: re.Match[str]) -> None:
@@ -312,10 +347,11 @@ def find_signer(lines: list[str]) -> str | None:
     return None
 
 
-def derive_ref(h: Header) -> tuple[str | None, str | None, list[str]]:
-    """A reference ID from the header alone: (ref, how, warnings); ref None if it cannot be established."""
-    warnings: list[str] = []
-    origin = h.class_origin or h.fm_origin
+def id_parts(h: Header) -> tuple[str | None, int | None, str | None]:
+    """(origin, serial) that a reference ID would be built from, and a note when sources disagree."""
+    # A redacted origin (XXXXXXXXXXXX) is no origin; the FM line still names the post.
+    class_origin = h.class_origin if h.class_origin and set(h.class_origin) != {"X"} else None
+    origin = class_origin or h.fm_origin
     serial = h.serial if h.serial is not None else h.routing_serial
     # The classification line is sometimes another cable's (copy errors in the source);
     # when the routing line disagrees on the serial, the routing line and FM line win.
@@ -327,26 +363,30 @@ def derive_ref(h: Header) -> tuple[str | None, str | None, list[str]]:
         and h.routing_serial != h.serial
         and h.fm_origin
     ):
-        origin, serial = h.fm_origin, h.routing_serial
-        warnings.append(
-            f"header names {h.class_origin} {h.serial} but the routing line says #{h.routing_serial} from {h.fm_origin}"
-        )
+        note = f"header names {h.class_origin} {h.serial} but the routing line says #{h.routing_serial} from {h.fm_origin}"
+        return h.fm_origin, h.routing_serial, note
+    return origin, serial, None
+
+
+def derive_ref(h: Header) -> tuple[str | None, str | None, list[str]]:
+    """A reference ID from the header alone: (ref, how, warnings); ref None if it cannot be established."""
+    warnings: list[str] = []
+    origin, serial, note = id_parts(h)
+    if note:
+        warnings.append(note)
     if not origin or serial is None:
         return None, None, warnings
     if h.year:
         return f"{h.year}{origin}{serial}", "dtg+serial", warnings
-    if h.decl_year and 1990 <= h.decl_year <= 2045:
-        year = f"{(h.decl_year - 10) % 100:02d}"
-        if year in h.ref_years:
+    if h.decl_year and 1980 <= h.decl_year <= 2060:
+        year, why = _infer_year(h)
+        if year is None:
             warnings.append(
                 f"reference ID not established: {origin} {serial} has no date on the page, and the "
-                f"declassification date ({h.decl_year}) suggests 20{year}, which its references contradict"
+                f"declassification date ({h.decl_year}) does not settle the year ({why})"
             )
             return None, None, warnings
-        warnings.append(
-            f"reference ID inferred: no date on the page; year 20{year} taken as the declassification "
-            f"year ({h.decl_year}) minus ten"
-        )
-        return f"{year}{origin}{serial}", "inferred", warnings
+        warnings.append(f"reference ID inferred: no date on the page; year {year} from {why}")
+        return f"{year % 100:02d}{origin}{serial}", "inferred", warnings
     warnings.append(f"reference ID not established: {origin} {serial} found but no year on the page")
     return None, None, warnings

@@ -11,7 +11,7 @@ from lxml import html as lxml_html
 
 from cleaners import finder
 from cleaners.decode import decode
-from cleaners.header import REF_IN_TEXT, derive_ref, is_ref_id, parse_header, split_ref
+from cleaners.header import REF_IN_TEXT, derive_ref, id_parts, is_ref_id, parse_header, split_ref
 from cleaners.htmltext import Line, render
 from cleaners.model import Cable, PageResult
 from cleaners.repairs import fix_entity_debris, fix_mojibake, fix_pilcrows, strip_markdown
@@ -353,8 +353,7 @@ def _build(
     h = parse_header(texts)
     warnings: list[str] = []
     header_ref, header_how, header_warn = derive_ref(h)
-    origin = h.class_origin or h.fm_origin
-    serial = h.serial if h.serial is not None else h.routing_serial
+    origin, serial, _ = id_parts(h)
 
     ref: str | None = None
     how: str | None = None
