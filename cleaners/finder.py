@@ -270,9 +270,25 @@ def _end_of(lines: list[Line], kinds: list[str], begin: int, limit: int, body_st
         prev = cut
         while prev > begin and not lines[prev - 1].text.strip():
             prev -= 1
-        if prev > begin and _is_cable_like(lines[prev - 1].text, lines, prev - 1):
+        last = " ".join(ln.text.strip() for ln in lines[cut:end] if ln.text.strip())
+        before = _block_text(lines, prev - 1) if prev > begin else ""
+        # Cut when what stays ends like a cable, or is a full paragraph and what goes is a
+        # blogger's short aside.
+        if prev > begin and (
+            _is_cable_like(lines[prev - 1].text, lines, prev - 1)
+            or len(before.split()) >= 25
+            or (len(last.split()) <= 15 and _is_blogger_prose(last))
+        ):
             end = prev
     return end
+
+
+def _block_text(lines: list[Line], j: int) -> str:
+    """The text of the paragraph that line j belongs to."""
+    k = j
+    while k > 0 and lines[k - 1].text.strip() and lines[k - 1].block == lines[j].block:
+        k -= 1
+    return " ".join(ln.text.strip() for ln in lines[k : j + 1])
 
 
 def _trailing_blocks(lines: list[Line], lo: int, end: int) -> list[tuple[int, int]]:
@@ -298,9 +314,13 @@ def _is_chrome_like(text: str) -> bool:
     if not words or len(words) > 30 or _CABLE_WORDS.search(text) or PARA_START.match(text) or _RULE.match(text):
         return False
     letters = [c for c in text if c.isalpha()]
+    navish = bool(re.search(r"[<>«»‹›|·]", text))
     if not letters:
-        return len(text) < 12 and bool(re.search(r"[<>«»‹›]", text))
-    return sum(c.isupper() for c in letters) / len(letters) < 0.5
+        return len(text) < 12 and navish
+    if sum(c.isupper() for c in letters) / len(letters) >= 0.5:
+        return False
+    # A sentence (a signer's bare name is not one) or a line of navigation links.
+    return navish or (len(words) >= 3 and text.rstrip()[-1:] in ".!?:…")
 
 
 def _is_cable_like(text: str, lines: list[Line], j: int) -> bool:
@@ -312,7 +332,11 @@ def _is_cable_like(text: str, lines: list[Line], j: int) -> bool:
     return bool(PARA_START.match(first) or _CABLE_WORDS.search(text) or text.strip().isupper() or _HEADER_FIELD.search(first))
 
 
-_TAIL_DEBRIS = re.compile(r"^\s*(?:[\W_]+|.*\.\.\.|SELECT \* FROM\b.*|Declassified\b.*|Systematic Review\b.*)\s*$")
+_TAIL_DEBRIS = re.compile(
+    r"^\s*(?:[\W_]+|.*\.\.\.|SELECT \* FROM\b.*|Declassified\b.*|Systematic Review\b.*|End (?:Cable )?Text|"
+    r"Track impresi.n:.*|ID:\s*\d+)\s*$",
+    re.IGNORECASE,
+)
 
 
 def _is_tail(text: str) -> bool:

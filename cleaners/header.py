@@ -218,7 +218,7 @@ def _infer_year(h: Header) -> tuple[int | None, str]:
         scores[year] = score
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     (best, top), (_, second) = ranked[0], ranked[1]
-    if top <= 0 or top - second < 1.0:
+    if top < 1.0 or top - second < 1.0:
         return None, "references or mentioned years leave it open"
     mentions = h.years_mentioned.get(best, 0)
     how = f"the declassification date {h.decl_year}"

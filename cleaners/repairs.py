@@ -10,7 +10,7 @@ import ftfy
 from cleaners.htmltext import Line
 
 # UTF-8 bytes read as cp1252 or latin-1: "Â¶", "â€™", "Ã©".
-_MOJIBAKE = re.compile(r"Â[\u00a0-\u00bf]|â€[\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u02c6\u02dc]|Ã[\u0080-\u00bf]")
+_MOJIBAKE = re.compile(r"Â[\u00a0-\u00bf]|â€|â‚¬|Ã[\u0080-\u00bf\u0152-\u0178\u2018-\u203a]")
 # Character references that a mirror escaped twice, so that they show as text.
 _ENTITY_DEBRIS = re.compile(r"&(?:#x[0-9A-Fa-f]{1,6}|#\d{1,7}|amp|lt|gt|quot|apos|nbsp);")
 _MD_BOLD = re.compile(r"\*\*(?=[^*\s])([^*\n]{1,120}?)(?<=[^*\s])\*\*")
