@@ -107,7 +107,10 @@ def _walk(el: etree._Element, st: _State) -> None:
         return
     if tag == "br":
         if st.in_pre:
-            _text(st, "\n")
+            # A <br> right before the pre's own newline is markup debris (the viewer's text
+            # has one line break there, not two); alone, it breaks the line.
+            if not (el.tail or "").startswith(("\n", "\r")):
+                _text(st, "\n")
         else:
             # A <br> ends the line even when it is empty: two <br> make a blank line.
             text = "".join(st.buf).strip(" ")
