@@ -79,6 +79,10 @@ def _clean_into(result: PageResult, body: bytes | str, url: str | None, headers:
     family = detect_family(raw, doc, url, rules)
     result.family = family.family
     table = _viewer_table(doc, common)
+    if common["page_drop_tags"]:
+        for el in list(doc.iter(*common["page_drop_tags"])):
+            if el.getparent() is not None:
+                el.drop_tree()
     _drop(doc, common["page_drop"])
     _drop(doc, family.drop)
 

@@ -219,7 +219,14 @@ def _compile_common(path: Path, text: str, data: dict[str, Any]) -> dict[str, An
     _check_schema(path, text, data, _COMMON_SCHEMA)
     out: dict[str, Any] = {"raw": data}
     page = data.get("page", {})
-    out["page_drop"] = [_compile_xpath(path, text, x, "page.drop") for x in page.get("drop", [])]
+    drops = page.get("drop", [])
+    compiled = [_compile_xpath(path, text, x, "page.drop") for x in drops]
+    # "//tag" rules are dropped in one pass over the tree (iter is much faster than XPath);
+    # the others are evaluated as one union expression.
+    out["page_drop_tags"] = tuple(x[2:] for x in drops if re.fullmatch(r"//[a-z][a-z0-9]*", x))
+    rest = [x for x in drops if not re.fullmatch(r"//[a-z][a-z0-9]*", x)]
+    out["page_drop"] = [etree.XPath(" | ".join(rest))] if rest else []
+    del compiled
     out["max_bytes"] = page.get("max_bytes", 16 * 1024 * 1024)
     out["block_tags"] = frozenset(page.get("block_tags", []))
     out["line_tags"] = frozenset(page.get("line_tags", []))
