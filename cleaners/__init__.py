@@ -2,14 +2,14 @@
 
 from cleaners.model import Cable, PageResult, RulesetInfo
 from cleaners.pipeline import CLEANER_VERSION, clean, clean_page
-from cleaners.ruleset import Ruleset, RulesError, load_rules
+from cleaners.ruleset import RulesError, Ruleset, load_rules
 
 __all__ = [
     "CLEANER_VERSION",
     "Cable",
     "PageResult",
-    "Ruleset",
     "RulesError",
+    "Ruleset",
     "RulesetInfo",
     "clean",
     "clean_page",

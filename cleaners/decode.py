@@ -131,14 +131,9 @@ def decode(
         return Decoded("", "binary", warnings=[f"binary body: {binary}{note}; no text to clean"])
 
     mime = (content_type or "").split(";")[0].strip().lower()
-    looks_html = bool(_HTML_SNIFF.search(body[:65536]))
     repairs: list[str] = []
     warnings: list[str] = []
-    if mime and mime not in ("text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml"):
-        warnings.append(f"Content-Type {mime} for a body that is {'HTML' if looks_html else 'text'}; cleaned as such")
-    # Markup decides, not the label: a cable served as text/html without a tag keeps its lines.
-    kind = "html" if looks_html else "text"
-
+    maybe_html = bool(_HTML_SNIFF.search(body[:65536]))
     bom_enc, bom = read_bom(body)
     candidates: list[tuple[str, str]] = []
     if bom_enc:
@@ -147,24 +142,24 @@ def decode(
     http_enc = http_content_type_encoding(content_type) if content_type else None
     if http_enc:
         candidates.append((http_enc, "HTTP Content-Type"))
-    meta_enc = html_body_declared_encoding(body) if kind == "html" else None
+    meta_enc = html_body_declared_encoding(body) if maybe_html else None
     if meta_enc:
         candidates.append((resolve_encoding(meta_enc) or meta_enc, "<meta> charset"))
     declared = candidates[0] if candidates else None
 
     # A single-byte declaration decodes anything; when the bytes are valid UTF-8 with
     # non-ASCII characters, the declaration is wrong (a common misconfiguration).
-    if declared and codecs.lookup(declared[0]).name in {codecs.lookup(e).name for e in _SINGLE_BYTE}:
-        if not body.isascii():
-            as_utf8 = _strict(body, "utf-8")
-            if as_utf8 is not None:
-                repairs.append(f"charset: {declared[1]} says {declared[0]} but the bytes are UTF-8; read as UTF-8")
-                return Decoded(as_utf8, kind, "utf-8", repairs, warnings)
+    single_byte = {codecs.lookup(e).name for e in _SINGLE_BYTE}
+    if declared and _known(declared[0]) and codecs.lookup(declared[0]).name in single_byte and not body.isascii():
+        as_utf8 = _strict(body, "utf-8")
+        if as_utf8 is not None:
+            repairs.append(f"charset: {declared[1]} says {declared[0]} but the bytes are UTF-8; read as UTF-8")
+            return _finish(as_utf8, mime, "utf-8", repairs, warnings)
 
     for enc, why in candidates:
         text = _strict(body, enc)
         if text is not None:
-            return Decoded(text, kind, codecs.lookup(enc).name if _known(enc) else enc, repairs, warnings)
+            return _finish(text, mime, codecs.lookup(enc).name if _known(enc) else enc, repairs, warnings)
         repairs.append(f"charset: {why} says {enc} but the bytes do not decode as {enc}")
     for enc in ("utf-8", "cp1252"):
         text = _strict(body, enc)
@@ -173,10 +168,22 @@ def decode(
                 repairs.append(f"charset: read as {enc}")
             elif enc != "utf-8":
                 repairs.append(f"charset: none declared and not UTF-8; read as {enc}")
-            return Decoded(text, kind, enc, repairs, warnings)
+            return _finish(text, mime, enc, repairs, warnings)
     # cp1252 leaves five bytes undefined; latin-1 maps every byte.
     repairs.append("charset: bytes undecodable as UTF-8 or cp1252; read as latin-1")
-    return Decoded(body.decode("latin-1"), kind, "latin-1", repairs, warnings)
+    return _finish(body.decode("latin-1"), mime, "latin-1", repairs, warnings)
+
+
+def _finish(text: str, mime: str, encoding: str, repairs: list[str], warnings: list[str]) -> Decoded:
+    """Decide HTML or text from the decoded characters (UTF-16 hides tags from a byte sniff)."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    # Markup decides, not the label: a cable served as text/html without a tag keeps its lines.
+    looks_html = bool(_HTML_SNIFF.search(text[:65536].encode("utf-8", "ignore")))
+    kind = "html" if looks_html else "text"
+    if mime and mime not in ("text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml"):
+        warnings.append(f"Content-Type {mime} for a body that is {'HTML' if looks_html else 'text'}; cleaned as such")
+    return Decoded(text, kind, encoding, repairs, warnings)
 
 
 def _known(enc: str) -> bool:

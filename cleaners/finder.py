@@ -77,7 +77,7 @@ def parse_table_row(text: str) -> dict[str, str] | None:
     # The classification and origin run together when a page drops the table's cells.
     for full in _TABLE_CLASSES:
         joined = cls + " " + origin
-        if joined.startswith(full) and not cls == full:
+        if joined.startswith(full) and cls != full:
             cls, origin = full, joined[len(full) :].strip()
     return {
         "reference_id": m.group("ref"),
@@ -409,15 +409,11 @@ def _is_signed(text: str, lines: list[Line] | None = None, j: int = -1) -> bool:
 
 # Single words that themes put under a post: never a signer.
 _CHROME_WORDS = frozenset(
-    """SHARE PRINT EMAIL HOME REPLY TWEET LIKE COMMENTS RELATED TAGS CATEGORIES MENU SEARCH NEXT
-    PREVIOUS BACK TOP MORE LOGIN LOGOUT SUBSCRIBE PERMALINK TRACKBACK TEILEN DRUCKEN ZURÜCK WEITER""".split()
+    ["SHARE", "PRINT", "EMAIL", "HOME", "REPLY", "TWEET", "LIKE", "COMMENTS", "RELATED", "TAGS", "CATEGORIES", "MENU", "SEARCH", "NEXT", "PREVIOUS", "BACK", "TOP", "MORE", "LOGIN", "LOGOUT", "SUBSCRIBE", "PERMALINK", "TRACKBACK", "TEILEN", "DRUCKEN", "ZURÜCK", "WEITER"]
 )
 
 
 _NOT_SIGNERS = frozenset(
-    """SIPDIS NOFORN CONFIDENTIAL SECRET UNCLASSIFIED UNCLAS SENSITIVE NNNN SUMMARY COMMENT COMMENTS
-    BACKGROUND OVERVIEW CONCLUSION CONCLUSIONS ANALYSIS INTRODUCTION PARTICIPANTS NOTE TEXT END
-    RECOMMENDATION RECOMMENDATIONS ACTION REQUEST DISCUSSION CONTEXT ISSUES OUTLOOK NEXT STEPS
-    BIOGRAPHY BIO SCENESETTER GUIDANCE TALKING POINTS OBJECTIVE OBJECTIVES ASSESSMENT ENDNOTE""".split()
+    ["SIPDIS", "NOFORN", "CONFIDENTIAL", "SECRET", "UNCLASSIFIED", "UNCLAS", "SENSITIVE", "NNNN", "SUMMARY", "COMMENT", "COMMENTS", "BACKGROUND", "OVERVIEW", "CONCLUSION", "CONCLUSIONS", "ANALYSIS", "INTRODUCTION", "PARTICIPANTS", "NOTE", "TEXT", "END", "RECOMMENDATION", "RECOMMENDATIONS", "ACTION", "REQUEST", "DISCUSSION", "CONTEXT", "ISSUES", "OUTLOOK", "NEXT", "STEPS", "BIOGRAPHY", "BIO", "SCENESETTER", "GUIDANCE", "TALKING", "POINTS", "OBJECTIVE", "OBJECTIVES", "ASSESSMENT", "ENDNOTE"]
 )
 _RULE = re.compile(r"^\s*(?:-\s?){3,}\s*$|^\s*[-=_*]{3,}")

@@ -9,11 +9,11 @@ REF_ID = re.compile(r"^(\d{2})([A-Z][A-Z-]*?)(\d+)$")
 # A reference ID anywhere in a string (URL, title, heading); the year keeps it from matching words.
 REF_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])(\d{2}[A-Za-z][A-Za-z-]*?\d{1,6})(?![A-Za-z0-9])")
 
-MONTHS = {m: i for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)}
+MONTHS = {m: i for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
 LONG_MONTHS = {
     m: i
     for i, m in enumerate(
-        "january february march april may june july august september october november december".split(), 1
+        ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"], 1
     )
 }
 
@@ -63,8 +63,7 @@ _FM_PREFIX = re.compile(
     re.I,
 )
 _NOT_SIGNERS = frozenset(
-    "CONFIDENTIAL SECRET UNCLASSIFIED UNCLAS NOFORN SIPDIS SENSITIVE NNNN END COMMENT SUMMARY BACKGROUND "
-    "NOTE TEXT PARTICIPANTS".split()
+    ["CONFIDENTIAL", "SECRET", "UNCLASSIFIED", "UNCLAS", "NOFORN", "SIPDIS", "SENSITIVE", "NNNN", "END", "COMMENT", "SUMMARY", "BACKGROUND", "NOTE", "TEXT", "PARTICIPANTS"]
 )
 
 

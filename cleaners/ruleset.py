@@ -121,7 +121,8 @@ def _parse_toml(path: Path) -> tuple[dict[str, Any], str]:
         line = getattr(exc, "lineno", None)
         if line is None:
             m = re.search(r"line (\d+)", str(exc))
-            line = int(m.group(1)) if m else 1
+            # "at end of document": the error is on the last line
+            line = int(m.group(1)) if m else max(1, text.rstrip("\n").count("\n") + 1)
         raise RulesError(f"{path}:{line}: not valid TOML: {exc}") from None
 
 
@@ -136,7 +137,7 @@ def _check_schema(path: Path, text: str, data: dict[str, Any], schema: dict[str,
             want = schema[table].get(key)
             if want is None:
                 raise RulesError(f"{path}:{_line_of(text, key)}: unknown key {key!r} in [{table}]")
-            if want is int and isinstance(value, bool) or not isinstance(value, want):
+            if (want is int and isinstance(value, bool)) or not isinstance(value, want):
                 raise RulesError(
                     f"{path}:{_line_of(text, key)}: {table}.{key} must be {want.__name__}, "
                     f"not {type(value).__name__}"

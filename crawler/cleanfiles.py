@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cleaners import Cable, PageResult, clean_page, load_rules
-from cleaners.ruleset import Ruleset, RulesError
+from cleaners.ruleset import RulesError, Ruleset
 
 # Warnings that mean the input itself was bad (as opposed to a page that holds no cable).
 _BAD_INPUT = ("empty body", "binary body", "body too large", "could not be parsed", "nested too deeply")

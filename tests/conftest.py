@@ -1,0 +1,27 @@
+"""Shared fixtures: paths to the real pages in tests/fixtures and their truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PAGES = FIXTURES / "pages"
+
+
+def truth_cases(folder: str) -> list[tuple[Path, dict]]:
+    """(page path, truth record) for every page of a fixture folder."""
+    out = []
+    for truth in sorted((PAGES / folder).glob("*.json")):
+        page = truth.with_suffix(".html")
+        if page.exists():
+            out.append((page, json.loads(truth.read_text(encoding="utf-8"))))
+    return out
+
+
+@pytest.fixture(scope="session")
+def pages_dir() -> Path:
+    """Folder of the real fixture pages."""
+    return PAGES
