@@ -5,10 +5,11 @@ from __future__ import annotations
 import gzip
 
 import pytest
-from conftest import PAGES
 
 from cleaners import clean_page
 from cleaners.decode import decode
+
+from conftest import PAGES
 
 CABLE_PAGE = (PAGES / "cablegate" / "09BRASILIA1447.html").read_bytes()
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PAGES, truth_cases
 
 from cleaners import clean, clean_page
+
+from conftest import PAGES, truth_cases
 
 # Phrases of blog and viewer chrome that never belong in a cable's text.
 CHROME = [

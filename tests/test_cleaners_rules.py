@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PAGES
 
 from cleaners import RulesError, clean, load_rules
+
+from conftest import PAGES
 
 SHIPPED = Path(__file__).resolve().parents[1] / "cleaners" / "rules"
 
