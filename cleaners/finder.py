@@ -189,6 +189,9 @@ def find(lines: list[Line], common: dict[str, Any], drop_lines: list[re.Pattern[
         while b > prev_end and lines[b - 1].block == lines[begin].block and kinds[b - 1] in ("text", "start"):
             b -= 1
         begin = b
+        # Address lines that a mirror split off into paragraphs of their own (AMEMBASSY
+        # TRIPOLI / DEPT OF JUSTICE WASHDC) belong to the routing block that follows them.
+        begin = _routing_before(lines, kinds, prev_end, begin)
         end = _end_of(lines, kinds, begin, limit, _first_para(lines, begin, limit))
         body = [
             lines[j]
@@ -206,6 +209,31 @@ def find(lines: list[Line], common: dict[str, Any], drop_lines: list[re.Pattern[
         # the next cable's preamble is searched from here
         prev_end = min(prev_end, limit)
     return found
+
+
+_ROUTING_WORDS = re.compile(r"\b(?:AMEMBASSY|AMCONSUL|WASHDC|WASHINGTON DC|SECSTATE|USMISSION|COLLECTIVE|RUE[A-Z]{2,}|PRIORITY|IMMEDIATE|ROUTINE|[A-Z]{2,5}-\d{2})\b")
+
+
+def _routing_before(lines: list[Line], kinds: list[str], lo: int, begin: int) -> int:
+    """Move a cable's start back over whole paragraphs of routing lines just before it."""
+    j = begin
+    while True:
+        k = j
+        while k > lo and not lines[k - 1].text.strip():
+            k -= 1
+        if k <= lo:
+            return j
+        first = k - 1
+        while first > lo and lines[first - 1].text.strip() and lines[first - 1].block == lines[k - 1].block:
+            first -= 1
+        block = lines[first:k]
+        if not all(
+            kinds[first + i] in ("text", "start") and not ln.heading and ln.text.strip().isupper()
+            and _ROUTING_WORDS.search(ln.text)
+            for i, ln in enumerate(block)
+        ):
+            return j
+        j = first
 
 
 def _first_para(lines: list[Line], begin: int, limit: int) -> int:
