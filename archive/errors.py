@@ -1,0 +1,19 @@
+"""Errors raised by the archive; each message names the file or input and the reason."""
+
+from __future__ import annotations
+
+
+class ArchiveError(Exception):
+    """The archive cannot do what was asked; the message says what and why."""
+
+
+class LockBusy(ArchiveError):
+    """Another writer holds the archive's lock and the caller chose not to wait."""
+
+
+class DiskFull(ArchiveError):
+    """A write failed for lack of space; the interrupted commit was rolled back."""
+
+
+class BadReference(ArchiveError):
+    """A reference ID that does not match the cable ID grammar; never used as a path."""

@@ -1,0 +1,250 @@
+"""The cleaned layer: OCFL 1.1 objects (one per cable) in a flat-direct storage root."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from typing import Any
+
+from archive.fsutil import (
+    TMP_MARKER,
+    atomic_write,
+    fsync_dir,
+    raise_if_disk_full,
+    remove_tmp_files,
+    write_bytes,
+)
+
+OCFL_VERSION = "1.1"
+ROOT_NAMASTE = "0=ocfl_1.1"
+OBJECT_NAMASTE = "0=ocfl_object_1.1"
+INVENTORY = "inventory.json"
+SIDECAR = "inventory.json.sha512"
+DIGEST_ALGORITHM = "sha512"
+INVENTORY_TYPE = "https://ocfl.io/1.1/spec/#inventory"
+LAYOUT_EXTENSION = "0002-flat-direct-storage-layout"
+
+
+def digest(data: bytes) -> str:
+    """The OCFL content digest (sha512, lower-case hex)."""
+    return hashlib.sha512(data).hexdigest()
+
+
+def init_root(path: str) -> None:
+    """Create an empty OCFL 1.1 storage root using the flat-direct layout extension."""
+    os.makedirs(path, exist_ok=True)
+    atomic_write(os.path.join(path, ROOT_NAMASTE), b"ocfl_1.1\n")
+    layout = {
+        "extension": LAYOUT_EXTENSION,
+        "description": "Flat direct storage layout: the object id is the object's folder name.",
+    }
+    atomic_write(os.path.join(path, "ocfl_layout.json"), (json.dumps(layout, indent=2) + "\n").encode())
+    # No extensions/0002-flat-direct-storage-layout/config.json: the extension has no
+    # parameters, and ocfl-py's validator fails on a config for it.
+
+
+def vname(number: int) -> str:
+    """The version directory name of a version number (v1, v2, ...; not zero-padded)."""
+    return f"v{number}"
+
+
+def vnum(name: str) -> int:
+    """The number of a version directory name; ValueError if it is not one."""
+    if not name.startswith("v") or not name[1:].isdigit() or name[1:].startswith("0"):
+        raise ValueError(f"not a version directory name: {name!r}")
+    return int(name[1:])
+
+
+def inventory_bytes(inv: dict[str, Any]) -> bytes:
+    """Serialise an inventory (compact JSON: inventories are read by programs)."""
+    return (json.dumps(inv, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def sidecar_bytes(inv_data: bytes) -> bytes:
+    """The sidecar line of an inventory: its digest, two spaces, the file name."""
+    return f"{digest(inv_data)}  {INVENTORY}\n".encode("ascii")
+
+
+def load_inventory(obj_dir: str) -> dict[str, Any] | None:
+    """The object's root inventory, or None when there is none (not yet or no longer an object)."""
+    try:
+        with open(os.path.join(obj_dir, INVENTORY), "rb") as fh:
+            return json.loads(fh.read())
+    except FileNotFoundError:
+        return None
+
+
+def head_number(inv: dict[str, Any]) -> int:
+    """The head version number of an inventory."""
+    return vnum(inv["head"])
+
+
+def version_state(inv: dict[str, Any], number: int | None = None) -> dict[str, str]:
+    """The logical state of a version (default: head) as {logical path: digest}."""
+    name = inv["head"] if number is None else vname(number)
+    state = inv["versions"][name]["state"]
+    return {path: d for d, paths in state.items() for path in paths}
+
+
+def content_path(inv: dict[str, Any], d: str) -> str:
+    """Where (relative to the object) the content with digest d is stored."""
+    return inv["manifest"][d][0]
+
+
+def read_logical(obj_dir: str, inv: dict[str, Any], path: str, number: int | None = None) -> bytes:
+    """The bytes of one logical file at a version (default: head)."""
+    d = version_state(inv, number)[path]
+    with open(os.path.join(obj_dir, content_path(inv, d)), "rb") as fh:
+        return fh.read()
+
+
+def _mkdirs(path: str, made: set[str]) -> None:
+    """mkdir a folder and its missing parents, remembering what exists."""
+    parent = os.path.dirname(path)
+    if parent not in made and not os.path.isdir(parent):
+        _mkdirs(parent, made)
+    os.mkdir(path)
+    made.add(path)
+
+
+def prepare_version(
+    obj_dir: str,
+    obj_id: str,
+    inv: dict[str, Any] | None,
+    files: dict[str, bytes | str],
+    *,
+    created: str,
+    message: str,
+    user: dict[str, str],
+) -> tuple[dict[str, Any], list[str]]:
+    """Write a new version's folder (content and its inventory) without installing it.
+
+    `files` is the whole logical state of the new version: bytes for content, or the
+    digest (str) of content already in the manifest. Content already stored is not
+    written again. Returns the new inventory and the paths written,
+    for the caller to make durable before install_inventory() makes the version visible.
+    """
+    written: list[str] = []
+    if inv is None:
+        os.makedirs(obj_dir, exist_ok=True)
+        written.append(os.path.dirname(obj_dir))
+        namaste = os.path.join(obj_dir, OBJECT_NAMASTE)
+        write_bytes(namaste, b"ocfl_object_1.1\n")
+        written.append(namaste)
+        inv = {
+            "id": obj_id,
+            "type": INVENTORY_TYPE,
+            "digestAlgorithm": DIGEST_ALGORITHM,
+            "head": vname(0),
+            "manifest": {},
+            "versions": {},
+        }
+        number = 1
+    else:
+        number = head_number(inv) + 1
+    new_inv = json.loads(json.dumps(inv))
+    vdir = vname(number)
+    state: dict[str, list[str]] = {}
+    # A version folder left by an interrupted commit is settled before any new one is
+    # prepared, so these folders are new: plain mkdir, no existence checks.
+    vpath = os.path.join(obj_dir, vdir)
+    os.mkdir(vpath)
+    made_dirs: set[str] = {vpath}
+    for path in sorted(files):
+        data = files[path]
+        if isinstance(data, str):
+            if data not in new_inv["manifest"]:
+                raise ValueError(f"{obj_id}: {path} refers to content not in the manifest")
+            state.setdefault(data, []).append(path)
+            continue
+        d = digest(data)
+        state.setdefault(d, []).append(path)
+        if d in new_inv["manifest"]:
+            continue
+        rel = f"{vdir}/content/{path}"
+        full = os.path.join(obj_dir, rel)
+        parent = os.path.dirname(full)
+        if parent not in made_dirs:
+            _mkdirs(parent, made_dirs)
+        write_bytes(full, data)
+        written.append(full)
+        new_inv["manifest"][d] = [rel]
+    new_inv["head"] = vdir
+    new_inv["versions"][vdir] = {
+        "created": created,
+        "message": message,
+        "user": user,
+        "state": state,
+    }
+    data = inventory_bytes(new_inv)
+    inv_path = os.path.join(obj_dir, vdir, INVENTORY)
+    write_bytes(inv_path, data)
+    write_bytes(os.path.join(obj_dir, vdir, SIDECAR), sidecar_bytes(data))
+    written += [inv_path, os.path.join(obj_dir, vdir, SIDECAR), *sorted(made_dirs), obj_dir]
+    return new_inv, written
+
+
+def install_inventory(obj_dir: str, vdir: str, *, sync: bool) -> None:
+    """Make a prepared version visible: the root inventory, then its sidecar, become the version's.
+
+    The root files are hard links to the version folder's inventory and sidecar (the
+    head version's inventory must be identical to the root one): each appears whole
+    under its name by link (new object) or link-and-rename (next version).
+    """
+    for name in (INVENTORY, SIDECAR):
+        src = os.path.join(obj_dir, vdir, name)
+        dst = os.path.join(obj_dir, name)
+        try:
+            if not os.path.exists(dst):
+                os.link(src, dst)
+                continue
+            tmp = f"{dst}{TMP_MARKER}{os.getpid()}"
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            os.link(src, tmp)
+            os.replace(tmp, dst)
+        except OSError as exc:
+            raise_if_disk_full(exc, dst)
+            raise
+    if sync:
+        fsync_dir(obj_dir)
+
+
+def settle(obj_dir: str, old_head: int | None, new_head: int) -> str:
+    """Bring an object an interrupted commit left behind to its old or its new version.
+
+    Returns "forward" (the new inventory was installed: the sidecar is made to match),
+    "back" (the new version folder is removed; a new object is removed whole) or "clean".
+    """
+    remove_tmp_files(obj_dir)
+    inv = None
+    with contextlib.suppress(ValueError, OSError):
+        inv = load_inventory(obj_dir)
+    if inv is not None and inv.get("head") == vname(new_head):
+        data = open(os.path.join(obj_dir, INVENTORY), "rb").read()  # noqa: SIM115
+        side = sidecar_bytes(data)
+        side_path = os.path.join(obj_dir, SIDECAR)
+        try:
+            current = open(side_path, "rb").read()  # noqa: SIM115
+        except FileNotFoundError:
+            current = b""
+        if current != side:
+            atomic_write(side_path, side)
+        return "forward"
+    vdir = os.path.join(obj_dir, vname(new_head))
+    if old_head is None and inv is None:
+        if os.path.isdir(obj_dir):
+            shutil.rmtree(obj_dir)
+            with contextlib.suppress(OSError):
+                fsync_dir(os.path.dirname(obj_dir))
+            return "back"
+        return "clean"
+    if os.path.isdir(vdir):
+        shutil.rmtree(vdir)
+        with contextlib.suppress(OSError):
+            fsync_dir(obj_dir)
+        return "back"
+    return "clean"

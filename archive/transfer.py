@@ -1,0 +1,278 @@
+"""WARC files in and out: import another crawler's WARCs, export cables as JSON lines or WARC."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.warcwriter import WARCWriter
+
+from archive.captures import mime_of, payload_digest, safe_url, to_iso
+from archive.errors import ArchiveError
+from archive.ids import check_reference
+
+if TYPE_CHECKING:
+    from archive.store import Archive, Progress
+
+# Media types worth cleaning; everything else in a foreign WARC (images, scripts) is skipped.
+PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml", "unk")
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_WARC_MAGIC = b"WARC/1."
+
+
+@dataclass
+class ImportReport:
+    """What import-warc did, per the whole batch of files."""
+
+    run_id: str = ""
+    files: int = 0
+    records: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    bad: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return dict(self.__dict__)
+
+
+def _resume_point(path: str, after: int) -> int | None:
+    """Where the next record may start after a damaged one (next gzip member or WARC header)."""
+    with open(path, "rb") as fh:
+        fh.seek(after + 1)
+        data = fh.read()
+    candidates = [i for i in (data.find(_GZIP_MAGIC), data.find(b"\n" + _WARC_MAGIC)) if i >= 0]
+    if not candidates:
+        return None
+    i = min(candidates)
+    if data[i : i + 1] == b"\n":
+        i += 1
+    return after + 1 + i
+
+
+def _short(exc: BaseException) -> str:
+    """An exception as a short, printable message (warcio quotes whole binary lines)."""
+    text = f"{type(exc).__name__}: {exc}"
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def iter_warc_records(path: str, bad: list[str]) -> Iterator[tuple[int, Any, bytes | None]]:
+    """(offset, record, body) for each readable record; a damaged record is noted in `bad`, reading goes on.
+
+    body is the decoded HTTP payload (None for records without one).
+    """
+    pos = 0
+    size = os.path.getsize(path)
+    while pos < size:
+        good_end = pos
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(pos)
+                it = ArchiveIterator(fh, check_digests=True)
+                for record in it:
+                    # The offset is known once the record has been read (warcio reads to its end).
+                    try:
+                        body = record.content_stream().read()
+                        failure = None
+                    except Exception as exc:  # bad chunking or content coding
+                        body, failure = None, exc
+                    offset = it.get_record_offset()
+                    good_end = offset + it.get_record_length()
+                    if failure is not None:
+                        bad.append(f"{path}: record at offset {offset}: body undecodable ({_short(failure)}); skipped")
+                        continue
+                    if record.digest_checker.passed is False:
+                        problems = "; ".join(map(str, record.digest_checker.problems))
+                        bad.append(f"{path}: record at offset {offset}: {problems}; skipped")
+                        continue
+                    yield offset, record, body
+            return
+        except Exception as exc:  # warcio and zlib raise several types
+            bad.append(f"{path}: unreadable record at offset {good_end}: {_short(exc)}; reading on from the next record")
+            nxt = _resume_point(path, good_end)
+            if nxt is None or nxt <= pos:
+                return
+            pos = nxt
+
+
+def import_warcs(
+    arch: Archive,
+    paths: Iterable[str],
+    *,
+    rules: Any = None,
+    progress: Progress | None = None,
+    commit_every: int = 200,
+    wait: float | None = None,
+) -> ImportReport:
+    """Store each HTML/text response of the WARC files as a capture, clean it and archive its cables."""
+    from cleaners import clean_page
+
+    paths = list(paths)
+    report = ImportReport()
+    with arch.writer(kind="import", args={"files": [os.path.abspath(p) for p in paths]}, wait=wait) as w:
+        report.run_id = w.run_id
+        seen: set[tuple[str, str, str]] = set()
+        since_commit = 0
+        for n, path in enumerate(paths):
+            report.files += 1
+            bad: list[str] = []
+            try:
+                records = iter_warc_records(path, bad)
+                for _offset, record, body in records:
+                    report.records += 1
+                    kind = record.rec_type
+                    if kind not in ("response", "resource") or body is None:
+                        report.skipped += 1
+                        continue
+                    url = record.rec_headers.get_header("WARC-Target-URI") or ""
+                    if not url or url.startswith(("urn:", "dns:", "metadata:")):
+                        report.skipped += 1
+                        continue
+                    if kind == "response" and record.http_headers is not None:
+                        headers = list(record.http_headers.headers)
+                        try:
+                            status = int(record.http_headers.get_statuscode())
+                        except (TypeError, ValueError):
+                            status = 0
+                    else:
+                        ctype = record.rec_headers.get_header("Content-Type") or "application/octet-stream"
+                        headers, status = [("Content-Type", ctype)], 200
+                    if mime_of(headers) not in PAGE_TYPES:
+                        report.skipped += 1
+                        continue
+                    fetched_at = to_iso(record.rec_headers.get_header("WARC-Date"))
+                    ident = (safe_url(url), fetched_at, payload_digest(body))
+                    if ident in seen or _already_stored(arch, *ident):
+                        report.duplicates += 1
+                        continue
+                    seen.add(ident)
+                    cap = w.add_capture(url, status, headers, body, fetched_at=fetched_at)
+                    report.imported += 1
+                    if status == 200:
+                        w.record(cap, clean_page(body, url=url, headers=headers, rules=rules))
+                    since_commit += 1
+                    if since_commit >= commit_every:
+                        _add(report, w.commit(note=f"import of {os.path.basename(path)}"))
+                        since_commit = 0
+            except OSError as exc:
+                bad.append(f"{path}: cannot read: {exc.strerror or exc}")
+            for b in bad:
+                w.record_failure(path, b)
+            report.bad += bad
+            if progress:
+                progress("importing WARC files", n + 1, len(paths))
+        _add(report, w.commit())
+    return report
+
+
+def _already_stored(arch: Archive, url: str, fetched_at: str, digest: str) -> bool:
+    """True when the archive holds a capture of this URL, at this time, with this payload."""
+    row = arch.conn.execute(
+        "SELECT 1 FROM captures WHERE url=? AND fetched_at=? AND digest=? LIMIT 1", (url, fetched_at, digest)
+    ).fetchone()
+    return row is not None
+
+
+def _add(report: ImportReport, commit: Any) -> None:
+    report.new += len(commit.new)
+    report.changed += len(commit.changed)
+    report.unchanged += len(commit.unchanged)
+
+
+# ----------------------------------------------------------------------------- export
+
+
+def _refs(arch: Archive, refs: list[str] | None) -> list[str]:
+    if refs:
+        return [check_reference(r) for r in refs]
+    return [c.ref for c in arch.list_cables()]
+
+
+def export_jsonl(arch: Archive, out: IO[str], refs: list[str] | None = None,
+                 progress: Progress | None = None, on_error: Callable[[str], None] | None = None) -> int:
+    """Write one JSON line per cable (metadata, preferred text, sources); returns how many."""
+    n = 0
+    todo = _refs(arch, refs)
+    for i, ref in enumerate(todo):
+        try:
+            rec = arch.cable(ref)
+            meta = rec.metadata()
+            line = {**meta, "version": rec.head, "text": rec.text()}
+        except (ArchiveError, OSError, ValueError) as exc:
+            if on_error:
+                on_error(f"{ref}: {exc}")
+            continue
+        out.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+        n += 1
+        if progress and (i % 200 == 0 or i + 1 == len(todo)):
+            progress("exporting", i + 1, len(todo))
+    return n
+
+
+def export_warc(arch: Archive, out: IO[bytes], refs: list[str] | None = None,
+                progress: Progress | None = None, on_error: Callable[[str], None] | None = None) -> int:
+    """Write a WARC: per cable, its text (resource), cable.json (metadata) and its sources' captures."""
+    from archive.store import tool_name
+
+    writer = WARCWriter(out, gzip=True)
+    writer.write_record(writer.create_warcinfo_record("cablearchive-export.warc.gz", {
+        "software": tool_name(), "format": "WARC File Format 1.0", "description": "cables exported from an archive",
+    }))
+    copied: set[str] = set()
+    n = 0
+    todo = _refs(arch, refs)
+    for i, ref in enumerate(todo):
+        try:
+            rec = arch.cable(ref)
+            text = rec.read("cable.txt")
+            meta = rec.read("cable.json")
+            uri = f"urn:cablearchive:cable:{ref}:v{rec.head}"
+            resource = writer.create_warc_record(
+                uri, "resource", payload=io.BytesIO(text), length=len(text),
+                warc_content_type="text/plain; charset=utf-8",
+            )
+            writer.write_record(resource)
+            rid = resource.rec_headers.get_header("WARC-Record-ID")
+            metadata = writer.create_warc_record(
+                uri, "metadata", payload=io.BytesIO(meta), length=len(meta),
+                warc_content_type="application/json", warc_headers_dict={"WARC-Refers-To": rid},
+            )
+            writer.write_record(metadata)
+            for s in json.loads(meta).get("sources", []):
+                cid = s.get("capture_id")
+                cap = arch.capture(cid) if cid else None
+                while cap is not None and cap.record_id not in copied:
+                    _copy_record(arch, cap, out)
+                    copied.add(cap.record_id)
+                    cap = arch.capture(cap.refers_to) if cap.refers_to else None
+        except (ArchiveError, OSError, ValueError) as exc:
+            if on_error:
+                on_error(f"{ref}: {exc}")
+            continue
+        n += 1
+        if progress and (i % 200 == 0 or i + 1 == len(todo)):
+            progress("exporting", i + 1, len(todo))
+    return n
+
+
+def _copy_record(arch: Archive, cap: Any, out: IO[bytes]) -> None:
+    """Copy a capture's record byte for byte (each record is its own gzip member)."""
+    with open(os.path.join(arch.captures_dir, os.path.basename(cap.warc_file)), "rb") as fh:
+        fh.seek(cap.offset)
+        data = fh.read(cap.length)
+    if len(data) != cap.length:
+        raise ArchiveError(f"{cap.warc_file}: record at offset {cap.offset} is cut short")
+    out.write(data)
+
+
+

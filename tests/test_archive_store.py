@@ -1,0 +1,349 @@
+"""The archive library: layout, captures, versions only on change, consensus, reading, reindex, locking, names."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from archive import Archive, ArchiveError, LockBusy, source_key
+from archive.captures import Capture
+from cleaners import clean_page
+
+from archive_support import (
+    FIXTURES,
+    RULES_A,
+    RULES_B,
+    cable,
+    cablegate_pages,
+    html_headers,
+    ocfl_validate,
+    result,
+    true_text,
+    warc_files,
+    warcio_check,
+)
+
+
+@pytest.fixture
+def arch(tmp_path):
+    a = Archive.create(tmp_path / "arch")
+    yield a
+    a.close()
+
+
+def crawl(arch, pages, kind="crawl"):
+    """Capture and record each (url, body) page with the real cleaner; returns the commit report."""
+    with arch.writer(kind=kind, args={"test": True}) as w:
+        for url, body in pages:
+            cap = w.add_capture(url, 200, html_headers(), body)
+            w.record(cap, clean_page(body, url=url))
+        return w.commit(), w
+
+
+def test_layout_and_validators(arch):
+    pages = [(u, b) for u, b, _ in cablegate_pages()]
+    report, w = crawl(arch, pages)
+    refs = [c.reference_id for _, b in pages for c in clean_page(b).cables]
+    assert sorted(report.new) == sorted(refs) and len(refs) == 5
+    meta = json.loads(Path(os.path.join(arch.path, "cablearchive.json")).read_text())
+    assert meta["format"] == "cablearchive" and meta["tool_version"]
+    assert os.path.exists(os.path.join(arch.path, "cables", "0=ocfl_1.1"))
+    assert json.loads(Path(os.path.join(arch.path, "cables", "ocfl_layout.json")).read_text())["extension"] == (
+        "0002-flat-direct-storage-layout"
+    )
+    run = json.loads(Path(os.path.join(arch.path, "runs", f"{w.run_id}.json")).read_text())
+    assert run["status"] == "done" and run["counts"]["captures"] == 5 and run["kind"] == "crawl"
+    assert not os.path.exists(os.path.join(arch.path, "state", "journal.json"))
+    # The first record of every WARC file is a warcinfo naming the tool.
+    from warcio.archiveiterator import ArchiveIterator
+
+    files = warc_files(arch.path)
+    assert files and all(re.fullmatch(rf"{w.run_id}-\d{{5}}\.warc\.gz", os.path.basename(f)) for f in files)
+    with open(files[0], "rb") as fh:
+        first = next(iter(ArchiveIterator(fh)))
+        info = first.content_stream().read()
+    assert first.rec_type == "warcinfo" and b"cablearchive" in info
+    proc = ocfl_validate(arch.path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = warcio_check(files)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert arch.verify().ok
+
+
+def test_cdxj_lines_point_at_records(arch):
+    pages = [(u, b) for u, b, _ in cablegate_pages()[:2]]
+    crawl(arch, pages)
+    lines = Path(arch.path, "captures", "index.cdxj").read_text().splitlines()
+    assert len(lines) == 2
+    key, ts, block = lines[0].split(" ", 2)
+    data = json.loads(block)
+    assert key.startswith("org,wikileaks,cablegate)/cable/") and re.fullmatch(r"\d{14}", ts)
+    assert {"url", "digest", "status", "mime", "filename", "offset", "length"} <= set(data)
+    cap = Capture.from_cdxj(lines[0])
+    status, headers, body = arch.read_capture(cap)
+    assert status == 200 and body == pages[0][1]
+    assert ("Content-Type", "text/html; charset=utf-8") in headers
+
+
+def test_archived_text_is_the_cleaners_output(arch):
+    pages = cablegate_pages()
+    crawl(arch, [(u, b) for u, b, _ in pages])
+    for url, body, _truth in pages:
+        for c in clean_page(body, url=url).cables:
+            rec = arch.cable(c.reference_id)
+            assert rec.text() == c.text
+            state = rec.state()
+            assert state.metadata["reference_id"] == c.reference_id
+            assert state.metadata["preferred"]["reason"] == "only source"
+            (key, (text, prov)), = state.sources.items()
+            assert key == source_key(url) and text == c.text
+            assert prov["url"] == url and prov["status"] == 200 and prov["etag"] == '"v1"'
+            assert prov["capture"]["warc_file"].endswith(".warc.gz") and prov["capture"]["record_id"]
+            assert prov["cleaning"]["ruleset"]["digest"] == c.ruleset.digest
+            assert prov["metadata"]["classification"] == c.classification
+
+
+def test_refetch_same_text_adds_revisit_and_no_version(arch):
+    pages = [(u, b) for u, b, _ in cablegate_pages()[:2]]
+    crawl(arch, pages)
+    report, _w = crawl(arch, pages)
+    assert report.new == [] and report.changed == [] and len(report.unchanged) == 2
+    caps = list(arch.captures(newest_per_url=False))
+    assert len(caps) == 4 and sum(c.revisit for c in caps) == 2
+    revisit = next(c for c in caps if c.revisit)
+    assert revisit.revisit_profile == "identical-payload-digest"
+    assert arch.read_capture(revisit)[2] in {b for _, b in pages}
+    assert all(c.head == 1 for c in arch.list_cables())
+    assert len(list(arch.captures())) == 2  # newest per URL
+
+
+def test_304_is_a_server_not_modified_revisit(arch):
+    url, body, _ = cablegate_pages()[0]
+    crawl(arch, [(url, body)])
+    assert arch.conditional_headers(url) == {
+        "If-None-Match": '"v1"',
+        "If-Modified-Since": "Wed, 08 Dec 2010 21:09:00 GMT",
+    }
+    with arch.writer(kind="crawl") as w:
+        cap = w.add_capture(url, 304, [("ETag", '"v1"')], b"")
+    assert cap.revisit and cap.revisit_profile == "server-not-modified"
+    status, _headers, got = arch.read_capture(cap)
+    assert status == 200 and got == body
+    assert arch.verify().ok
+
+
+def test_changed_page_makes_one_new_version_with_reason(arch):
+    hist = FIXTURES / "history"
+    url = "https://cablegate.wikileaks.org/cable/2006/01/06MADRID76.html"
+    old, new = (hist / "1_fbad4962.html").read_bytes(), (hist / "2_e3c2ca35.html").read_bytes()
+    crawl(arch, [(url, old)])
+    report, w = crawl(arch, [(url, new)])
+    old_text = clean_page(old, url=url).cables[0].text
+    new_text = clean_page(new, url=url).cables[0].text
+    assert old_text != new_text
+    assert report.changed == ["06MADRID76"]
+    rec = arch.cable("06MADRID76")
+    assert [v.number for v in rec.versions] == [1, 2]
+    assert rec.versions[1].message == f"crawl {w.run_id}: 1 changed"
+    assert rec.versions[1].user.startswith("cablearchive ")
+    assert rec.text(1) == old_text and rec.text(2) == new_text
+    # Unchanged content is stored once: v2 holds only what changed.
+    v2 = [p for paths in rec.inventory["manifest"].values() for p in paths if p.startswith("v2/")]
+    assert v2 and not any(p.endswith("cable.json") and False for p in v2)
+    assert len(v2) < 2 * len(rec.files(2))
+
+
+def test_several_changes_in_one_commit_make_one_version(arch):
+    with arch.writer(kind="crawl") as w:
+        for i in range(3):
+            cap = w.add_capture(f"https://m{i}.example.org/a", 200, html_headers(), f"page {i}".encode())
+            w.record(cap, result(cable("08ASTANA611", f"TEXT {i}\n")))
+        report = w.commit()
+    assert report.new == ["08ASTANA611"]
+    rec = arch.cable("08ASTANA611")
+    assert rec.head == 1 and len(rec.source_keys()) == 3
+    assert rec.versions[0].message.endswith(": 3 new sources")
+
+
+def test_reclean_version_names_the_ruleset(arch):
+    url = "https://mirror.example.org/08ASTANA611.html"
+    with arch.writer(kind="crawl") as w:
+        cap = w.add_capture(url, 200, html_headers(), b"<pre>x</pre>")
+        w.record(cap, result(cable("08ASTANA611", "OLD TEXT\n")))
+    assert arch.cleaned_digest(cap) == RULES_A.digest
+    with arch.writer(kind="reclean") as w:
+        for c in arch.captures():
+            assert c.cleaned == RULES_A.digest
+            w.record(c, result(cable("08ASTANA611", "NEW TEXT\n", rules=RULES_B), rules=RULES_B))
+        report = w.commit()
+    assert report.changed == ["08ASTANA611"]
+    msg = arch.cable("08ASTANA611").versions[-1].message
+    assert msg == f"reclean {w.run_id}: ruleset default@2 {RULES_B.digest}: 1 changed"
+    assert arch.cleaned_digest(cap) == RULES_B.digest
+    # A reclean whose output is the same adds nothing.
+    with arch.writer(kind="reclean") as w:
+        for c in arch.captures():
+            w.record(c, result(cable("08ASTANA611", "NEW TEXT\n", rules=RULES_A), rules=RULES_A))
+        assert w.commit().changed == []
+    assert arch.cable("08ASTANA611").head == 2
+
+
+def test_metadata_change_alone_makes_a_version(arch):
+    url = "https://mirror.example.org/x"
+    for cls in ("CONFIDENTIAL", "SECRET"):
+        with arch.writer(kind="crawl") as w:
+            cap = w.add_capture(url, 200, html_headers(), cls.encode())
+            w.record(cap, result(cable("09STATE11937", "SAME TEXT\n", classification=cls)))
+    rec = arch.cable("09STATE11937")
+    assert rec.head == 2 and rec.versions[1].message.endswith("1 metadata changed")
+    assert rec.metadata(1)["classification"] == "CONFIDENTIAL" and rec.metadata(2)["classification"] == "SECRET"
+
+
+def test_consensus_prefers_the_text_closest_to_the_others(arch):
+    truth = true_text("00HARARE6677")
+    damaged = truth.replace("ZIMBABWE", "ZlMBABWE").replace("the", "teh")
+    with arch.writer(kind="crawl") as w:
+        for i, (text, lines, fam) in enumerate([(damaged, True, "cablegate"), (truth, False, "wordpress"),
+                                                (truth, True, "blogger")]):
+            cap = w.add_capture(f"https://site{i}.example.org/post", 200, html_headers(), text.encode())
+            w.record(cap, result(cable("00HARARE6677", text, lines_kept=lines, family=fam)))
+    meta = arch.cable("00HARARE6677").metadata()
+    by_key = {s["key"]: s for s in meta["sources"]}
+    preferred = by_key[meta["preferred"]["source"]]
+    # The two true copies tie; the line-preserving one wins the tie.
+    assert preferred["url"] == "https://site2.example.org/post"
+    assert "line breaks" in meta["preferred"]["reason"]
+    damaged_src = by_key[source_key("https://site0.example.org/post")]
+    assert damaged_src["fidelity"] < preferred["fidelity"] and damaged_src["distance"] > 0
+    assert arch.cable("00HARARE6677").text() == truth
+
+
+def test_cable_without_id_or_with_a_bad_id_is_not_archived(arch):
+    with arch.writer(kind="crawl") as w:
+        cap = w.add_capture("https://blog.example.org/p", 200, html_headers(), b"x")
+        w.record(cap, result(cable(None, "A CABLE\n"), cable("../../etc/passwd", "B\n"), cable("08astana611", "C\n")))
+        report = w.commit()
+        run_id = w.run_id
+    assert report.new == [] and list(arch.list_cables()) == []
+    run = json.loads(Path(os.path.join(arch.path, "runs", f"{run_id}.json")).read_text())
+    assert run["counts"]["no_id"] == 1 and run["counts"]["refused"] == 2
+    assert any("not a cable ID" in e["reason"] for e in run["errors"])
+    with pytest.raises(ArchiveError, match="not a cable reference ID"):
+        arch.cable("../cablearchive.json")
+
+
+def test_hostile_urls_and_headers_stay_inside(tmp_path):
+    arch = Archive.create(tmp_path / "a")
+    urls = [
+        "https://evil.example.org/../../../../etc/passwd",
+        "https://../../x/",
+        "https://evil.example.org/" + "a" * 4096,
+        "https://\u202eexample\u202c.org/\u0000nul/\r\nX-Injected: 1",
+        "http://ex\u00e4mple.org/caf\u00e9/\U0001f600/\u0301",
+        "https://" + "h" * 300 + ".org/",
+    ]
+    with arch.writer(kind="crawl") as w:
+        for bad in ("file:///etc/passwd", "not a url at all", "javascript:alert(1)"):
+            with pytest.raises(ArchiveError, match="not an http"):
+                w.add_capture(bad, 200, [], b"x")
+        for i, url in enumerate(urls):
+            cap = w.add_capture(url, 200, [("Content-Type", "text/html"), ("X-Evil", "a\r\nb: c")], f"p{i}".encode())
+            w.record(cap, result(cable(f"08ASTANA{i + 1}", f"TEXT {i}\n")))
+    keys = set()
+    for i in range(len(urls)):
+        (key,) = arch.cable(f"08ASTANA{i + 1}").source_keys()
+        assert re.fullmatch(r"[a-z0-9][a-z0-9.-]{0,62}-[0-9a-f]{12}", key), key
+        keys.add(key)
+    assert len(keys) == len(urls)
+    root = os.path.realpath(arch.path)
+    for dirpath, _dirs, files in os.walk(root):
+        for f in files:
+            assert os.path.realpath(os.path.join(dirpath, f)).startswith(root + os.sep)
+            assert len(f) < 200
+    assert not os.path.exists(tmp_path / "etc")
+    assert warcio_check(warc_files(arch.path)).returncode == 0
+    assert arch.verify().ok
+    assert ocfl_validate(arch.path).returncode == 0
+
+
+def test_source_key_is_stable_and_safe():
+    assert source_key("https://Cablegate.WikiLeaks.org/cable/a.html") == source_key(
+        "https://Cablegate.WikiLeaks.org/cable/a.html"
+    )
+    assert source_key("https://a.org/1") != source_key("https://a.org/2")
+    assert source_key("https://a.org/1").startswith("a.org-")
+    assert source_key("https://..../").startswith("nohost-")
+
+
+def test_list_search_and_reindex(arch):
+    pages = [(u, b) for u, b, _ in cablegate_pages()]
+    crawl(arch, pages)
+    before = [c.to_json() for c in arch.list_cables()]
+    hits = arch.search("Zimbabwe")
+    assert hits and hits[0].ref == "00HARARE6677" and "zimbabwe" in hits[0].snippet.lower()
+    assert arch.search('"opposition leader" NOT nonexistentword')[0].ref == "00HARARE6677"
+    assert arch.search("((") == []  # a query FTS5 rejects is searched as words
+    arch.close()
+    os.unlink(arch.index_path)
+    arch2 = Archive.open(arch.path)
+    assert [c.to_json() for c in arch2.list_cables()] == before  # rebuilt on demand
+    cdxj = Path(arch2.cdxj_path).read_text()
+    counts = arch2.reindex(from_warc=True)
+    assert counts["cables"] == 5 and counts["captures"] == 5
+    assert sorted(Path(arch2.cdxj_path).read_text().splitlines()) == sorted(cdxj.splitlines())
+    assert [c.to_json() for c in arch2.list_cables()] == before
+    assert arch2.search("Zimbabwe")[0].ref == "00HARARE6677"
+    assert arch2.verify().ok
+
+
+def test_create_refuses_non_archive_folder_and_open_explains(tmp_path):
+    (tmp_path / "stuff").mkdir()
+    (tmp_path / "stuff" / "notes.txt").write_text("mine")
+    with pytest.raises(ArchiveError, match="not empty and is not an archive"):
+        Archive.create(tmp_path / "stuff")
+    with pytest.raises(ArchiveError, match="not an archive"):
+        Archive.open(tmp_path / "stuff")
+    with pytest.raises(ArchiveError, match="no such archive folder"):
+        Archive.open(tmp_path / "missing")
+    a = Archive.open_or_create(tmp_path / "new")
+    assert Archive.open_or_create(tmp_path / "new").path == a.path
+    with pytest.raises(ArchiveError, match="already an archive"):
+        Archive.create(tmp_path / "new")
+
+
+def test_second_writer_refuses_or_waits_naming_the_holder(arch):
+    with arch.writer(kind="crawl") as w:
+        with pytest.raises(LockBusy, match=rf"pid {os.getpid()} .*crawl run {w.run_id}"):
+            arch.writer(kind="reclean", wait=0)
+        with pytest.raises(LockBusy, match=r"gave up after 0\.3 s"):
+            arch.writer(kind="reclean", wait=0.3)
+    with arch.writer(kind="reclean", wait=0) as w2:
+        assert w2.run_id
+
+
+def test_warc_files_roll_past_the_size_limit(arch):
+    pages = [(u, b) for u, b, _ in cablegate_pages()]
+    with arch.writer(kind="crawl", warc_size=20000) as w:
+        for url, body in pages:
+            w.record(w.add_capture(url, 200, html_headers(), body), clean_page(body, url=url))
+    files = warc_files(arch.path)
+    assert len(files) >= 3
+    assert warcio_check(files).returncode == 0
+    assert arch.verify().ok
+
+
+def test_abort_keeps_the_last_commit(arch):
+    with pytest.raises(RuntimeError), arch.writer(kind="crawl") as w:
+        cap = w.add_capture("https://a.example.org/1", 200, html_headers(), b"one")
+        w.record(cap, result(cable("08ASTANA611", "ONE\n")))
+        w.commit()
+        cap = w.add_capture("https://a.example.org/2", 200, html_headers(), b"two")
+        w.record(cap, result(cable("08ASTANA612", "TWO\n")))
+        raise RuntimeError("crawler crashed")
+    assert [c.ref for c in arch.list_cables()] == ["08ASTANA611"]
+    assert len(list(arch.captures())) == 1
+    assert arch.verify().ok and warcio_check(warc_files(arch.path)).returncode == 0
