@@ -1,0 +1,88 @@
+"""`cablearchive crawl SEEDS`: fetch mirror sites into the archive, politely and resumably."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from crawler.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_archive_option
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {value}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = _positive(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `crawl` subcommand."""
+    p = subparsers.add_parser(
+        "crawl",
+        help="crawl mirror sites from a seeds file into the archive",
+        description="Fetch the pages of mirror sites listed in SEEDS (one URL a line, # comments), "
+        "following same-site links, feeds and sitemaps; every response is kept as a capture and "
+        "every cable found is archived. Obeys robots.txt; re-crawls ask only for changes.",
+        epilog="Exit codes: 0 done, 1 some input failed (listed in the report), 2 usage error. "
+        "Settings: -s DOWNLOAD_DELAY=2, -s CABLEARCHIVE_CONTACT=mailto:you@example.org, "
+        "-s CONCURRENT_REQUESTS_PER_DOMAIN=1, ... (see crawler/settings.py).",
+    )
+    p.add_argument("seeds", metavar="SEEDS", help="seeds file: one http(s) URL a line")
+    add_archive_option(p)
+    p.add_argument("--depth", type=_positive, default=3, metavar="N",
+                   help="follow links this many levels from each seed (default 3; pagination, feeds "
+                        "and sitemaps do not count as a level)")
+    p.add_argument("--max-pages", type=_at_least_one, default=None, metavar="N",
+                   help="fetch at most N pages in this crawl (default: no limit)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted crawl kept in the archive's state/ folder")
+    p.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a Scrapy or CABLEARCHIVE_* setting (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the crawl and print its report."""
+    from crawler.runner import SettingError, parse_overrides, run_crawl
+
+    try:
+        overrides = parse_overrides(args.settings)
+    except SettingError as exc:
+        print(f"cablearchive crawl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not os.path.isfile(args.seeds):
+        what = "is a folder" if os.path.isdir(args.seeds) else "no such file"
+        print(f"cablearchive crawl: seeds file {args.seeds}: {what}", file=sys.stderr)
+        return EXIT_USAGE
+    report = run_crawl(
+        args.seeds,
+        args.archive,
+        depth=args.depth,
+        max_pages=args.max_pages,
+        resume=args.resume,
+        overrides=overrides,
+        progress=True,
+    )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        report.render(sys.stdout, full=report.full_path)
+    if report.finish_reason == "shutdown":
+        print("crawl interrupted: run the same command with --resume to continue it", file=sys.stderr)
+        return 130
+    if report.fatal and report.finish_reason is None and not report.run_ids:
+        print(f"cablearchive crawl: {report.fatal}", file=sys.stderr)
+    return EXIT_PARTIAL if report.exit_code else EXIT_OK

@@ -1,0 +1,266 @@
+"""Downloader middlewares: URL safety, robots.txt that reports its troubles, conditional requests,
+retries with backoff and Retry-After, redirects that refuse loops and other schemes, fetch times."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import threads
+from twisted.internet.defer import Deferred
+from twisted.internet.task import deferLater
+from w3lib.url import safe_url_string
+
+from crawler.discovery import site_key
+from crawler.failures import ROBOTS_REFUSAL, describe_exception
+from crawler.safety import UrlPolicy, literal_address, resolve_host
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.robotstxt import RobotParser
+
+
+def _session(crawler: Crawler) -> Any:
+    """The crawl session of the running MirrorsSpider, or None for another spider."""
+    return getattr(crawler.spider, "session", None)
+
+
+async def sleep(seconds: float) -> None:
+    """Wait without blocking the reactor."""
+    from twisted.internet import reactor  # not at import time: Scrapy installs the reactor it wants first
+
+    await maybe_deferred_to_future(deferLater(reactor, seconds, lambda: None))
+
+
+class SafetyMiddleware:
+    """Refuses non-http(s) URLs and, before any connection, hosts that resolve to private addresses."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.allow_private = crawler.settings.getbool("CABLEARCHIVE_ALLOW_PRIVATE")
+        self._addresses: dict[str, list[Any]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SafetyMiddleware:
+        """Scrapy factory."""
+        return cls(crawler)
+
+    def policy(self) -> UrlPolicy:
+        """The spider's policy (it knows the seeds), or a strict one for other spiders."""
+        session = _session(self.crawler)
+        if session is not None:
+            return session.policy
+        return UrlPolicy(allow_private=self.allow_private)
+
+    async def process_request(self, request: Request) -> None:
+        """Raise IgnoreRequest (reaching the errback with the reason) for a refused URL."""
+        # Politeness is per site (host and port), also for requests the spider did not make.
+        request.meta.setdefault("download_slot", site_key(request.url) or "?")
+        policy = self.policy()
+        reason = policy.scheme_refusal(request.url)
+        if reason:
+            raise IgnoreRequest(reason)
+        if not policy.needs_address_check(request.url):
+            return
+        host = urlsplit(request.url).hostname or ""
+        addresses = self._addresses.get(host)
+        if addresses is None:
+            literal = literal_address(host)
+            if literal is not None:
+                addresses = [literal]
+            else:
+                addresses = await maybe_deferred_to_future(threads.deferToThread(resolve_host, host))
+            if len(self._addresses) > 10000:
+                self._addresses.clear()
+            self._addresses[host] = addresses
+        reason = policy.address_refusal(host, addresses)
+        if reason:
+            raise IgnoreRequest(reason)
+
+
+class ReportingRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt handling (an unreadable robots.txt allows everything), but it says so,
+    archives the robots.txt it read, follows its Sitemap: lines and re-reads it conditionally."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        session = _session(crawler)
+        if session is not None:
+            session.robots = self
+
+    def allowed(self, url: str, netloc: str) -> bool:
+        """True unless the already-parsed robots.txt of `netloc` disallows `url` (unknown yet: True)."""
+        rp = self._parsers.get(netloc)
+        if rp is None or isinstance(rp, Deferred):
+            return True
+        return bool(rp.allowed(url, self._robotstxt_useragent or self._default_useragent))
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        session = _session(self.crawler)
+        rules = response.body
+        if response.status == 304 and session is not None:
+            # Unchanged since the last crawl: read the rules from the archived copy.
+            stored = await session.stored_page(response.url)
+            rules = stored[1] if stored is not None else b""
+        if session is not None:
+            await session.robots_fetched(response, rules)
+        if response.status >= 400:
+            # An error page is not a robots.txt. RFC 9309 reads 4xx as "no rules" and 5xx as
+            # "unreachable", which Scrapy (and this crawler) treats as allow, but reports.
+            if response.status >= 500 or response.status not in (401, 403, 404, 410):
+                self._tell(response.url, f"robots.txt answered HTTP {response.status}; treated as allowing everything")
+            rules = b""
+        await super()._parse_robots(response.replace(body=rules), netloc, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        # A refused host is reported on the page request itself.
+        if not isinstance(exc, IgnoreRequest):
+            self._tell(f"//{netloc}/robots.txt",
+                       f"robots.txt could not be fetched ({describe_exception(exc)}); treated as allowing everything")
+        super()._robots_error(exc, netloc)
+
+    def _tell(self, url: str, message: str) -> None:
+        session = _session(self.crawler)
+        if session is not None:
+            session.report.note(url, message)
+
+    def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
+        """Scrapy's check, with a plainer reason."""
+        try:
+            super().process_request_2(rp, request)
+        except IgnoreRequest:
+            raise IgnoreRequest(ROBOTS_REFUSAL) from None
+
+
+class ConditionalRequestMiddleware:
+    """Adds If-None-Match / If-Modified-Since from the archive, so an unchanged page costs no body."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
+        """Scrapy factory."""
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        """Look the URL up in the archive (off the reactor thread) and add its validators."""
+        session = _session(self.crawler)
+        if session is None or request.method != "GET":
+            return
+        if b"If-None-Match" in request.headers or b"If-Modified-Since" in request.headers:
+            return
+        for name, value in (await session.conditional_headers(request.url)).items():
+            request.headers[name] = value
+
+
+def retry_after_seconds(value: bytes | str | None, now: float | None = None) -> float | None:
+    """Seconds a Retry-After header asks for (delta-seconds or an HTTP date); None when absent or invalid."""
+    if not value:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retries, spaced out: exponential backoff, and Retry-After when the server sends one."""
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.backoff = settings.getfloat("CABLEARCHIVE_RETRY_BACKOFF", 1.0)
+        self.max_delay = settings.getfloat("CABLEARCHIVE_RETRY_MAX_DELAY", 60.0)
+        self.retry_after_max = settings.getfloat("CABLEARCHIVE_RETRY_AFTER_MAX", 300.0)
+
+    async def process_request(self, request: Request) -> None:
+        """Hold a retry until its backoff has passed (the reactor keeps serving other requests)."""
+        wait = request.meta.get("retry_not_before", 0.0) - time.monotonic()
+        if wait > 0:
+            await sleep(wait)
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after
+        # A little jitter keeps many failed requests from coming back at the same instant.
+        return min(self.max_delay, self.backoff * 2 ** max(0, attempt - 1)) * random.uniform(0.9, 1.1)
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        """Retry a 5xx/429/408 after a delay; give up at once if Retry-After asks for too long."""
+        if request.meta.get("dont_retry") or response.status not in self.retry_http_codes:
+            return response
+        retry_after = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if retry_after is not None and retry_after > self.retry_after_max:
+            request.meta["retry_gave_up"] = f"server asked to retry after {retry_after:.0f} s"
+            return response
+        new = super().process_response(request, response)
+        if isinstance(new, Request):
+            new.meta["retry_not_before"] = time.monotonic() + self._delay(new.meta["retry_times"], retry_after)
+            new.meta["retry_reasons"] = [*request.meta.get("retry_reasons", []), f"HTTP {response.status}"]
+            self._count()
+        return new
+
+    def process_exception(self, request: Request, exception: Exception) -> Request | Response | None:
+        """Retry a connection failure or timeout after a delay."""
+        new = super().process_exception(request, exception)
+        if isinstance(new, Request):
+            new.meta["retry_not_before"] = time.monotonic() + self._delay(new.meta["retry_times"], None)
+            new.meta["retry_reasons"] = [*request.meta.get("retry_reasons", []), describe_exception(exception)]
+            self._count()
+        return new
+
+    def _count(self) -> None:
+        session = _session(self.crawler)
+        if session is not None:
+            session.report.add(retried=1)
+
+
+class CheckedRedirectMiddleware(RedirectMiddleware):
+    """Scrapy's redirects, but a loop is stopped at once and a redirect to another scheme is named."""
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        """Follow http(s) redirects; leave the 3xx to the spider (and say why) when not followed."""
+        result = super().process_response(request, response)
+        if result is response and response.status in (301, 302, 303, 307, 308) and b"Location" in response.headers:
+            location = response.headers[b"Location"].decode("latin-1")
+            try:
+                target = urljoin(request.url, safe_url_string(location))
+            except ValueError:
+                target = location
+            scheme = urlsplit(target).scheme or "(none)"
+            request.meta["redirect_refused"] = (
+                f"redirect to {target[:200]} refused: scheme {scheme!r} (only http and https are fetched)"
+            )
+        return result
+
+    def _redirect(self, redirected: Request, request: Request, reason: Any) -> Request:
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        if redirected.url in chain:
+            hops = " -> ".join([*chain[chain.index(redirected.url):], redirected.url])
+            raise IgnoreRequest(f"redirect loop: {hops}")
+        return super()._redirect(redirected, request, reason)
+
+
+class FetchTimeMiddleware:
+    """Stamps each response with the time it arrived (for the WARC record)."""
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """Record the arrival time in the request's meta."""
+        request.meta["fetched_at"] = time.time()
+        return response

@@ -1,0 +1,87 @@
+"""Running a crawl from Python: settings from crawler.settings plus overrides, one Scrapy process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from archive import Archive, ArchiveError
+from crawler.report import CrawlReport
+from crawler.session import DEFAULT_DEPTH
+
+
+class SettingError(ValueError):
+    """A -s NAME=VALUE that is not of that form."""
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
+    """`NAME=VALUE` strings (as given to -s) as a dict; SettingError on a malformed one."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name or not name.replace("_", "").isalnum() or not name[0].isalpha():
+            raise SettingError(f"-s {pair!r}: expected NAME=VALUE (a Scrapy or CABLEARCHIVE_* setting)")
+        out[name] = value
+    return out
+
+
+def build_settings(overrides: dict[str, str] | None = None, archive: str | None = None) -> Settings:
+    """crawler.settings with the command line's overrides on top (as `scrapy crawl -s` would)."""
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    if archive:
+        settings.set("CABLEARCHIVE_ARCHIVE", archive, priority="cmdline")
+    for name, value in (overrides or {}).items():
+        settings.set(name, value, priority="cmdline")
+    return settings
+
+
+def run_crawl(
+    seeds: str,
+    archive: str,
+    *,
+    depth: int = DEFAULT_DEPTH,
+    max_pages: int | None = None,
+    resume: bool = False,
+    overrides: dict[str, str] | None = None,
+    progress: bool = True,
+) -> CrawlReport:
+    """Crawl from a seeds file into an archive and return the report (runs the Twisted reactor once)."""
+    from crawler.spiders.mirrors import MirrorsSpider
+
+    report = CrawlReport()
+    try:
+        arch = Archive.open_or_create(archive)
+        arch.close()
+    except (ArchiveError, OSError) as exc:
+        report.fatal = f"archive {archive}: {exc}"
+        return report
+    settings = build_settings(overrides, archive)
+    if not progress and "CABLEARCHIVE_PROGRESS_INTERVAL" not in (overrides or {}):
+        settings.set("CABLEARCHIVE_PROGRESS_INTERVAL", 0, priority="cmdline")
+    settings.set("CABLEARCHIVE_PROGRESS", progress, priority="cmdline")
+    # Scrapy's own log goes to a file in the archive's state folder, unless asked otherwise:
+    # the terminal gets the progress line and the report.
+    if settings.getpriority("LOG_FILE") in (None, 0, 10, 20) and "LOG_FILE" not in (overrides or {}):
+        log_dir = Path(archive) / "state" / "crawl"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        settings.set("LOG_FILE", str(log_dir / "scrapy.log"), priority="cmdline")
+        settings.set("LOG_FILE_APPEND", True, priority="cmdline")
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(MirrorsSpider)
+    process.crawl(
+        crawler, seeds=os.path.abspath(seeds), depth=depth, max_pages=max_pages or "", resume=resume
+    )
+    process.start()
+    spider = getattr(crawler, "spider", None)
+    session = getattr(spider, "session", None)
+    if session is None:
+        report.fatal = "the crawl did not start (see the log in state/crawl/scrapy.log)"
+        return report
+    session.report.full_path = str(session.report_path) if session.report_path else None
+    return session.report

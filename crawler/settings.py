@@ -1,0 +1,94 @@
+"""Scrapy settings of the cablearchive crawler: polite by default, every response kept.
+
+Any of these can be overridden with `-s NAME=VALUE` on `cablearchive crawl` or `scrapy crawl`.
+The CABLEARCHIVE_* settings are the crawler's own.
+"""
+
+BOT_NAME = "cablearchive"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# --- the crawler's own settings -------------------------------------------------------------
+# Archive folder; empty means $CABLEARCHIVE_DIR, else ./archive.
+CABLEARCHIVE_ARCHIVE = ""
+# How site owners can reach whoever runs the crawl (URL or mailto:); goes into the User-Agent.
+# Empty means $CABLEARCHIVE_CONTACT, else no contact.
+CABLEARCHIVE_CONTACT = ""
+# Links and redirects that leave a seed's host for a private, loopback or link-local address
+# are refused unless this is True (seeds themselves are trusted wherever they point).
+CABLEARCHIVE_ALLOW_PRIVATE = False
+# Commit to the archive every this many pages or seconds, whichever comes first; a kill
+# loses at most that much work, which --resume fetches again.
+CABLEARCHIVE_COMMIT_PAGES = 200
+CABLEARCHIVE_COMMIT_SECONDS = 30.0
+# Worker processes that clean pages and find their links; -1 picks one per spare core, 0 cleans inline.
+CABLEARCHIVE_CLEAN_WORKERS = -1
+# Seconds to wait for another writer to release the archive; 0 refuses at once.
+CABLEARCHIVE_LOCK_WAIT = 0.0
+# Retries wait BACKOFF * 2**(attempt-1) seconds (or what Retry-After asks, up to RETRY_AFTER_MAX).
+CABLEARCHIVE_RETRY_BACKOFF = 1.0
+CABLEARCHIVE_RETRY_MAX_DELAY = 60.0
+CABLEARCHIVE_RETRY_AFTER_MAX = 300.0
+# Live progress on stderr (the cablearchive command turns it on; `scrapy crawl` logs instead).
+CABLEARCHIVE_PROGRESS = False
+# Seconds between plain progress lines when stderr is not a terminal; 0 turns them off.
+CABLEARCHIVE_PROGRESS_INTERVAL = 10.0
+
+# --- politeness -----------------------------------------------------------------------------
+ROBOTSTXT_OBEY = True
+# Per site (see MirrorsSpider: the download slot is the site, host and port), not per IP.
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.5
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+# USER_AGENT is set from CABLEARCHIVE_CONTACT by the spider unless given explicitly.
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+# --- limits and retries ---------------------------------------------------------------------
+DOWNLOAD_TIMEOUT = 30
+# Cable pages are tens of KB; also enforced after decompression (gzip bombs).
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
+URLLENGTH_LIMIT = 2083
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+REDIRECT_MAX_TIMES = 10
+
+# --- every response reaches the spider and is archived ---------------------------------------
+HTTPERROR_ALLOW_ALL = True
+# Scrapy starts this many tasks per response to handle what the callback yields (a page gives
+# one item and a few requests); its default of 100 costs more CPU than the page itself.
+CONCURRENT_ITEMS = 8
+
+# The crawler keeps its own list of seen URLs (it survives a kill, see crawler.frontier), and
+# redirects must reach their target even when it was seen, so Scrapy's duplicate filter is off.
+DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.SafetyMiddleware": 40,
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.ReportingRobotsTxtMiddleware": 100,
+    "crawler.middlewares.ConditionalRequestMiddleware": 450,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.middlewares.CheckedRedirectMiddleware": 600,
+    "crawler.middlewares.FetchTimeMiddleware": 950,
+}
+SPIDER_MIDDLEWARES = {
+    # Depth is counted by the crawler itself: pagination, feeds and sitemaps do not cost a level.
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+}
+ITEM_PIPELINES = {
+    "crawler.pipelines.ArchivePipeline": 300,
+}
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+LOG_LEVEL = "INFO"
