@@ -1,0 +1,125 @@
+"""`cablearchive diff`: compare archived versions of a cable, or its mirrors, hunk by hunk."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from crawler.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_archive_option
+
+FORMATS = ("unified", "words", "html", "json")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `diff` subcommand."""
+    p = subparsers.add_parser(
+        "diff",
+        help="compare archived versions of a cable (or its mirrors), each change classified",
+        description="Compare two versions of a cable's text: by default the newest against the one "
+        "before; with V1 alone, V1 against the newest; with --sources, each mirror's text against the "
+        "preferred one at a version (V1, default the newest). Each hunk is classified: whitespace-only, "
+        "redaction, unredaction, header reformat, typography or wording.",
+    )
+    p.add_argument("ref", metavar="REF", help="reference ID of the cable, e.g. 10HARARE93")
+    p.add_argument("v1", metavar="V1", nargs="?", help="a version: v2 or 2")
+    p.add_argument("v2", metavar="V2", nargs="?", help="a second version (default: the newest)")
+    p.add_argument("--sources", action="store_true", help="compare the cable's mirrors with each other")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="unified",
+        help="unified (default), words (inline word diff), html (a side-by-side page), json",
+    )
+    p.add_argument(
+        "--ignore-wrapping",
+        action="store_true",
+        help="compare by words, so re-wrapped lines and changed spacing are not changes",
+    )
+    p.add_argument("--context", type=int, default=3, metavar="N", help="lines of context (default 3)")
+    p.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour unified and words output (default: when writing to a terminal)",
+    )
+    p.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of standard output")
+    add_archive_option(p)
+    p.set_defaults(func=run)
+
+
+def _use_colour(args: argparse.Namespace) -> bool:
+    """Whether to colour the output."""
+    if args.format not in ("unified", "words") or args.out:
+        return False
+    if args.color != "auto":
+        return args.color == "always"
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the diff; 0 done, 1 the cable or version is not in the archive, 2 usage error."""
+    from archive import Archive
+    from archive.diff import NothingToCompare, diff_sources, diff_versions, render_many
+    from archive.errors import ArchiveError
+
+    if args.context < 0:
+        print("cablearchive diff: --context must be 0 or more", file=sys.stderr)
+        return EXIT_USAGE
+    if args.sources and args.v2:
+        print("cablearchive diff: --sources takes one version at most", file=sys.stderr)
+        return EXIT_USAGE
+    for v in (args.v1, args.v2):
+        if v is not None and not v.lower().lstrip("v").isdigit():
+            print(f"cablearchive diff: {v!r} is not a version (write v2 or 2)", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        arch = Archive.open(args.archive)
+    except (ArchiveError, OSError) as exc:
+        print(f"cablearchive diff: cannot open archive {args.archive}: {exc}", file=sys.stderr)
+        return EXIT_PARTIAL
+    try:
+        if args.sources:
+            diffs = diff_sources(
+                arch, args.ref, args.v1, ignore_wrapping=args.ignore_wrapping, context=args.context
+            )
+            if not diffs:
+                print(
+                    f"cablearchive diff: {args.ref} has a single source; nothing to compare", file=sys.stderr
+                )
+                return EXIT_OK
+        else:
+            diffs = [
+                diff_versions(
+                    arch,
+                    args.ref,
+                    args.v1,
+                    args.v2,
+                    ignore_wrapping=args.ignore_wrapping,
+                    context=args.context,
+                )
+            ]
+    except NothingToCompare as exc:
+        print(f"cablearchive diff: {exc}", file=sys.stderr)
+        return EXIT_OK
+    except (ValueError, ArchiveError) as exc:
+        print(f"cablearchive diff: {exc}", file=sys.stderr)
+        return EXIT_PARTIAL
+    colour = _use_colour(args)
+    if args.sources:
+        # Several diffs: one JSON list, one html page, or the texts one after the other.
+        output = render_many(diffs, args.format, color=colour, title=f"{args.ref}: mirrors compared")
+    else:
+        output = diffs[0].render(args.format, color=colour)
+    if args.out:
+        try:
+            with open(args.out, "w", encoding="utf-8") as fh:
+                fh.write(output)
+        except OSError as exc:
+            print(f"cablearchive diff: cannot write {args.out}: {exc}", file=sys.stderr)
+            return EXIT_PARTIAL
+        for d in diffs:
+            print(d.summary(), file=sys.stderr)
+    else:
+        sys.stdout.write(output)
+    return EXIT_OK

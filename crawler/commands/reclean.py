@@ -1,0 +1,138 @@
+"""`cablearchive reclean`: run the current cleaning rules over every stored capture, offline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from crawler.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_archive_option
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from archive.reclean import RecleanReport
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `reclean` subcommand."""
+    p = subparsers.add_parser(
+        "reclean",
+        help="re-run the cleaning rules over the stored captures (no network)",
+        description="Clean the newest capture of every URL again under the current rules (the shipped "
+        "rules with --rules DIR layered on top) and write a new version of each cable whose text or "
+        "metadata changes. Captures already cleaned under the same rules are skipped, so a second "
+        "run writes nothing. Never touches the network.",
+    )
+    p.add_argument("refs", metavar="REF", nargs="*", help="only the captures that gave these cables")
+    add_archive_option(p)
+    p.add_argument("--rules", metavar="DIR", help="a folder of *.toml rules layered over the shipped rules")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write nothing; report which cables would gain, lose or change text, and by how much",
+    )
+    p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: one per core)")
+    p.add_argument(
+        "--force", action="store_true", help="also re-clean captures already cleaned under these rules"
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--show",
+        type=int,
+        default=100,
+        metavar="N",
+        help="list at most N changed cables (default 100; 0: all)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Re-clean; 0 done, 1 some capture or REF failed, 2 usage error (bad option or rules)."""
+    from archive import Archive, ArchiveError
+    from archive.reclean import reclean
+    from cleaners import RulesError
+
+    if args.jobs is not None and args.jobs < 1:
+        print("cablearchive reclean: --jobs must be 1 or more", file=sys.stderr)
+        return EXIT_USAGE
+    if args.show < 0:
+        print("cablearchive reclean: --show must be 0 or more", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        arch = Archive.open(args.archive)
+    except ArchiveError as exc:
+        print(f"cablearchive reclean: {exc}", file=sys.stderr)
+        return EXIT_PARTIAL
+    try:
+        with _progress_bar() as progress:
+            report = reclean(
+                arch,
+                rules=args.rules,
+                dry_run=args.dry_run,
+                jobs=args.jobs,
+                refs=args.refs or None,
+                progress=progress,
+                force=args.force,
+            )
+    except RulesError as exc:
+        print(f"cablearchive reclean: bad rules: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ArchiveError, RuntimeError, OSError) as exc:
+        print(f"cablearchive reclean: {exc}", file=sys.stderr)
+        return EXIT_PARTIAL
+    finally:
+        arch.close()
+    for inp, reason in report.failed:
+        print(f"cablearchive reclean: {inp}: {reason}", file=sys.stderr)
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=1) + "\n")
+    else:
+        print(report.summary())
+        _list_outcomes(report, args.show)
+        if report.run_id:
+            print(f"  run record: {arch.runs_dir}/{report.run_id}.json")
+    return EXIT_PARTIAL if report.failed else EXIT_OK
+
+
+def _list_outcomes(report: RecleanReport, show: int) -> None:
+    """Print the cables that change, largest changes first, at most `show` of them."""
+    outcomes = sorted(
+        report.outcomes, key=lambda o: (-((o.lines_added or 0) + (o.lines_removed or 0)), o.ref, o.url)
+    )
+    if not outcomes:
+        return
+    shown = outcomes if show == 0 else outcomes[:show]
+    for o in shown:
+        print("  " + o.describe())
+    if len(shown) < len(outcomes):
+        print(f"  ... and {len(outcomes) - len(shown)} more (--show 0 lists all, --json gives every one)")
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar on standard error (drawn only on a terminal); yields the callback."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    bar = Progress(
+        TextColumn("[bold]reclean[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    with bar:
+        yield update
