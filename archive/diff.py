@@ -550,8 +550,9 @@ def diff_versions(
     *,
     ignore_wrapping: bool = False,
     context: int = 3,
+    source: str | None = None,
 ) -> Diff:
-    """Diff the preferred text of an archived cable between two versions.
+    """Diff the preferred text of an archived cable (or one mirror's, `source`) between two versions.
 
     No versions: the newest against the one before. `v1` alone: `v1` against the newest.
     Raises ArchiveError for a cable not in the archive, ValueError for a version it lacks.
@@ -567,12 +568,19 @@ def diff_versions(
         b = _version_number(v2) if v2 is not None else head
     for n in (a, b):
         _check_version(ref, n, head)
+    if source is None:
+        old_text, new_text, what = record.text(a), record.text(b), ""
+    else:
+        for n in (a, b):
+            if source not in record.source_keys(n):
+                raise ValueError(f"{ref} v{n} has no source {source!r} (see `cablearchive show {ref} --json`)")
+        old_text, new_text, what = record.source(source, a)[0], record.source(source, b)[0], f" {source}"
     return diff_texts(
-        record.text(a),
-        record.text(b),
-        title=f"{ref} v{a}→v{b}",
-        old_label=f"{ref} v{a}",
-        new_label=f"{ref} v{b}",
+        old_text,
+        new_text,
+        title=f"{ref}{what} v{a}→v{b}",
+        old_label=f"{ref}{what} v{a}",
+        new_label=f"{ref}{what} v{b}",
         ignore_wrapping=ignore_wrapping,
         context=context,
     )

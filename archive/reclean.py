@@ -110,7 +110,12 @@ class RecleanReport:
 
     def summary(self) -> str:
         """A few lines for people: rules, scope, what happened to the cables, versions."""
-        head = "reclean (dry run, nothing written)" if self.dry_run else f"reclean {self.run_id}"
+        if self.dry_run:
+            head = "reclean (dry run, nothing written)"
+        elif self.run_id is None:
+            head = "reclean (nothing to re-clean, no run started)"
+        else:
+            head = f"reclean {self.run_id}"
         versions = (
             f"new versions that would be written: {len(self.predicted)}"
             if self.dry_run

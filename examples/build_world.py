@@ -41,6 +41,9 @@ PROFILES: dict[str, dict[str, object]] = {
         "history": "09KABUL2246",
         "wordpress": ("05_wp_kubrick-alterorabolish_pixelmonkey", ["05", "00", "10", "08", "09", "06"]),
         "blogger": ("10_blogger_simple_lostinjit", ["07", "02", "08", "01", "10", "05"]),
+        # The blog signs every post in capitals; the shipped rules keep a capitalised line after
+        # the signer as the cable's own tail, so the demo's user rule (examples/rules) drops it.
+        "signoff": "CABLEWATCH: EVERY CABLE, EVERY DAY",
         "per_page": 3,
     },
     "test": {
@@ -267,6 +270,17 @@ def build_wordpress(profile: dict[str, object]) -> tuple[Site, list[dict[str, ob
     return site, expected
 
 
+def _sign_post(page: bytes, signoff: str) -> bytes:
+    """Add the blog's sign-off as the last paragraph of the post body."""
+    text = page.decode("utf-8")
+    start = text.find("post-body entry-content")
+    footer = text.find('<div class="post-footer">', start)
+    close = text.rfind("</div>", start, footer)
+    if start < 0 or footer < 0 or close < 0:
+        return page
+    return (text[:close] + f"<p>{html.escape(signoff)}</p>\n" + text[close:]).encode("utf-8")
+
+
 def build_blogger(profile: dict[str, object]) -> tuple[Site, list[dict[str, object]]]:
     """A Blogger blog: posts, front page with "Older Posts" (search?updated-max), a label, Atom feed, sitemap."""
     template, numbers = profile["blogger"]  # type: ignore[misc]
@@ -286,8 +300,11 @@ def build_blogger(profile: dict[str, object]) -> tuple[Site, list[dict[str, obje
     world_paths["/"] = site.base + "/"
     world_paths["/p/about.html"] = site.base + "/p/about.html"
     expected = []
+    signoff = profile.get("signoff")
     for truth, page in posts:
         path = urlsplit(str(truth["url"])).path
+        if signoff:
+            page = _sign_post(page, str(signoff))
         site.add(path, rewrite_links(page, str(truth["url"]), hosts, world_paths))
         expected.append({"site": "blogger", "path": path, "cables": [c["reference_id"] for c in truth["cables"]]})
     negative = CORPUS / "negatives" / "pages" / f"{template}.original.html"

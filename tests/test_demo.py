@@ -31,13 +31,21 @@ def test_demo_runs_every_step(tmp_path: Path) -> None:
     proc = cablearchive("demo", "--keep", str(keep), timeout=600)
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
-    for step in range(1, 9):
+    for step in range(1, 10):
         assert f"=== {step}." in out, f"step {step} missing:\n{out}"
     assert "Traceback" not in proc.stderr
     # The second crawl found the new build: one cable changed, a redaction shown by the diff.
     second = out.split("=== 3.", 1)[1].split("=== 4.", 1)[0]
     assert "0 new / 1 changed" in second and "not modified" in second
-    assert "redaction" in out.split("=== 7.", 1)[1]
+    assert "redaction" in out.split("=== 7.", 1)[1].split("=== 8.", 1)[0]
+    # The user rule drops the Blogger blog's sign-off: the dry run predicts the versions the
+    # re-clean writes, and the diff of that mirror shows the line going.
+    reclean = out.split("=== 6.", 1)[1].split("=== 7.", 1)[0]
+    predicted = reclean.split("new versions that would be written: ", 1)[1].split("\n", 1)[0]
+    written = reclean.split("new versions written: ", 1)[1].split("\n", 1)[0]
+    assert predicted == written and int(written) >= 1
+    rule_diff = out.split("=== 8.", 1)[1].split("=== 9.", 1)[0]
+    assert "-CABLEWATCH: EVERY CABLE, EVERY DAY" in rule_diff and "1 wording" in rule_diff
     assert f"demo finished: the archive was kept in {keep}" in out
     with Archive.open(keep) as arch:
         assert arch.verify().ok
@@ -46,6 +54,7 @@ def test_demo_runs_every_step(tmp_path: Path) -> None:
         assert max(c.n_sources for c in cables.values()) >= 3
         kinds = [r["kind"] for r in arch.runs()]
     assert kinds.count("crawl") == 2
+    assert kinds.count("reclean") == 1
 
 
 def test_demo_refuses_a_folder_in_use(tmp_path: Path) -> None:

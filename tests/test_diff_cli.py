@@ -132,3 +132,19 @@ def test_errors(archive_path: str, tmp_path: Path) -> None:
     assert r.returncode == 1 and "nothing-here" in r.stderr
     r = cli("diff", "09LONDON2198", "--archive", archive_path)
     assert r.returncode == 0 and "single version" in r.stderr
+
+
+def test_one_source_between_versions(archive_path: str) -> None:
+    """--source KEY diffs one mirror's text between versions; an unknown key is reported, exit 1."""
+    arch = Archive.open(archive_path)
+    keys = arch.cable("06MADRID76").source_keys()
+    arch.close()
+    mirror_a = next(k for k in keys if k.startswith("mirror-a.example"))
+    # 06MADRID76 v1 held only mirror A; v2 added mirror B: mirror A's text did not change.
+    r = cli("diff", "06MADRID76", "v2", "v2", "--source", mirror_a, "--archive", archive_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip().endswith(f"06MADRID76 {mirror_a} v2→v2: identical")
+    missing = cli("diff", "06MADRID76", "v1", "v2", "--source", "nowhere-000000000000", "--archive", archive_path)
+    assert missing.returncode == 1 and "has no source 'nowhere-000000000000'" in missing.stderr
+    both = cli("diff", "06MADRID76", "--sources", "--source", mirror_a, "--archive", archive_path)
+    assert both.returncode == 2

@@ -263,22 +263,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("log", help="a cable's versions and why each exists",
                               description="List a cable's versions: when, why, from which capture and rules.")
     add_archive_option(p)
-    p.add_argument("ref", metavar="REF")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("ref", metavar="REF", help="reference ID, e.g. 08ASTANA611")
+    p.add_argument("--json", action="store_true", help="the versions as JSON, one object a line")
     p.set_defaults(func=run_log)
 
     p = subparsers.add_parser("search", help="full-text search", description="Search the preferred texts "
                               "(SQLite FTS5 syntax: words, \"phrases\", AND/OR/NOT, prefix*).")
     add_archive_option(p)
-    p.add_argument("query", metavar="QUERY")
+    p.add_argument("query", metavar="QUERY", help='words to find (SQLite FTS5 syntax: "exact phrase", OR, NOT, prefix*)')
     p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N hits (default 20)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the hits as JSON, one object a line")
     p.set_defaults(func=run_search)
 
     p = subparsers.add_parser("export", help="export cables as JSON lines or WARC",
                               description="Export cables (all, or the REFs given).")
     add_archive_option(p)
-    p.add_argument("refs", metavar="REF", nargs="*")
-    p.add_argument("--format", choices=("jsonl", "warc"), default="jsonl")
+    p.add_argument("refs", metavar="REF", nargs="*", help="only these cables (default: all)")
+    p.add_argument("--format", choices=("jsonl", "warc"), default="jsonl",
+                   help="jsonl: one cable a line (text, metadata, sources); warc: the cables' captures")
     p.add_argument("--out", metavar="FILE", help="write here instead of standard output")
     p.set_defaults(func=run_export)

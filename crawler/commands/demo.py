@@ -81,6 +81,26 @@ def _most_mirrored(archive: Path) -> str | None:
     return best.ref if best is not None and best.n_sources > 1 else None
 
 
+def _recleaned(archive: Path) -> tuple[str, str] | None:
+    """(cable, source key) of a source text the re-clean changed (None when there is none)."""
+    from archive import Archive, ArchiveError
+
+    try:
+        with Archive.open(archive) as arch:
+            for summary in arch.list_cables():
+                rec = arch.cable(summary.ref)
+                versions = rec.versions
+                if len(versions) < 2 or not versions[-1].message.startswith("reclean"):
+                    continue
+                new, old = versions[-1].number, versions[-2].number
+                for key in rec.source_keys(new):
+                    if key in rec.source_keys(old) and rec.source(key, new)[0] != rec.source(key, old)[0]:
+                        return summary.ref, key
+    except ArchiveError:
+        return None
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when every step worked."""
     from crawler.worldserver import World
@@ -133,21 +153,31 @@ def run(args: argparse.Namespace) -> int:
             if _command(["log", ref, "--archive", str(archive)]) != 0:
                 failed.append("log")
 
-        _step("6. Re-clean every stored capture under the current rules (no network)")
+        rules = root.parent / "rules"
+        _step("6. A user rule drops the Blogger blog's sign-off; re-clean the stored captures under it (no network)")
         # Call site of the re-clean step (archive.reclean), through its command.
-        if _command(["reclean", "--archive", str(archive)]) not in (0, 1):
+        if _command(["reclean", "--rules", str(rules), "--dry-run", "--archive", str(archive)]) not in (0, 1):
+            failed.append("reclean --dry-run")
+        if _command(["reclean", "--rules", str(rules), "--archive", str(archive)]) not in (0, 1):
             failed.append("reclean")
 
         if ref:
-            _step(f"7. What changed in {ref} between the two builds")
+            _step(f"7. What changed in {ref} between the two builds of the viewer")
             # Call site of the diff step (archive.diff), through its command.
             if _command(["diff", ref, "--archive", str(archive), "--color", "never"]) != 0:
                 failed.append("diff")
+        recleaned = _recleaned(archive)
+        if recleaned:
+            cable, key = recleaned
+            _step(f"8. What the rule change did to the Blogger mirror of {cable}")
+            if _command(["diff", cable, "--source", key, "--archive", str(archive), "--color", "never"]) != 0:
+                failed.append("diff --source")
         multi = _most_mirrored(archive)
         if multi:
-            _step(f"8. {multi} as each of its mirrors has it, against the preferred text")
+            _step(f"9. {multi} as each of its mirrors has it, against the preferred text (re-wrapping ignored)")
             # Call site of the diff step (archive.diff, across sources), through its command.
-            if _command(["diff", multi, "--sources", "--archive", str(archive), "--color", "never"]) != 0:
+            argv = ["diff", multi, "--sources", "--ignore-wrapping", "--archive", str(archive), "--color", "never"]
+            if _command(argv) != 0:
                 failed.append("diff --sources")
     finally:
         world.stop()

@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "diff",
         help="compare archived versions of a cable (or its mirrors), each change classified",
         description="Compare two versions of a cable's text: by default the newest against the one "
-        "before; with V1 alone, V1 against the newest; with --sources, each mirror's text against the "
+        "before; with V1 alone, V1 against the newest; with --source KEY, one mirror's text between the "
+        "versions; with --sources, each mirror's text against the "
         "preferred one at a version (V1, default the newest). Each hunk is classified: whitespace-only, "
         "redaction, unredaction, header reformat, typography or wording.",
     )
@@ -25,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("v1", metavar="V1", nargs="?", help="a version: v2 or 2")
     p.add_argument("v2", metavar="V2", nargs="?", help="a second version (default: the newest)")
     p.add_argument("--sources", action="store_true", help="compare the cable's mirrors with each other")
+    p.add_argument(
+        "--source",
+        metavar="KEY",
+        help="compare one mirror's text between versions (its key, as `log` and `show --json` list it)",
+    )
     p.add_argument(
         "--format",
         choices=FORMATS,
@@ -69,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     if args.sources and args.v2:
         print("cablearchive diff: --sources takes one version at most", file=sys.stderr)
         return EXIT_USAGE
+    if args.sources and args.source:
+        print("cablearchive diff: use --sources or --source KEY, not both", file=sys.stderr)
+        return EXIT_USAGE
     for v in (args.v1, args.v2):
         if v is not None and not v.lower().lstrip("v").isdigit():
             print(f"cablearchive diff: {v!r} is not a version (write v2 or 2)", file=sys.stderr)
@@ -97,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
                     args.v2,
                     ignore_wrapping=args.ignore_wrapping,
                     context=args.context,
+                    source=args.source,
                 )
             ]
     except NothingToCompare as exc:

@@ -111,6 +111,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Store each HTML or text response as a capture, clean it and archive "
                               "its cables. Bad records are reported; the rest are imported.")
     add_archive_option(p)
-    p.add_argument("files", metavar="FILE", nargs="+")
+    p.add_argument("files", metavar="FILE", nargs="+", help="WARC files (.warc or .warc.gz) to import")
     p.add_argument("--rules", metavar="DIR", help="a rules folder layered on the shipped rules")
     p.set_defaults(func=run_import_warc)
