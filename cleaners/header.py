@@ -157,14 +157,7 @@ def parse_header(lines: list[str]) -> Header:
             if m:
                 h.fm_origin = _fm_origin(m.group("who"))
         if h.year is None and i < 60:
-            m = DATE_LINE.match(line)
-            if m and m.group("mon").lower() in LONG_MONTHS:
-                h.year, h.year_source = m.group("year")[2:], "date line"
-            else:
-                m = DTG.search(line)
-                if m and m.group("mon").upper() in MONTHS:
-                    h.year, h.year_source = m.group("yy"), "DTG"
-                    h.dtg = m.group(0)
+            _take_year(h, DATE_LINE.match(line), line)
         if h.decl_year is None:
             m = DECL.search(line) or DECL_ISO.search(line)
             if m:
@@ -226,6 +219,16 @@ def _infer_year(h: Header) -> tuple[int | None, str]:
     return best, how
 
 
+def _take_year(h: Header, date_line: re.Match[str] | None, text: str) -> None:
+    """The cable's year from the viewer's date line, else from a date-time group in `text`."""
+    if date_line and date_line.group("mon").lower() in LONG_MONTHS:
+        h.year, h.year_source = date_line.group("year")[2:], "date line"
+        return
+    m = DTG.search(text)
+    if m and m.group("mon").upper() in MONTHS:
+        h.year, h.year_source, h.dtg = m.group("yy"), "DTG", m.group(0)
+
+
 def _take_class(h: Header, m: re.Match[str]) -> None:
     """Record what a classification line says."""
     h.classification = _class_name(m)
@@ -260,14 +263,7 @@ def _parse_flat(h: Header, top: list[str]) -> None:
         if m:
             h.fm_origin = _fm_origin(m.group("who"))
     if h.year is None:
-        m = _DATE_FLAT.search(flat)
-        if m and m.group("mon").lower() in LONG_MONTHS:
-            h.year, h.year_source = m.group("year")[2:], "date line"
-        else:
-            m = DTG.search(flat)
-            if m and m.group("mon").upper() in MONTHS:
-                h.year, h.year_source = m.group("yy"), "DTG"
-                h.dtg = m.group(0)
+        _take_year(h, _DATE_FLAT.search(flat), flat)
     if h.subject is None:
         m = re.search(r"\bSUBJECT\s*:\s*(?P<rest>.+)$", flat, re.I)
         if m:
