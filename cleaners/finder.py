@@ -192,7 +192,7 @@ def find(lines: list[Line], common: dict[str, Any], drop_lines: list[re.Pattern[
         # Address lines that a mirror split off into paragraphs of their own (AMEMBASSY
         # TRIPOLI / DEPT OF JUSTICE WASHDC) belong to the routing block that follows them.
         begin = _routing_before(lines, kinds, prev_end, begin)
-        end = _end_of(lines, kinds, begin, limit, _first_para(lines, begin, limit))
+        end = _end_of(lines, kinds, begin, limit, _first_para(lines, begin, limit), common)
         body = [
             lines[j]
             for j in range(begin, end)
@@ -244,7 +244,9 @@ def _first_para(lines: list[Line], begin: int, limit: int) -> int:
     return min(limit, begin + 1)
 
 
-def _end_of(lines: list[Line], kinds: list[str], begin: int, limit: int, body_start: int) -> int:
+def _end_of(
+    lines: list[Line], kinds: list[str], begin: int, limit: int, body_start: int, common: dict[str, Any]
+) -> int:
     """Where the cable that starts at `begin` ends: at framing, chrome or the blogger's closing words."""
     end = limit
     header_end = _header_end(lines, begin, limit)
@@ -270,14 +272,14 @@ def _end_of(lines: list[Line], kinds: list[str], begin: int, limit: int, body_st
     # it only a cable's own tail (classification footer, NNNN, debris) belongs to it.
     signed = -1
     for j in range(max(body_start, header_end), end):
-        if _is_signed(lines[j].text, lines, j) and _ends_block(lines, j, end):
+        if _is_signed(lines[j].text, common, lines, j) and _ends_block(lines, j, end):
             signed = j
     # A signer has nothing cable-shaped after it: no numbered paragraph, no underlined heading.
     if signed >= 0 and any(PARA_START.match(ln.text) or _RULE.match(ln.text) for ln in lines[signed + 1 : end]):
         signed = -1
     if signed >= 0:
         j = signed + 1
-        while j < end and (not lines[j].text.strip() or _is_tail(lines[j].text)):
+        while j < end and (not lines[j].text.strip() or _is_tail(lines[j].text, common)):
             j += 1
         if j < end:
             end = j
@@ -360,17 +362,10 @@ def _is_cable_like(text: str, lines: list[Line], j: int) -> bool:
     return bool(PARA_START.match(first) or _CABLE_WORDS.search(text) or text.strip().isupper() or _HEADER_FIELD.search(first))
 
 
-_TAIL_DEBRIS = re.compile(
-    r"^\s*(?:[\W_]+|.*\.\.\.|SELECT \* FROM\b.*|Declassified\b.*|Systematic Review\b.*|End (?:Cable )?Text|"
-    r"Track impresi.n:.*|ID:\s*\d+)\s*$",
-    re.IGNORECASE,
-)
-
-
-def _is_tail(text: str) -> bool:
+def _is_tail(text: str, common: dict[str, Any]) -> bool:
     """A line that can follow a cable's signer and still be the cable's: footer marks and debris."""
     t = text.strip()
-    return t.isupper() or bool(_CABLE_WORDS.search(t)) or bool(_TAIL_DEBRIS.match(t))
+    return t.isupper() or bool(_CABLE_WORDS.search(t)) or any(rx.search(t) for rx in common["end_lines"])
 
 
 def _ends_block(lines: list[Line], j: int, end: int) -> bool:
@@ -401,11 +396,11 @@ def _header_end(lines: list[Line], begin: int, limit: int) -> int:
 _HEADER_FIELD = re.compile(r"(?i)^\s*(?:TAGS?\b|SUBJECT\s*:|E\.?\s?O\.?\s*1\d{4}|(?:\(\w+\)\s*)?Classified By\b|REF\s*:|SIPDIS)")
 
 
-def _is_signed(text: str, lines: list[Line] | None = None, j: int = -1) -> bool:
+def _is_signed(text: str, common: dict[str, Any], lines: list[Line] | None = None, j: int = -1) -> bool:
     """True for a cable's closing line: a signer alone, or a paragraph that ends with one."""
     text = text.strip()
     text = re.sub(r"\s+\.$", "", text)  # "KENNARD ."
-    if re.fullmatch(r"[A-Z][A-Z'\-]+(?: [A-Z][A-Z'\-]+){0,2}", text) and text not in _NOT_SIGNERS:
+    if common["signer"].match(text) and text not in _NOT_SIGNERS:
         return True
     # A reflowed last paragraph: "... End Comment. TIMKEN JR" or "... Maxim Elovik CLINTON".
     m = re.search(r"(?:[.!?\"”)*=\-]|[a-z]\S*)\s+([A-Z][A-Z'\-]+(?:\s[A-Z][A-Z'\-]+){0,2})$", text)

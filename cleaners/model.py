@@ -5,10 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# How a reference ID was established, most trustworthy first. "inferred" IDs are
-# flagged in the warnings; a cable whose ID cannot be established has reference_id None.
-ID_SOURCES = ("table", "url", "title", "heading", "hashtag", "dtg+serial", "inferred")
-
 # The metadata keys written to `<stem>.<REF>.json` by `cablearchive clean --out`
 # and to `cable.json` in the archive; the corpus scorer reads the first five.
 METADATA_KEYS = (
@@ -48,6 +44,8 @@ class Cable:
 
     text: str
     reference_id: str | None
+    # How the ID was established: table, heading, url, title, hashtag, dtg+serial, or inferred
+    # (flagged in the warnings); None with reference_id None when it could not be established.
     id_source: str | None = None
     created: str | None = None
     released: str | None = None
