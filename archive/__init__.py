@@ -20,11 +20,15 @@ The format is specified in docs/archive-format.md. The library API::
         # a 304 becomes a server-not-modified revisit of the newest 200 capture of the URL.
         w.record(cap, page_result)         # stage the page's cables; notes the rules digest
         w.record_failure(url, reason)      # an input that failed: kept in runs/<run>.json
+        w.record_note(url, reason)         # worth telling, not a failure: runs/<run>.json "notes"
         report = w.commit(note=None)       # CommitReport: new / changed / unchanged cables
+        # A commit is all or nothing: its captures, their "cleaned" marks and its versions
+        # survive a crash together (see the commit protocol in docs/archive-format.md).
         w.run_id, w.counts
     # close() (end of the with block) commits what is staged; an exception aborts the
     # run instead, and the archive keeps its last commit.
 
+    arch.newest_capture(url, status=None) -> Capture | None   # newest committed capture of a URL
     arch.conditional_headers(url) -> dict  # If-None-Match / If-Modified-Since for a refetch
     arch.captures(newest_per_url=True) -> Iterator[Capture]   # each with .cleaned (rules digest)
     arch.read_capture(cap) -> (status, headers, body)         # revisits resolved

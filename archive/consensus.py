@@ -21,6 +21,7 @@ class Candidate:
     lines_kept: bool
     family: str
     fetched_at: str
+    url: str = ""
 
 
 @dataclass
@@ -46,12 +47,17 @@ def _is_viewer(family: str) -> bool:
 
 
 def choose(candidates: list[Candidate]) -> Choice:
-    """Pick the preferred source: closest to the others, then line-preserving, viewer family, oldest."""
+    """Pick the preferred source: closest to the others, then line-preserving, viewer family, smallest URL.
+
+    The choice depends on the sources' texts, families and URLs only, never on the order
+    they were fetched or recorded in, so two equivalent crawls prefer the same text.
+    """
     if not candidates:
         raise ValueError("a cable needs at least one source")
     if len(candidates) == 1:
         only = candidates[0]
         return Choice(only.key, "only source", {only.key: 1.0})
+    candidates = sorted(candidates, key=lambda c: c.key)
     bags = {c.key: Counter(_TOKEN_RE.findall(c.text)) for c in candidates}
     fidelity: dict[str, float] = {}
     for c in candidates:
@@ -59,7 +65,7 @@ def choose(candidates: list[Candidate]) -> Choice:
         fidelity[c.key] = round(sum(sims) / len(sims), 6)
 
     def rank(c: Candidate) -> tuple:
-        return (-fidelity[c.key], not c.lines_kept, not _is_viewer(c.family), c.fetched_at, c.key)
+        return (-fidelity[c.key], not c.lines_kept, not _is_viewer(c.family), c.url, c.key)
 
     ordered = sorted(candidates, key=rank)
     best, runner = ordered[0], ordered[1]
@@ -71,8 +77,8 @@ def choose(candidates: list[Candidate]) -> Choice:
         reason = f"as close to {others} as another source; keeps the original line breaks"
     elif _is_viewer(best.family) and not _is_viewer(runner.family):
         reason = f"as close to {others} as another source; from a cablegate viewer mirror"
-    elif best.fetched_at < runner.fetched_at:
-        reason = f"as close to {others} as another source; fetched first"
+    elif best.url != runner.url:
+        reason = f"as close to {others} as another source; first by URL"
     else:
         reason = f"as close to {others} as another source; first by source key"
     return Choice(best.key, reason, fidelity)

@@ -198,13 +198,14 @@ def write_cable(
     versions = inv["versions"]
     first = versions.get("v1", {}).get("created")
     last = versions[inv["head"]]["created"]
-    row = conn.execute("SELECT id, fts_rowid FROM cables WHERE ref=?", (ref,)).fetchone()
+    row = conn.execute("SELECT id, fts_rowid, subject FROM cables WHERE ref=?", (ref,)).fetchone()
     fts_rowid = row[1] if row else None
     subject = cable_json.get("subject") or ""
-    if fts_rowid is None or text_changed:
-        # The full-text table is contentless (it holds no copy of the text), so rows of
-        # replaced texts stay behind unlinked; search joins on cables.fts_rowid and
-        # reindex rebuilds the table compactly.
+    if fts_rowid is None or text_changed or (row[2] or "") != subject:
+        # The full-text table is contentless (it holds no copy of the text), so the row of a
+        # replaced text stays behind, unlinked: search joins on cables.fts_rowid, and
+        # compact_fts() / reindex rebuild the table. (Deleting a row means giving its words
+        # again: twice the work of an insert, and the space only comes back at a merge.)
         cur = conn.execute("INSERT INTO fts(subject, body) VALUES (?, ?)", (subject, text))
         fts_rowid = cur.lastrowid
     values = (
@@ -256,6 +257,38 @@ def write_cable(
             for s in cable_json.get("sources", [])
         ],
     )
+
+
+def fts_rows(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(rows in the full-text table, cables): the difference is rows of replaced texts."""
+    rows = conn.execute("SELECT count(*) FROM fts_docsize").fetchone()[0]
+    return rows, conn.execute("SELECT count(*) FROM cables").fetchone()[0]
+
+
+def compact_fts(conn: sqlite3.Connection, cables_dir: str) -> int:
+    """Rebuild the full-text table from each cable's head text, in one transaction; returns the rows."""
+    conn.execute("BEGIN")
+    try:
+        conn.execute("INSERT INTO fts(fts) VALUES ('delete-all')")
+        rows = conn.execute("SELECT id, ref, subject FROM cables ORDER BY id").fetchall()
+        n = 0
+        for cable_id, ref, subject in rows:
+            obj_dir = os.path.join(cables_dir, ref)
+            try:
+                inv = ocfl.load_inventory(obj_dir)
+                text = ocfl.read_logical(obj_dir, inv, "cable.txt").decode("utf-8", "replace") if inv else None
+            except (OSError, ValueError, KeyError):
+                text = None
+            fts_rowid = None
+            if text is not None:
+                fts_rowid = conn.execute("INSERT INTO fts(subject, body) VALUES (?, ?)", (subject or "", text)).lastrowid
+                n += 1
+            conn.execute("UPDATE cables SET fts_rowid=? WHERE id=?", (fts_rowid, cable_id))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return n
 
 
 def index_object(conn: sqlite3.Connection, ref: str, obj_dir: str) -> bool:

@@ -110,6 +110,22 @@ def _mkdirs(path: str, made: set[str]) -> None:
     made.add(path)
 
 
+def content_name(vdir: str, path: str, taken: set[str]) -> str:
+    """Where a version stores new content of a logical path: `vN/content/<file name>`.
+
+    Content is stored flat, under the last part of its logical path (sources/<key>.json
+    becomes vN/content/<key>.json): every folder is one more file-system object to create
+    and sync, and source keys never collide with cable.txt / cable.json. A name already
+    taken in the version falls back to the whole logical path.
+    """
+    name = path.rsplit("/", 1)[-1]
+    rel = f"{vdir}/content/{name}"
+    if rel in taken:
+        rel = f"{vdir}/content/{path}"
+    taken.add(rel)
+    return rel
+
+
 def prepare_version(
     obj_dir: str,
     obj_id: str,
@@ -119,17 +135,22 @@ def prepare_version(
     created: str,
     message: str,
     user: dict[str, str],
+    digests: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Write a new version's folder (content and its inventory) without installing it.
 
     `files` is the whole logical state of the new version: bytes for content, or the
-    digest (str) of content already in the manifest. Content already stored is not
-    written again. Returns the new inventory and the paths written,
-    for the caller to make durable before install_inventory() makes the version visible.
+    digest (str) of content already in the manifest; `digests` may give the digests of
+    the bytes already computed. Content already stored is not written again. Returns the
+    new inventory and the paths written (files and new folders), for the caller to make
+    durable before install_inventory() makes the version visible.
     """
     written: list[str] = []
     if inv is None:
-        os.makedirs(obj_dir, exist_ok=True)
+        try:
+            os.mkdir(obj_dir)
+        except FileExistsError:
+            pass  # an empty folder of that name (settle() removes any partial object first)
         written.append(os.path.dirname(obj_dir))
         namaste = os.path.join(obj_dir, OBJECT_NAMASTE)
         write_bytes(namaste, b"ocfl_object_1.1\n")
@@ -145,7 +166,11 @@ def prepare_version(
         number = 1
     else:
         number = head_number(inv) + 1
-    new_inv = json.loads(json.dumps(inv))
+    # Only the manifest and the version map gain entries: shallow copies keep the old
+    # inventory intact without a JSON round trip of the whole history.
+    new_inv = dict(inv)
+    manifest = new_inv["manifest"] = dict(inv["manifest"])
+    new_inv["versions"] = dict(inv["versions"])
     vdir = vname(number)
     state: dict[str, list[str]] = {}
     # A version folder left by an interrupted commit is settled before any new one is
@@ -153,25 +178,26 @@ def prepare_version(
     vpath = os.path.join(obj_dir, vdir)
     os.mkdir(vpath)
     made_dirs: set[str] = {vpath}
+    taken: set[str] = set()
     for path in sorted(files):
         data = files[path]
         if isinstance(data, str):
-            if data not in new_inv["manifest"]:
+            if data not in manifest:
                 raise ValueError(f"{obj_id}: {path} refers to content not in the manifest")
             state.setdefault(data, []).append(path)
             continue
-        d = digest(data)
+        d = (digests or {}).get(path) or digest(data)
         state.setdefault(d, []).append(path)
-        if d in new_inv["manifest"]:
+        if d in manifest:
             continue
-        rel = f"{vdir}/content/{path}"
+        rel = content_name(vdir, path, taken)
         full = os.path.join(obj_dir, rel)
         parent = os.path.dirname(full)
         if parent not in made_dirs:
             _mkdirs(parent, made_dirs)
         write_bytes(full, data)
         written.append(full)
-        new_inv["manifest"][d] = [rel]
+        manifest[d] = [rel]
     new_inv["head"] = vdir
     new_inv["versions"][vdir] = {
         "created": created,
@@ -211,6 +237,33 @@ def install_inventory(obj_dir: str, vdir: str, *, sync: bool) -> None:
             raise
     if sync:
         fsync_dir(obj_dir)
+
+
+def roll_forward(obj_dir: str, old_head: int | None, new_head: int) -> str:
+    """Install a prepared version a commit had decided on (its files are durable); "forward" when done.
+
+    Used by recovery once the commit journal says the versions are complete: the root
+    inventory is made the new version's. A version folder that turns out missing or
+    damaged cannot be installed: the object is settled back ("back") instead.
+    """
+    remove_tmp_files(obj_dir)
+    inv = None
+    with contextlib.suppress(ValueError, OSError):
+        inv = load_inventory(obj_dir)
+    if inv is None or inv.get("head") != vname(new_head):
+        vdir = os.path.join(obj_dir, vname(new_head))
+        try:
+            with open(os.path.join(vdir, INVENTORY), "rb") as fh:
+                data = fh.read()
+            with open(os.path.join(vdir, SIDECAR), "rb") as fh:
+                side = fh.read()
+            ok = side == sidecar_bytes(data) and json.loads(data).get("head") == vname(new_head)
+        except (OSError, ValueError):
+            ok = False
+        if not ok:
+            return settle(obj_dir, old_head, new_head)
+        install_inventory(obj_dir, vname(new_head), sync=False)
+    return settle(obj_dir, old_head, new_head)
 
 
 def settle(obj_dir: str, old_head: int | None, new_head: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -40,6 +41,9 @@ FORMAT_NAME = "cablearchive"
 FORMAT_VERSION = 1
 MARKER = "cablearchive.json"
 DEFAULT_WARC_SIZE = 1 << 30  # roll to a new WARC file past 1 GiB
+WRITE_THREADS = int(os.environ.get("CABLEARCHIVE_WRITE_THREADS", "2"))
+# Rows of replaced texts the full-text index may hold before a run's end compacts it.
+FTS_SLACK = 1000
 
 Progress = Callable[[str, int, "int | None"], None]
 
@@ -437,50 +441,8 @@ class Archive:
             return None
         except (OSError, ValueError) as exc:
             raise ArchiveError(f"{self.journal_path}: unreadable commit journal: {exc}") from exc
-        run = journal.get("run") or "?"
-        done: dict[str, Any] = {"run": run, "forward": [], "back": [], "warc_truncated": [], "warc_removed": []}
-        for obj in journal.get("objects", []):
-            ref = obj.get("id")
-            if not is_reference(ref):
-                continue
-            result = ocfl.settle(os.path.join(self.cables_dir, ref), obj.get("old"), obj["new"])
-            if result in ("forward", "back"):
-                done[result].append(ref)
-        lengths: dict[str, int] = journal.get("warc", {})
-        prefix = f"{run}-"
-        for name in sorted(os.listdir(self.captures_dir)):
-            if not (name.startswith(prefix) and name.endswith(".warc.gz")):
-                continue
-            full = os.path.join(self.captures_dir, name)
-            if name not in lengths:
-                os.unlink(full)
-                done["warc_removed"].append(name)
-            elif os.path.getsize(full) > lengths[name]:
-                os.truncate(full, lengths[name])
-                done["warc_truncated"].append(name)
-        for path, key in ((self.cdxj_path, "cdxj"), (self.cleaned_path, "cleaned")):
-            if key in journal and os.path.exists(path) and os.path.getsize(path) > journal[key]:
-                os.truncate(path, journal[key])
-        with contextlib.suppress(OSError):
-            fsync_dir(self.captures_dir)
-        if os.path.exists(self.index_path):
-            conn = index.connect(self.index_path)
-            try:
-                conn.execute("BEGIN")
-                # Rows of this run's captures that the WARC files no longer hold go.
-                rows = conn.execute(
-                    "SELECT id, filename, offset FROM captures WHERE substr(filename, 1, ?) = ?", (len(prefix), prefix)
-                ).fetchall()
-                gone = [(rid,) for rid, name, off in rows if off >= lengths.get(name, 0)]
-                conn.executemany("DELETE FROM captures WHERE id=?", gone)
-                index.insert_captures(conn, list(self._read_cdxj(journal.get("cdxj_start", 0))))
-                index.set_cleaned(conn, self._read_cleaned(journal.get("cleaned_start", 0)))
-                for obj in journal.get("objects", []):
-                    if is_reference(obj.get("id")):
-                        index.index_object(conn, obj["id"], os.path.join(self.cables_dir, obj["id"]))
-                conn.execute("COMMIT")
-            finally:
-                conn.close()
+        done = self._settle_journal(journal)
+        run = done["run"]
         run_path = os.path.join(self.runs_dir, f"{run}.json")
         with contextlib.suppress(OSError, ValueError):
             with open(run_path, encoding="utf-8") as fh:
@@ -497,6 +459,87 @@ class Archive:
                 f"{len(done['forward'])} completed, {len(done['warc_truncated']) + len(done['warc_removed'])} "
                 "WARC file(s) cut back to their last commit"
             )
+        return done
+
+    def _settle_journal(self, journal: dict[str, Any]) -> dict[str, Any]:
+        """Bring the files named by a commit journal to one side of the commit, then resync the index.
+
+        `phase` "prepare": the commit had not been decided: its version folders go and the
+        WARC, CDXJ and cleaned files are cut to the lengths before it (the journal's
+        `warc`, `cdxj`, `cleaned`), so none of its captures, marks or versions remain.
+        `phase` "install": every version folder was complete and durable: each root
+        inventory is installed (rolled forward) and the files keep the commit's lengths.
+        No phase (a writer between commits, or a journal of an older release): objects are
+        settled by what their root inventory says; a commit that loses any version also
+        loses its "cleaned" marks, so that a re-clean does not skip its captures.
+        """
+        run = journal.get("run") or "?"
+        phase = journal.get("phase")
+        done: dict[str, Any] = {"run": run, "forward": [], "back": [], "warc_truncated": [], "warc_removed": [],
+                                "marks_cut": 0}
+        cdxj_len = journal.get("cdxj")
+        cleaned_len = journal.get("cleaned")
+        cdxj_start = journal.get("cdxj_start", cdxj_len)
+        cleaned_start = journal.get("cleaned_start", cleaned_len)
+        lost = False
+        for obj in journal.get("objects", []):
+            ref = obj.get("id")
+            if not is_reference(ref):
+                continue
+            obj_dir = os.path.join(self.cables_dir, ref)
+            if phase == "install":
+                result = ocfl.roll_forward(obj_dir, obj.get("old"), obj["new"])
+            else:
+                result = ocfl.settle(obj_dir, obj.get("old"), obj["new"])
+            if result in ("forward", "back"):
+                done[result].append(ref)
+            if result == "back" and phase != "prepare":
+                lost = True
+        if lost and cleaned_start is not None:
+            cleaned_len = cleaned_start
+        lengths: dict[str, int] = journal.get("warc", {})
+        prefix = f"{run}-"
+        for name in sorted(os.listdir(self.captures_dir)):
+            if not (name.startswith(prefix) and name.endswith(".warc.gz")):
+                continue
+            full = os.path.join(self.captures_dir, name)
+            if name not in lengths:
+                os.unlink(full)
+                done["warc_removed"].append(name)
+            elif os.path.getsize(full) > lengths[name]:
+                os.truncate(full, lengths[name])
+                done["warc_truncated"].append(name)
+        cut_marks: list[tuple[str, str]] = []
+        if cleaned_len is not None and os.path.exists(self.cleaned_path) and os.path.getsize(self.cleaned_path) > cleaned_len:
+            cut_marks = self._read_cleaned(cleaned_len)
+            done["marks_cut"] = len(cut_marks)
+        for path, size in ((self.cdxj_path, cdxj_len), (self.cleaned_path, cleaned_len)):
+            if size is not None and os.path.exists(path) and os.path.getsize(path) > size:
+                os.truncate(path, size)
+        with contextlib.suppress(OSError):
+            fsync_dir(self.captures_dir)
+        if os.path.exists(self.index_path):
+            conn = index.connect(self.index_path)
+            try:
+                conn.execute("BEGIN")
+                # Rows of this run's captures that the WARC files no longer hold go.
+                rows = conn.execute(
+                    "SELECT id, filename, offset FROM captures WHERE substr(filename, 1, ?) = ?", (len(prefix), prefix)
+                ).fetchall()
+                gone = [(rid,) for rid, name, off in rows if off >= lengths.get(name, 0)]
+                conn.executemany("DELETE FROM captures WHERE id=?", gone)
+                index.insert_captures(conn, list(self._read_cdxj(cdxj_start or 0)))
+                if cut_marks and phase != "prepare":
+                    # The index may hold marks that are cut: each capture gets its last mark still on file.
+                    last = dict(self._read_cleaned(0))
+                    index.set_cleaned(conn, [(r, last.get(r)) for r in {r for r, _ in cut_marks}])
+                index.set_cleaned(conn, self._read_cleaned(cleaned_start or 0))
+                for obj in journal.get("objects", []):
+                    if is_reference(obj.get("id")):
+                        index.index_object(conn, obj["id"], os.path.join(self.cables_dir, obj["id"]))
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
         return done
 
     def _read_cdxj(self, start: int = 0, end: int | None = None) -> Iterator[Capture]:
@@ -540,9 +583,13 @@ class Archive:
         return Writer(self, kind, args or {}, wait, warc_size)
 
     # -- reading captures
+    def newest_capture(self, url: str, status: int | None = None) -> Capture | None:
+        """The newest committed capture of a URL (optionally only one with that HTTP status), or None."""
+        return index.newest_capture(self.conn, safe_url(url), status=status)
+
     def conditional_headers(self, url: str) -> dict[str, str]:
         """If-None-Match / If-Modified-Since for a refetch, from the newest 200 capture of the URL."""
-        cap = index.newest_capture(self.conn, safe_url(url), status=200)
+        cap = self.newest_capture(url, status=200)
         out: dict[str, str] = {}
         if cap is not None:
             if cap.etag:
@@ -659,6 +706,24 @@ class Archive:
             lock.release()
 
 
+def _map_io(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """fn over items, in WRITE_THREADS threads for a big batch; waits for all, then raises the first error.
+
+    Creating files and folders is kernel work that runs without the GIL, and where the
+    file system is slow to allocate inodes it is most of a commit's time.
+    """
+    if WRITE_THREADS <= 1 or len(items) < 32:
+        return [fn(x) for x in items]
+    with concurrent.futures.ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="cablearchive-io") as pool:
+        futures = [pool.submit(fn, x) for x in items]
+        concurrent.futures.wait(futures)
+    for f in futures:
+        exc = f.exception()
+        if exc is not None:
+            raise exc
+    return [f.result() for f in futures]
+
+
 def _ruleset_label(rulesets: list[dict[str, Any]]) -> str:
     """`default@6 sha256:…` for the ruleset a reclean used."""
     if not rulesets:
@@ -691,8 +756,9 @@ class Writer:
     """One run writing to the archive. Holds the lock from creation to close(); not thread-safe.
 
     add_capture() appends to the run's WARC file at once; record() stages cables;
-    commit() makes captures durable, then writes at most one new OCFL version per cable,
-    then updates the index, under a journal that lets an interrupted commit be settled.
+    commit() makes the captures, their "cleaned" marks and at most one new OCFL version per
+    cable durable as one unit, then updates the index, under a journal that lets an
+    interrupted commit be settled to all or nothing.
     """
 
     def __init__(self, arch: Archive, kind: str, args: dict[str, Any], wait: float | None, warc_size: int) -> None:
@@ -736,15 +802,19 @@ class Writer:
             }
             self.errors: list[dict[str, str]] = []
             self.warnings: list[dict[str, str]] = []
+            self.notes: list[dict[str, str]] = []
             self.commits: list[dict[str, Any]] = []
             self._caps: list[Capture] = []
-            self._notes: list[tuple[str, str]] = []
+            # (capture record id, rules digest) of the pages recorded since the last commit.
+            self._marks: list[tuple[str, str]] = []
             self._staged: dict[str, dict[str, _Staged]] = {}
             self._touched: set[str] = set()
             self._by_digest: dict[str, Capture] = {}
             self._by_url: dict[str, Capture] = {}
+            # Committed lengths: what the journal lets survive a crash.
             self._cdxj_len = os.path.getsize(arch.cdxj_path) if os.path.exists(arch.cdxj_path) else 0
             self._cleaned_len = os.path.getsize(arch.cleaned_path) if os.path.exists(arch.cleaned_path) else 0
+            self._warc_len: dict[str, int] = {}
             self._sink = WarcSink(
                 arch.captures_dir,
                 self.run_id,
@@ -778,27 +848,33 @@ class Writer:
             self.abort(f"{exc_type.__name__}: {exc}")
 
     # -- journal and run record
-    def _journal(self, objects: list[dict[str, Any]], lengths: dict[str, int], cdxj: int, cleaned: int) -> dict[str, Any]:
-        return {
+    def _write_journal(
+        self,
+        objects: list[dict[str, Any]],
+        *,
+        phase: str | None = None,
+        warc: dict[str, int] | None = None,
+        cdxj: int | None = None,
+        cleaned: int | None = None,
+    ) -> None:
+        """Write state/journal.json: what survives a crash now (`warc`, `cdxj`, `cleaned`) and the commit in flight.
+
+        Between commits (no phase) and in phase "prepare" the lengths are the committed
+        ones; in phase "install" they are the new commit's, with `cdxj_start` and
+        `cleaned_start` saying where its lines begin.
+        """
+        journal = {
             "run": self.run_id,
             "pid": os.getpid(),
-            "warc": lengths,
+            "phase": phase,
+            "warc": dict(self._warc_len) if warc is None else warc,
             "cdxj_start": self._cdxj_len,
-            "cdxj": cdxj,
+            "cdxj": self._cdxj_len if cdxj is None else cdxj,
             "cleaned_start": self._cleaned_len,
-            "cleaned": cleaned,
+            "cleaned": self._cleaned_len if cleaned is None else cleaned,
             "objects": objects,
         }
-
-    def _write_journal(self, objects: list[dict[str, Any]], lengths: dict[str, int] | None = None,
-                       cdxj: int | None = None, cleaned: int | None = None) -> None:
-        j = self._journal(
-            objects,
-            dict(self._sink.lengths) if lengths is None else lengths,
-            self._cdxj_len if cdxj is None else cdxj,
-            self._cleaned_len if cleaned is None else cleaned,
-        )
-        atomic_write(self.arch.journal_path, _json_bytes(j))
+        atomic_write(self.arch.journal_path, _json_bytes(journal))
 
     def _write_run(self, status: str) -> None:
         rec = {
@@ -810,10 +886,11 @@ class Writer:
             "finished": None if status == "running" else now_iso(),
             "tool": tool_name(),
             "counts": self.counts,
-            "warc_files": sorted(self._sink.lengths),
+            "warc_files": sorted(self._warc_len),
             "commits": self.commits,
             "errors": self.errors,
             "warnings": self.warnings,
+            "notes": self.notes,
         }
         atomic_write(os.path.join(self.arch.runs_dir, f"{self.run_id}.json"),
                      (json.dumps(rec, ensure_ascii=False, indent=1, default=str) + "\n").encode("utf-8"))
@@ -887,7 +964,7 @@ class Writer:
         self._check_open()
         ruleset = getattr(page_result, "ruleset", None)
         rules_digest = getattr(ruleset, "digest", None) or ""
-        self._notes.append((cap.record_id, rules_digest))
+        self._marks.append((cap.record_id, rules_digest))
         self.counts["pages"] += 1
         source_url = cap.final_url or cap.url
         key = source_key(source_url)
@@ -962,6 +1039,11 @@ class Writer:
         self.counts["failures"] += 1
         self._error(url, reason)
 
+    def record_note(self, url: str, reason: str) -> None:
+        """Note something worth telling about an input that is not a failure (kept in runs/<run>.json)."""
+        if len(self.notes) < 10000:
+            self.notes.append({"input": str(url)[:2048], "reason": str(reason)})
+
     def _error(self, url: str, reason: str) -> None:
         self.errors.append({"input": str(url)[:2048], "reason": str(reason)})
 
@@ -981,7 +1063,9 @@ class Writer:
         inv = ocfl.load_inventory(obj_dir)
         old_state = ocfl.version_state(inv) if inv else {}
         old_keys = {p[len("sources/") : -len(".txt")] for p in old_state if p.startswith("sources/") and p.endswith(".txt")}
+        # Logical path -> new bytes, or the digest of content the object already holds.
         files: dict[str, bytes | str] = {}
+        digests: dict[str, str] = {}
         cands: list[Candidate] = []
         infos: dict[str, dict[str, Any]] = {}
         for key in sorted(old_keys - set(staged)):
@@ -993,15 +1077,20 @@ class Writer:
             text = ocfl.read_logical(obj_dir, inv, f"sources/{key}.txt").decode("utf-8", "replace")
             cleaning = prov.get("cleaning") or {}
             cands.append(Candidate(key, text, bool(cleaning.get("lines_kept", True)), cleaning.get("family") or "generic",
-                                   prov.get("fetched_at") or ""))
+                                   prov.get("fetched_at") or "", prov.get("final_url") or prov.get("url") or ""))
             infos[key] = {"prov": prov, "meta": prov.get("metadata") or {}, "text_bytes": None,
                           "text_digest": old_state[f"sources/{key}.txt"]}
         added, changed = 0, 0
         for key, s in staged.items():
+            prov_bytes = _json_bytes(s.provenance)
             files[f"sources/{key}.txt"] = s.text_bytes
-            files[f"sources/{key}.json"] = _json_bytes(s.provenance)
-            cands.append(Candidate(key, s.text, s.lines_kept, s.family, s.fetched_at))
-            infos[key] = {"prov": s.provenance, "meta": s.meta, "text_bytes": s.text_bytes, "text_digest": s.text_digest}
+            files[f"sources/{key}.json"] = prov_bytes
+            digests[f"sources/{key}.txt"] = s.text_digest
+            digests[f"sources/{key}.json"] = ocfl.digest(prov_bytes)
+            url = s.provenance.get("final_url") or s.provenance.get("url") or ""
+            cands.append(Candidate(key, s.text, s.lines_kept, s.family, s.fetched_at, url))
+            infos[key] = {"prov": s.provenance, "meta": s.meta, "text_bytes": s.text_bytes, "text_digest": s.text_digest,
+                          "meta_digest": s.meta_digest}
             if key not in old_keys:
                 added += 1
             elif old_state.get(f"sources/{key}.txt") != s.text_digest:
@@ -1014,32 +1103,40 @@ class Writer:
         cable_json["sources"] = [
             {
                 "key": c.key,
-                "url": infos[c.key]["prov"].get("final_url") or infos[c.key]["prov"].get("url"),
+                "url": c.url or None,
                 "fidelity": choice.fidelity[c.key],
                 "distance": round(1.0 - choice.fidelity[c.key], 6),
                 "family": c.family,
                 "lines_kept": c.lines_kept,
                 "fetched_at": c.fetched_at,
                 "capture_id": (infos[c.key]["prov"].get("capture") or {}).get("record_id"),
-                "metadata_digest": metadata_digest(infos[c.key]["meta"]),
+                "metadata_digest": infos[c.key].get("meta_digest") or metadata_digest(infos[c.key]["meta"]),
             }
             for c in sorted(cands, key=lambda c: c.key)
         ]
-        files["cable.json"] = _json_bytes(cable_json)
-        files["cable.txt"] = best["text_bytes"] if best["text_bytes"] is not None else best["text_digest"]
-        new_state = {p: (v if isinstance(v, str) else ocfl.digest(v)) for p, v in files.items()}
+        cable_bytes = _json_bytes(cable_json)
+        files["cable.json"] = cable_bytes
+        digests["cable.json"] = ocfl.digest(cable_bytes)
+        if best["text_bytes"] is not None:
+            files["cable.txt"] = best["text_bytes"]
+            digests["cable.txt"] = best["text_digest"]
+        else:
+            files["cable.txt"] = best["text_digest"]
+        new_state = {p: (v if isinstance(v, str) else digests[p]) for p, v in files.items()}
         if new_state == old_state:
             return None
         text = next(c.text for c in cands if c.key == choice.preferred)
+        text_changed = old_state.get("cable.txt") != new_state["cable.txt"]
         meta_only = len(staged) - added - changed
         return {
             "ref": ref,
             "dir": obj_dir,
             "inv": inv,
             "files": files,
+            "digests": digests,
             "cable_json": cable_json,
             "text": text,
-            "text_changed": old_state.get("cable.txt") != new_state["cable.txt"],
+            "text_changed": text_changed,
             "added": added,
             "changed": changed,
             "meta_only": meta_only,
@@ -1062,88 +1159,21 @@ class Writer:
         return f"{msg} ({note})" if note else msg
 
     def commit(self, note: str | None = None) -> CommitReport:
-        """Make staged captures and cables durable: at most one new OCFL version per cable."""
-        self._check_open()
-        arch = self.arch
-        report = CommitReport(self.run_id, note=note)
-        old_cdxj, old_cleaned = self._cdxj_len, self._cleaned_len
-        # 1. Captures: WARC bytes durable before any index line or provenance points at them.
-        try:
-            lengths = self._sink.sync()
-            cdxj_len = self._append(arch.cdxj_path, "".join(c.to_cdxj() + "\n" for c in self._caps), old_cdxj)
-            cleaned_data = "".join(
-                json.dumps({"capture": r, "rules": d, "run": self.run_id}) + "\n" for r, d in self._notes
-            )
-            cleaned_len = self._append(arch.cleaned_path, cleaned_data, old_cleaned)
-            plans = []
-            for ref in sorted(self._staged):
-                try:
-                    plan = self._plan(ref, self._staged[ref])
-                except (OSError, ValueError, KeyError) as exc:
-                    # A damaged object is reported and left alone; the rest of the batch goes on.
-                    self._error(ref, f"cannot update {os.path.join(arch.cables_dir, ref)}: {exc}")
-                    self._touched.discard(ref)
-                    continue
-                if plan is not None:
-                    plans.append(plan)
-            now = now_iso()
-            objects = [
-                {"id": p["ref"], "old": ocfl.head_number(p["inv"]) if p["inv"] else None,
-                 "new": (ocfl.head_number(p["inv"]) + 1) if p["inv"] else 1}
-                for p in plans
-            ]
-            self._write_journal(objects, lengths, cdxj_len, cleaned_len)
-        except BaseException:
-            # Nothing is visible yet: cut the index files back to their last commit.
-            for path, size in ((arch.cdxj_path, old_cdxj), (arch.cleaned_path, old_cleaned)):
-                with contextlib.suppress(OSError):
-                    os.truncate(path, size)
-            raise
-        self._cdxj_len, self._cleaned_len = cdxj_len, cleaned_len
-        committed_caps, notes = self._caps, self._notes
-        self._caps, self._notes = [], []
-        # 2. Versions: content and version inventories, made durable, then the root inventories.
-        user = {"name": tool_name(), "address": "https://pypi.org/project/cablearchive/"}
-        try:
-            def prepare(p: dict[str, Any]) -> list[str]:
-                p["new_inv"], paths = ocfl.prepare_version(
-                    p["dir"], p["ref"], p["inv"], p["files"], created=now, message=self._message(p, note), user=user
-                )
-                return paths
+        """Make staged captures, their "cleaned" marks and cables durable together: all or nothing.
 
-            written = [path for p in plans for path in prepare(p)]
-            sync_files(written)
-            small = len(written) <= SYNC_EACH_LIMIT
+        At most one new OCFL version per cable. The journal says "prepare" while version
+        folders are written (a crash undoes the whole commit: versions, captures and marks)
+        and "install" once every new file is durable (a crash completes it).
+        """
+        self._check_open()
+        report = CommitReport(self.run_id, note=note)
+        if self._caps or self._marks or self._staged:
+            plans, caps = self._commit_files(note)
             for p in plans:
-                ocfl.install_inventory(p["dir"], p["new_inv"]["head"], sync=small)
-            if not small:
-                os.sync()
-            # 3. The index, in one transaction.
-            conn = self.conn
-            conn.execute("BEGIN")
-            try:
-                index.insert_captures(conn, committed_caps)
-                index.set_cleaned(conn, notes)
-                for p in plans:
-                    index.write_cable(conn, p["ref"], p["new_inv"], p["cable_json"], p["text"], p["text_changed"])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except BaseException as exc:
-            self._settle_failed_commit()
-            if isinstance(exc, OSError):
-                raise_if_disk_full(exc, arch.cables_dir)
-            raise
-        self._write_journal([])
-        for p in plans:
-            if p["inv"] is None:
-                report.new.append(p["ref"])
-            else:
-                report.changed.append(p["ref"])
-            report.versions[p["ref"]] = ocfl.head_number(p["new_inv"])
+                (report.new if p["inv"] is None else report.changed).append(p["ref"])
+                report.versions[p["ref"]] = ocfl.head_number(p["new_inv"])
+            report.captures = len(caps)
         report.unchanged = sorted(self._touched - set(report.versions))
-        report.captures = len(committed_caps)
         self.counts["new"] += len(report.new)
         self.counts["changed"] += len(report.changed)
         self.counts["unchanged"] += len(report.unchanged)
@@ -1158,47 +1188,147 @@ class Writer:
         self._write_run("running")
         return report
 
-    def _append(self, path: str, data: str, expected: int) -> int:
-        """Append to an index file at its committed length and fsync; returns the new length."""
+    def _commit_files(self, note: str | None) -> tuple[list[dict[str, Any]], list[Capture]]:
+        """The file side of commit(): returns the plans written and the captures committed."""
+        arch = self.arch
+        old_cdxj, old_cleaned = self._cdxj_len, self._cleaned_len
+        cdxj_data = "".join(c.to_cdxj() + "\n" for c in self._caps).encode("utf-8")
+        cleaned_data = "".join(
+            json.dumps({"capture": r, "rules": d, "run": self.run_id}) + "\n" for r, d in self._marks
+        ).encode("utf-8")
+        new_cdxj, new_cleaned = old_cdxj + len(cdxj_data), old_cleaned + len(cleaned_data)
+        warc = dict(self._sink.sizes)
+        plans: list[dict[str, Any]] = []
+        for ref in sorted(self._staged):
+            try:
+                plan = self._plan(ref, self._staged[ref])
+            except (OSError, ValueError, KeyError) as exc:
+                # A damaged object is reported and left alone; the rest of the batch goes on.
+                self._error(ref, f"cannot update {os.path.join(arch.cables_dir, ref)}: {exc}")
+                self._touched.discard(ref)
+                continue
+            if plan is not None:
+                plans.append(plan)
+        objects = [
+            {"id": p["ref"], "old": ocfl.head_number(p["inv"]) if p["inv"] else None,
+             "new": (ocfl.head_number(p["inv"]) + 1) if p["inv"] else 1}
+            for p in plans
+        ]
+        now = now_iso()
+        user = {"name": tool_name(), "address": "https://pypi.org/project/cablearchive/"}
+        decided = False
+        try:
+            # 1. Which objects are about to change, before any of their files exist.
+            self._write_journal(objects, phase="prepare")
+            # 2. Index lines and version folders, none visible yet; then one durability pass.
+            self._append(arch.cdxj_path, cdxj_data, old_cdxj)
+            self._append(arch.cleaned_path, cleaned_data, old_cleaned)
+            written = [arch.cdxj_path, arch.cleaned_path]
+
+            def prepare(p: dict[str, Any]) -> list[str]:
+                p["new_inv"], paths = ocfl.prepare_version(
+                    p["dir"], p["ref"], p["inv"], p["files"], created=now, message=self._message(p, note), user=user,
+                    digests=p["digests"],
+                )
+                return paths
+
+            for paths in _map_io(prepare, plans):
+                written += paths
+            self._sink.fsync()
+            sync_files(written)
+            # 3. The decision: from here on a crash completes this commit instead of undoing it.
+            self._write_journal(objects, phase="install", warc=warc, cdxj=new_cdxj, cleaned=new_cleaned)
+            decided = True
+            # 4. The root inventories make the versions visible; durable before the journal moves on.
+            small = len(plans) * 2 <= SYNC_EACH_LIMIT
+            for p in plans:
+                ocfl.install_inventory(p["dir"], p["new_inv"]["head"], sync=small)
+            if not small:
+                os.sync()
+            # 5. The index, in one transaction.
+            conn = self.conn
+            conn.execute("BEGIN")
+            try:
+                index.insert_captures(conn, self._caps)
+                index.set_cleaned(conn, self._marks)
+                for p in plans:
+                    index.write_cable(conn, p["ref"], p["new_inv"], p["cable_json"], p["text"], p["text_changed"])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except BaseException as exc:
+            if decided:
+                self._complete_failed_commit()
+                self._committed(warc, new_cdxj, new_cleaned)
+            else:
+                self._undo_failed_commit(plans, old_cdxj, old_cleaned)
+            if isinstance(exc, OSError):
+                raise_if_disk_full(exc, arch.cables_dir)
+            raise
+        caps = self._caps
+        self._committed(warc, new_cdxj, new_cleaned)
+        self._write_journal([])
+        return plans, caps
+
+    def _committed(self, warc: dict[str, int], cdxj: int, cleaned: int) -> None:
+        """The commit is durable: its lengths become the committed ones, its captures and marks are done."""
+        self._warc_len = dict(warc)
+        self._cdxj_len, self._cleaned_len = cdxj, cleaned
+        self._caps, self._marks = [], []
+
+    def _append(self, path: str, data: bytes, expected: int) -> None:
+        """Append to an index file at its committed length (made durable by the commit's sync pass)."""
         if not data:
-            return expected
+            return
         try:
             with open(path, "r+b") as fh:
                 fh.truncate(expected)
                 fh.seek(expected)
-                fh.write(data.encode("utf-8"))
-                fh.flush()
-                os.fsync(fh.fileno())
-                return fh.tell()
+                fh.write(data)
         except OSError as exc:
             raise_if_disk_full(exc, path)
             raise
 
-    def _settle_failed_commit(self) -> None:
-        """After a failed commit: bring every object to its old or new version and resync the index."""
+    def _undo_failed_commit(self, plans: list[dict[str, Any]], cdxj: int, cleaned: int) -> None:
+        """A commit failed before its decision: remove its version folders and index lines; keep it staged.
+
+        The captures stay in the WARC file past the committed length and everything stays
+        staged, so a later commit() can try again.
+        """
+        try:
+            for p in plans:
+                ocfl.settle(p["dir"], ocfl.head_number(p["inv"]) if p["inv"] else None,
+                            (ocfl.head_number(p["inv"]) + 1) if p["inv"] else 1)
+            for path, size in ((self.arch.cdxj_path, cdxj), (self.arch.cleaned_path, cleaned)):
+                if os.path.exists(path) and os.path.getsize(path) > size:
+                    os.truncate(path, size)
+            self._write_journal([])
+        except Exception as exc:  # the journal still says "prepare": the next writer undoes it
+            self.arch.notify(f"could not undo the failed commit now ({exc}); the next writer will")
+
+    def _complete_failed_commit(self) -> None:
+        """A commit failed after its decision: install what is left and resync the index, as recovery would."""
         try:
             self.arch.close()
-            self.conn = None  # type: ignore[assignment]
             with open(self.arch.journal_path, encoding="utf-8") as fh:
                 journal = json.load(fh)
-            for obj in journal.get("objects", []):
-                ocfl.settle(os.path.join(self.arch.cables_dir, obj["id"]), obj.get("old"), obj["new"])
-            conn = index.connect(self.arch.index_path)
-            try:
-                conn.execute("BEGIN")
-                index.insert_captures(conn, list(self.arch._read_cdxj(journal.get("cdxj_start", 0))))
-                index.set_cleaned(conn, self.arch._read_cleaned(journal.get("cleaned_start", 0)))
-                for obj in journal.get("objects", []):
-                    index.index_object(conn, obj["id"], os.path.join(self.arch.cables_dir, obj["id"]))
-                conn.execute("COMMIT")
-            finally:
-                conn.close()
-            with contextlib.suppress(OSError):
-                self._write_journal([])
+            self.arch._settle_journal(journal)
+            self._write_journal([], warc=journal.get("warc"), cdxj=journal.get("cdxj"), cleaned=journal.get("cleaned"))
         except Exception as exc:  # the journal stays; the next writer settles it
-            self.arch.notify(f"could not settle the failed commit now ({exc}); the next writer will")
+            self.arch.notify(f"could not complete the failed commit now ({exc}); the next writer will")
         finally:
             self.conn = self.arch.conn
+
+    def _compact_index(self) -> None:
+        """Rebuild the full-text index when rows of replaced texts outnumber half the cables (after a big re-clean)."""
+        try:
+            rows, cables = index.fts_rows(self.conn)
+            if rows - cables > max(FTS_SLACK, cables // 2):
+                self.arch.notify(f"compacting the full-text index ({rows - cables} rows of replaced texts)")
+                index.compact_fts(self.conn, self.arch.cables_dir)
+        except (OSError, sqlite3.Error) as exc:  # derived data: search still works, reindex compacts it
+            self.arch.notify(f"could not compact the full-text index ({exc}); `cablearchive reindex` will")
 
     # -- closing
     def close(self) -> None:
@@ -1206,7 +1336,7 @@ class Writer:
         if self.closed:
             return
         try:
-            if self._caps or self._staged or self._notes:
+            if self._caps or self._staged or self._marks:
                 self.commit()
             self._finish("done" if not self.errors else "done with errors")
         except BaseException as exc:
@@ -1230,6 +1360,7 @@ class Writer:
 
     def _finish(self, status: str) -> None:
         self._sink.close()
+        self._compact_index()
         self._write_run(status)
         os.unlink(self.arch.journal_path)
         fsync_dir(self.arch.state_dir)

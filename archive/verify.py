@@ -142,6 +142,13 @@ def verify_object(report: VerifyReport, obj_dir: str, ref: str) -> list[tuple[st
             if d not in manifest:
                 report.add(inv_path, f"{name} state digest {d[:16]}… is not in the manifest")
     report.bump("versions", len(versions))
+    # Provenance files are found by logical path (content paths are free-form in OCFL).
+    prov_digests = {
+        d
+        for v in versions.values()
+        for d, paths in (v.get("state") or {}).items()
+        if any(p.startswith("sources/") and p.endswith(".json") for p in paths)
+    }
     for d, paths in manifest.items():
         for rel in paths:
             allowed.add(rel)
@@ -157,7 +164,7 @@ def verify_object(report: VerifyReport, obj_dir: str, ref: str) -> list[tuple[st
             report.bump("content files")
             if actual != d:
                 report.add(full, "content digest mismatch (file changed or damaged)")
-            elif "/content/sources/" in rel and rel.endswith(".json"):
+            elif d in prov_digests:
                 with open(full, "rb") as fh:
                     provs.append((full, fh.read()))
     for dirpath, dirnames, filenames in os.walk(obj_dir):

@@ -4,6 +4,13 @@ Each synthetic cable is a real cablegate page whose reference ID is rewritten (i
 and in the cleaned text), so payloads differ like real pages do. The cleaner runs once per
 corpus page; the benchmark measures the archive, not the cleaner.
 
+Phases: a crawl storing every page and its cable (cables/s; target: little next to a bare
+fetch), a re-clean giving the same output (no version), a re-clean where every text changes
+(new versions/s; target ~420/s, the share of a 15 min full re-clean left after cleaning),
+reindex, sizes against gzip of the raw pages (target 1.3x) with what takes the room, and
+import-warc of the corpus. CPU is shown as user + system time: on a file system slow to
+allocate inodes (ext4 after many recent deletions) the system part dominates.
+
     python benchmarks/bench_archive.py --cables 20000      # a smaller run
     python benchmarks/bench_archive.py                      # 251,287 cables (needs ~25 GB, ~1 h)
 """
@@ -31,14 +38,111 @@ HEADERS = [("Content-Type", "text/html; charset=utf-8"), ("Server", "nginx")]
 
 
 def tree_size(path: str) -> tuple[int, int]:
-    """(apparent bytes, allocated bytes) of everything under path."""
+    """(apparent bytes, allocated bytes) of everything under path, each file counted once however many links it has."""
     apparent = allocated = 0
+    seen: set[int] = set()
     for dirpath, _dirs, files in os.walk(path):
         for f in files:
             st = os.stat(os.path.join(dirpath, f))
+            if st.st_ino in seen:
+                continue
+            seen.add(st.st_ino)
             apparent += st.st_size
             allocated += st.st_blocks * 512
     return apparent, allocated
+
+
+def breakdown(path: str) -> dict[str, int]:
+    """Bytes of each kind of file in an archive (hard links counted once), and the file and folder counts."""
+    import sqlite3
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    out: dict[str, int] = {}
+
+    def add(kind: str, n: int) -> None:
+        out[kind] = out.get(kind, 0) + n
+
+    caps = os.path.join(path, "captures")
+    for name in os.listdir(caps):
+        full = os.path.join(caps, name)
+        if not name.endswith(".warc.gz"):
+            add(f"captures/{name}", os.path.getsize(full))
+            continue
+        with open(full, "rb") as fh:
+            it = ArchiveIterator(fh)
+            for rec in it:
+                rec.raw_stream.read()
+                add(f"WARC {rec.rec_type} records", it.get_record_length())
+    seen: set[int] = set()
+    for dirpath, _dirs, files in os.walk(os.path.join(path, "cables")):
+        add("folders in cables/", 1)
+        for f in files:
+            st = os.stat(os.path.join(dirpath, f))
+            if st.st_ino in seen:
+                continue
+            seen.add(st.st_ino)
+            add("files in cables/", 1)
+            if f.startswith("inventory.json"):
+                kind = "OCFL inventories and sidecars"
+            elif f == "cable.txt" or f.endswith(".txt"):
+                kind = "cable and source texts"
+            elif f == "cable.json":
+                kind = "cable.json"
+            elif f.endswith(".json"):
+                kind = "sources/<key>.json"
+            else:
+                kind = "other OCFL files"
+            add(kind, st.st_size)
+    conn = sqlite3.connect(os.path.join(path, "index.sqlite"))
+    try:
+        for name, size in conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+            add("index: full text" if name.startswith("fts") else "index: tables", size)
+    except sqlite3.Error:
+        add("index.sqlite", os.path.getsize(os.path.join(path, "index.sqlite")))
+    finally:
+        conn.close()
+    return out
+
+
+def inodes(path: str) -> int:
+    """Files and folders under path, a file with several names counted once."""
+    seen: set[int] = set()
+    for dirpath, dirs, files in os.walk(path):
+        for name in dirs + files:
+            seen.add(os.stat(os.path.join(dirpath, name)).st_ino)
+    return len(seen)
+
+
+def report_size(path: str, gz_total: float, when: str) -> None:
+    """Print the archive's size against gzip of the raw pages, and what takes the room."""
+    caps_a, _caps_d = tree_size(os.path.join(path, "captures"))
+    cab_a, cab_d = tree_size(os.path.join(path, "cables"))
+    idx = os.path.getsize(os.path.join(path, "index.sqlite"))
+    total_a, total_d = tree_size(path)
+    print(f"size {when}: captures {caps_a / 1e6:.1f} MB, cables {cab_a / 1e6:.1f} MB "
+          f"(on disk {cab_d / 1e6:.1f} MB), index {idx / 1e6:.1f} MB; total {total_a / 1e6:.1f} MB "
+          f"(on disk {total_d / 1e6:.1f} MB)")
+    print(f"  gzip of the raw pages: {gz_total / 1e6:.1f} MB; archive/gzip = {total_a / gz_total:.2f}x "
+          f"(on disk {total_d / gz_total:.2f}x; captures alone {caps_a / gz_total:.2f}x)")
+    parts = breakdown(path)
+    for kind, size in sorted(parts.items(), key=lambda kv: -kv[1]):
+        if not kind.startswith(("files ", "folders ")) and size:
+            print(f"    {kind:32s} {size / 1e6:9.1f} MB  {size / gz_total:5.2f}x")
+
+
+class Clock:
+    """Wall, user and system time of a phase."""
+
+    def __init__(self) -> None:
+        self.t, self.o = time.perf_counter(), os.times()
+
+    def figures(self, n: int, what: str) -> str:
+        """`N what in S s, R/s (user U ms + system Y ms each)`."""
+        el, o = time.perf_counter() - self.t, os.times()
+        return (f"{n} {what} in {el:.1f} s, {n / el:.0f}/s "
+                f"(CPU per item: user {(o.user - self.o.user) / n * 1e3:.2f} ms + system "
+                f"{(o.system - self.o.system) / n * 1e3:.2f} ms)")
 
 
 def load_corpus(limit: int | None) -> list[tuple[str, bytes, object]]:
@@ -115,6 +219,7 @@ def main() -> int:
     ap.add_argument("--work", default=None, help="folder for the archive (default: a temp folder)")
     ap.add_argument("--keep", action="store_true", help="keep the archive afterwards")
     ap.add_argument("--corpus-pages", type=int, default=None, help="use only the first N corpus pages")
+    ap.add_argument("--changed", type=int, default=20000, help="re-clean this many pages with changed texts")
     args = ap.parse_args()
     if not CORPUS.is_dir():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
@@ -127,40 +232,37 @@ def main() -> int:
     if os.path.exists(path):
         shutil.rmtree(path)
     n = args.cables
-    import_corpus(work)
 
     # Baseline: the same pages gzipped (per page, level 6) and appended to one file.
     t = time.perf_counter()
-    gz_total = 0
     base_n = min(n, 20000)
+    raw_gzip = 0
     with open(os.path.join(work, "baseline.gz"), "wb") as fh:
         for i in range(base_n):
             _url, body, _res = synthetic(corpus, i)
             data = gzip.compress(body, 6)
+            raw_gzip += len(data)
             fh.write(data)
     base_rate = base_n / (time.perf_counter() - t)
     os.unlink(os.path.join(work, "baseline.gz"))
 
     arch = Archive.create(path)
-    t = time.perf_counter()
-    raw_gzip = 0
+    clock = Clock()
     with arch.writer(kind="crawl", args={"benchmark": True}) as w:
         for i in range(n):
             url, body, res = synthetic(corpus, i)
-            if i < base_n:
-                raw_gzip += len(gzip.compress(body, 6))
             cap = w.add_capture(url, 200, HEADERS, body)
             w.record(cap, res)
             if (i + 1) % args.batch == 0:
                 w.commit()
             if (i + 1) % 20000 == 0:
-                el = time.perf_counter() - t
-                print(f"  {i + 1} cables, {(i + 1) / el:.0f}/s", flush=True)
-    archive_s = time.perf_counter() - t
+                print(f"  {i + 1} cables, {(i + 1) / (time.perf_counter() - clock.t):.0f}/s", flush=True)
     # Gzip sizes were measured on the first base_n pages; scale to all (pages repeat in order).
     gz_total = raw_gzip * n / min(n, base_n)
-    print(f"archive {n} cables: {archive_s:.1f} s, {n / archive_s:.0f} cables/s "
+    print(f"archive: {clock.figures(n, 'new cables')} "
           f"(baseline: gzip-append of the same pages {base_rate:.0f} pages/s)")
+    print(f"  files and folders created in cables/ per cable: {inodes(os.path.join(path, 'cables')) / n:.1f}")
+    report_size(path, gz_total, "after the crawl")
 
     t = time.perf_counter()
     count = sum(1 for _ in arch.list_cables())
@@ -173,31 +275,52 @@ def main() -> int:
     print(f"no-op reclean scan (captures + cleaned digests): {len(caps)} captures, {len(todo)} to clean, "
           f"{time.perf_counter() - t:.2f} s")
 
-    t = time.perf_counter()
+    def result_of(cap):
+        return synthetic(corpus, int(re.search(r"(\d+)\.html$", cap.url).group(1)) - 900000)[2]
+
     m = min(n, 50000)
+    clock = Clock()
     with arch.writer(kind="reclean", args={"benchmark": "same output"}) as w:
         for i, cap in enumerate(caps[:m]):
-            _url, _body, res = synthetic(corpus, int(re.search(r"(\d+)\.html$", cap.url).group(1)) - 900000)
+            w.record(cap, result_of(cap))
+            if (i + 1) % args.batch == 0:
+                w.commit()
+        versions = w.counts["versions"]
+    print(f"record() of unchanged output: {clock.figures(m, 'pages')}, {versions} new versions")
+
+    # Every text changes (as with new rules that change every cable): one new version per cable.
+    from cleaners.model import RulesetInfo
+
+    rules = RulesetInfo(name="default", version="default@999", digest="sha256:" + "9" * 64)
+    m = min(n, args.changed)
+    staged = []
+    for cap in caps[:m]:
+        res = copy.copy(result_of(cap))
+        c = copy.copy(res.cables[0])
+        c.text, c.ruleset = c.text + "END OF CABLE\n", rules
+        res.cables, res.ruleset = [c], rules
+        staged.append((cap, res))
+    before = inodes(os.path.join(path, "cables"))
+    clock = Clock()
+    with arch.writer(kind="reclean", args={"benchmark": "every text changes"}) as w:
+        for i, (cap, res) in enumerate(staged):
             w.record(cap, res)
             if (i + 1) % args.batch == 0:
                 w.commit()
-        report_versions = w.counts["versions"]
-    el = time.perf_counter() - t
-    print(f"record() of unchanged output: {m} pages in {el:.1f} s, {m / el:.0f}/s, {report_versions} new versions")
+        w.commit()
+        versions = w.counts["versions"]
+    print(f"reclean with every text changed: {clock.figures(versions, 'new versions')}")
+    after = inodes(os.path.join(path, "cables"))
+    print(f"  files and folders created in cables/ per new version: {(after - before) / max(1, versions):.1f}")
+    report_size(path, gz_total, f"after {versions} of the {n} cables got a second version")
 
     arch.close()
     t = time.perf_counter()
     counts = Archive.open(path).reindex()
     print(f"reindex: {counts['cables']} cables, {counts['captures']} captures in {time.perf_counter() - t:.1f} s")
 
-    caps_a, _caps_d = tree_size(os.path.join(path, "captures"))
-    cab_a, cab_d = tree_size(os.path.join(path, "cables"))
-    idx = os.path.getsize(os.path.join(path, "index.sqlite"))
-    total_a, total_d = tree_size(path)
-    print(f"size: captures {caps_a / 1e6:.1f} MB, cables {cab_a / 1e6:.1f} MB (on disk {cab_d / 1e6:.1f} MB), "
-          f"index {idx / 1e6:.1f} MB; total {total_a / 1e6:.1f} MB (on disk {total_d / 1e6:.1f} MB)")
-    print(f"gzip of the raw pages: {gz_total / 1e6:.1f} MB; archive/gzip = {total_a / gz_total:.2f}x "
-          f"(on disk {total_d / gz_total:.2f}x; captures alone {caps_a / gz_total:.2f}x)")
+    # Last: its archive is deleted, and mass deletions slow inode allocation for a while.
+    import_corpus(work)
     if not args.keep and not args.work:
         shutil.rmtree(work)
     return 0

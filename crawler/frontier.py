@@ -152,7 +152,6 @@ class Frontier:
         self.pages = 0  # page requests scheduled so far (probes not counted)
         self.dropped_for_limit = 0
         self.disallowed = 0  # links not scheduled because robots.txt disallows them
-        self.rerecord: list[tuple[str, str]] = []  # (run, url) of captures to record again on resume
 
     def add_site(self, url: str) -> str | None:
         """Bring the site of `url` into scope; returns its key."""
@@ -213,15 +212,13 @@ class Frontier:
         batch's records, then "c" once the commit returned. Within a batch each page's records
         are the links it scheduled ("s") followed by its "d". A batch without its "c" was cut by
         a kill in or around the commit: `captured(run, urls)` tells which of its pages have a
-        capture in the archive from that run. Those pages are done (their links kept) but are
-        listed in `self.rerecord`, so that their stored captures are cleaned and recorded again
-        (the kill may have rolled back the cable versions of that commit); the others are
+        capture in the archive from that run. Those pages are done (their links kept: an archive
+        commit is all or nothing, so their cables were kept with their captures); the others are
         dropped and fetched again.
         """
         scheduled: dict[str, Target] = {}
         done: list[str] = []
         sites: list[str] = []
-        self.rerecord: list[tuple[str, str]] = []
         open_batch: tuple[str, list[dict[str, Any]]] | None = None
 
         def apply(recs: Iterable[dict[str, Any]]) -> None:
@@ -254,7 +251,6 @@ class Frontier:
                 page = next((r["u"] for r in group if r.get("t") == "d" and isinstance(r.get("u"), str)), None)
                 if page is not None and page in have:
                     apply(group)
-                    self.rerecord.append((run, page))
 
         for rec in journal.records():
             t = rec.get("t")

@@ -131,7 +131,7 @@ class ReportingRobotsTxtMiddleware(RobotsTxtMiddleware):
     def _tell(self, url: str, message: str) -> None:
         session = _session(self.crawler)
         if session is not None:
-            session.report.note(url, message)
+            session.note(url, message)
 
     def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
         """Scrapy's check, with a plainer reason."""

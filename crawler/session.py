@@ -26,7 +26,7 @@ from twisted.internet.task import LoopingCall
 
 from archive import Archive, ArchiveError
 from archive.errors import DiskFull
-from crawler.analysis import Analyser, PageAnalysis, PageJob, analyse, default_workers
+from crawler.analysis import Analyser, PageAnalysis, PageJob, default_workers
 from crawler.discovery import classify, follow_links, probe_urls, robots_sitemaps, site_key
 from crawler.frontier import Frontier, Journal, Target
 from crawler.items import CaptureItem
@@ -155,7 +155,7 @@ class CrawlSession:
         if self.options.resume:
             resume = self.journal.resumable()
             if not resume:
-                self.report.note(str(self.journal.folder), "--resume: no interrupted crawl to resume; starting a new one")
+                self.note(str(self.journal.folder), "--resume: no interrupted crawl to resume; starting a new one")
         targets = await maybe_deferred_to_future(self._in_writer(self._start_journal, resume))
         self.analyser = Analyser(self.workers)
         if self.show_progress:
@@ -179,9 +179,9 @@ class CrawlSession:
         self.report.run_ids.append(self.writer.run_id)
 
     def _start_journal(self, resume: bool) -> list[Target]:
+        # A page of a batch cut short by a kill is done when the archive kept its capture: an
+        # archive commit is all or nothing, so its cables and "cleaned" marks were kept with it.
         targets = self.frontier.restore(self.journal, self._captured) if resume else []
-        for run, url in self.frontier.rerecord:
-            self._rerecord(run, url)
         job = {
             "seeds": os.path.abspath(self.options.seeds),
             "depth": self.options.depth,
@@ -277,10 +277,10 @@ class CrawlSession:
         try:
             return self._reader().conditional_headers(url)
         except (ArchiveError, OSError, ValueError) as exc:
-            self.report.note(url, f"no conditional request: archive look-up failed ({exc})")
+            self.note(url, f"no conditional request: archive look-up failed ({exc})")
             return {}
         except Exception as exc:  # sqlite3 errors and the like: fetch in full rather than fail
-            self.report.note(url, f"no conditional request: archive look-up failed ({type(exc).__name__}: {exc})")
+            self.note(url, f"no conditional request: archive look-up failed ({type(exc).__name__}: {exc})")
             return {}
 
     async def conditional_headers(self, url: str) -> dict[str, str]:
@@ -290,18 +290,15 @@ class CrawlSession:
         return await maybe_deferred_to_future(self._in_reader(self._conditional_sync, url))
 
     def _stored_sync(self, url: str) -> tuple[list[tuple[str, str]], bytes] | None:
-        from archive.captures import safe_url
-        from archive.index import newest_capture
-
         try:
             arch = self._reader()
-            cap = newest_capture(arch.conn, safe_url(url), status=200)
+            cap = arch.newest_capture(url, status=200)
             if cap is None:
                 return None
             _status, headers, body = arch.read_capture(cap)
             return headers, body
         except Exception as exc:  # a damaged capture costs this page's links, not the crawl
-            self.report.note(url, f"304 Not Modified, but the stored copy could not be read for links ({exc})")
+            self.note(url, f"304 Not Modified, but the stored copy could not be read for links ({exc})")
             return None
 
     async def stored_page(self, url: str) -> tuple[list[tuple[str, str]], bytes] | None:
@@ -371,35 +368,25 @@ class CrawlSession:
         if self.writer is not None and not self.writer.closed:
             self.writer.record_failure(url, reason)
 
+    def note(self, url: str, reason: str) -> None:
+        """Report something worth knowing that is not a failure, and keep it in the run record."""
+        self.report.note(url, reason)
+        if self.writer is not None:
+            self._wx.submit(self._record_note_sync, url, reason)
+
+    def _record_note_sync(self, url: str, reason: str) -> None:
+        if self.writer is not None and not self.writer.closed:
+            self.writer.record_note(url, reason)
+
     def _captured(self, run: str, urls: list[str]) -> set[str]:
         """Which of `urls` have a capture written by `run` (pages of a commit a kill cut short)."""
         return {url for url in urls if self._run_capture(run, url) is not None}
 
     def _run_capture(self, run: str, url: str) -> Any:
-        from archive.captures import safe_url
-        from archive.index import newest_capture
-
-        cap = newest_capture(self.writer.conn, safe_url(url))
+        cap = self.writer.arch.newest_capture(url)
         if cap is not None and os.path.basename(cap.warc_file).startswith(run):
             return cap
         return None
-
-    def _rerecord(self, run: str, url: str) -> None:
-        """Clean a stored capture again and record it: its cables' versions may have been rolled back."""
-        cap = self._run_capture(run, url)
-        if cap is None:
-            return
-        try:
-            status, headers, body = self.writer.arch.read_capture(cap)
-        except (ArchiveError, OSError) as exc:
-            self.report.note(url, f"--resume: stored capture unreadable ({exc}); its cables not re-recorded")
-            return
-        if status == 304 or not body:
-            return
-        ctype = next((v for k, v in headers if k.lower() == "content-type"), None)
-        result = analyse(PageJob(url, status, headers, body, ctype, frozenset(), links=False)).result
-        if result is not None:
-            self.writer.record(cap, result)
 
     def _commit(self) -> None:
         """Commit in the writer thread; the journal batch around it says what the commit made durable."""
@@ -473,7 +460,7 @@ class CrawlSession:
             self.report.ended = time.time()
             self.report.robots_skipped = self.robots_refused + self.frontier.disallowed
             if self.frontier.dropped_for_limit:
-                self.report.note(
+                self.note(
                     "--max-pages", f"limit of {self.options.max_pages} pages reached; "
                     f"{self.frontier.dropped_for_limit} more links not followed",
                 )

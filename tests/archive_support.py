@@ -76,17 +76,21 @@ def warcio_check(files: list[str]) -> subprocess.CompletedProcess:
 
 
 # A writer run in a child process. argv: archive, generation, crash_at (-1: never; 0: count
-# the steps and print them), refs (comma separated). It commits one batch: for each ref a
-# source whose text depends on the generation, plus one new cable per generation. With
-# crash_at=n it SIGKILLs itself at the n-th file-system step of the commit.
+# the steps and print them), refs (comma separated), mode. Mode "crawl" commits one batch:
+# for each ref a source whose text depends on the generation, plus one new cable per
+# generation, all cleaned under RULES_A. Mode "reclean" cleans the newest capture of each
+# URL again under RULES_B (other texts), skipping those already cleaned under RULES_B, and
+# commits once. With crash_at=n it SIGKILLs itself at the n-th file-system step from the
+# commit on. Mode "loop" crawls generation after generation.
 CHILD = r"""
 import os, signal, sys
 sys.path.insert(0, {root!r})
 sys.path.insert(0, {tests!r})
 from archive import Archive, fsutil, ocfl, store
-from archive_support import cable, result, html_headers
+from archive_support import RULES_B, cable, html_headers, page_body, parse_body, result, text_for
 
 path, gen, crash_at, refs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(",")
+mode = sys.argv[5] if len(sys.argv) > 5 else "crawl"
 arch = Archive.open_or_create(path)
 steps = [0]
 
@@ -102,27 +106,94 @@ def counting(fn):
         return out
     return wrapped
 
-with arch.writer(kind="crawl", args={{"gen": gen}}) as w:
-    items = [(r, f"https://mirror.example.org/{{r}}.html") for r in refs]
-    items.append((f"10NEWCABLE{{gen}}", f"https://mirror.example.org/new{{gen}}.html"))
-    for ref, url in items:
-        body = f"<html><body><pre>{{ref}} generation {{gen}}</pre></body></html>".encode()
-        cap = w.add_capture(url, 200, html_headers(), body)
-        w.record(cap, result(cable(ref, f"{{ref}}\nTEXT OF GENERATION {{gen}}\n")))
+def arm():
     if crash_at >= 0:
         for mod, name in ((ocfl, "write_bytes"), (ocfl, "atomic_write"), (store, "atomic_write"),
-                          (store, "sync_files"), (fsutil.os, "replace"), (store.index, "write_cable"),
-                          (store.os, "truncate"), (store.os, "unlink")):
+                          (store, "sync_files"), (store.index, "write_cable"), (store.Writer, "_append"),
+                          (os, "replace"), (os, "truncate"), (os, "unlink"), (os, "mkdir"), (os, "link")):
             setattr(mod, name, counting(getattr(mod, name)))
-    w.commit()
-    if crash_at == 0:
-        print("STEPS", steps[0])
+
+def crawl(gen):
+    with arch.writer(kind="crawl", args={{"gen": gen}}) as w:
+        items = [(r, f"https://mirror.example.org/{{r}}.html") for r in refs]
+        items.append((f"10NEWCABLE{{gen}}", f"https://mirror.example.org/new{{gen}}.html"))
+        for ref, url in items:
+            cap = w.add_capture(url, 200, html_headers(), page_body(ref, gen))
+            w.record(cap, result(cable(ref, text_for(ref, gen))))
+        arm()
+        w.commit()
+
+if mode == "crawl":
+    crawl(gen)
+elif mode == "loop":  # one crawl after another, until killed from outside
+    for g in range(gen, gen + 1000):
+        crawl(g)
+else:
+    # As `cablearchive reclean` does: captures already cleaned under these rules are skipped.
+    caps = [c for c in arch.captures() if c.cleaned != RULES_B.digest]
+    with arch.writer(kind="reclean", args={{"gen": gen}}) as w:
+        for cap in caps:
+            _status, _headers, body = arch.read_capture(cap)
+            ref, page_gen = parse_body(body)
+            w.record(cap, result(cable(ref, text_for(ref, page_gen, RULES_B), rules=RULES_B), rules=RULES_B))
+        arm()
+        w.commit()
+if crash_at == 0:
+    print("STEPS", steps[0])
 print("DONE")
 """
 
 
-def run_child(archive_path: str, gen: int, crash_at: int, refs: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
+def page_body(ref: str, gen: int) -> bytes:
+    """The page the child writer stores for a cable at a generation."""
+    return f"<html><body><pre>{ref} generation {gen}</pre></body></html>".encode()
+
+
+def parse_body(body: bytes) -> tuple[str, int]:
+    """(ref, generation) of a page written by page_body()."""
+    ref, _, gen = body.decode().split("<pre>")[1].split("</pre>")[0].split(" ")
+    return ref, int(gen)
+
+
+def check_marks(archive_path: str | os.PathLike[str]) -> int:
+    """Assert that the newest capture of each URL is marked cleaned, and that under the rules it is
+    marked with (cleaned.jsonl and the index agree) its cable's source holds the text that cleaning
+    gave; returns how many captures were checked."""
+    from archive import Archive, source_key
+
+    arch = Archive.open(archive_path)
+    try:
+        marks: dict[str, str] = {}
+        with open(arch.cleaned_path, encoding="utf-8") as fh:
+            for line in fh:
+                mark = json.loads(line)
+                marks[mark["capture"]] = mark["rules"]
+        n = 0
+        for cap in arch.captures():
+            rules = marks.get(cap.record_id)
+            assert rules is not None, f"capture {cap.url} kept without its cleaned mark"
+            assert arch.cleaned_digest(cap) == rules, cap.url
+            ref, gen = parse_body(arch.read_capture(cap)[2])
+            expected = text_for(ref, gen, RULES_B if rules == RULES_B.digest else RULES_A)
+            assert arch.has_cable(ref), f"{cap.url} marked cleaned under {rules[:15]}, but {ref} is missing"
+            text, _prov = arch.cable(ref).source(source_key(cap.final_url or cap.url))
+            assert text == expected, f"{cap.url} marked cleaned under {rules[:15]}, but {ref} holds {text!r}"
+            n += 1
+        return n
+    finally:
+        arch.close()
+
+
+def text_for(ref: str, gen: int, rules: RulesetInfo = RULES_A) -> str:
+    """The text the child's cleaning gives for a page, under a ruleset."""
+    return f"{ref}\nTEXT OF GENERATION {gen}\n" + ("CLEANED UNDER RULES B\n" if rules is RULES_B else "")
+
+
+def run_child(archive_path: str, gen: int, crash_at: int, refs: list[str], timeout: float = 60,
+              mode: str = "crawl") -> subprocess.CompletedProcess:
     """Run the child writer; returns the finished process (returncode -9 when it killed itself)."""
     code = CHILD.format(root=str(ROOT), tests=str(Path(__file__).resolve().parent))
-    return subprocess.run([sys.executable, "-c", code, str(archive_path), str(gen), str(crash_at), ",".join(refs)],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", code, str(archive_path), str(gen), str(crash_at), ",".join(refs), mode],
+        capture_output=True, text=True, timeout=timeout,
+    )

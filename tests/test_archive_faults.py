@@ -19,12 +19,15 @@ from cleaners import clean_page
 from archive_support import (
     CHILD,
     ROOT,
+    RULES_B,
     cable,
     cablegate_pages,
+    check_marks,
     html_headers,
     ocfl_validate,
     result,
     run_child,
+    text_for,
     warc_files,
     warcio_check,
 )
@@ -88,6 +91,8 @@ def test_killed_at_every_step_of_a_commit(tmp_path):
         assert new_two in (None, (1, "10NEWCABLE2\nTEXT OF GENERATION 2\n")), n
         outcomes.add((*tuple(after[r][0] for r in REFS), new_two is not None))
         assert not os.path.exists(work / "state" / "journal.json")
+        # A commit is all or nothing: a capture kept is marked cleaned and its cables are there.
+        assert check_marks(work) in (3, 4), n
         assert_sound(work, external=i % 4 == 0 or i == len(points) - 1)
         # A rerun completes the batch, without a duplicate version.
         assert run_child(str(work), 2, -1, REFS).returncode == 0
@@ -101,15 +106,50 @@ def test_killed_at_every_step_of_a_commit(tmp_path):
 
 
 @pytest.mark.slow
+def test_killed_at_every_step_of_a_reclean_commit(tmp_path):
+    # Two crawls under RULES_A, then a reclean under RULES_B killed at each step of its commit.
+    base = tmp_path / "base"
+    for gen in (1, 2):
+        assert run_child(str(base), gen, -1, REFS).returncode == 0
+    counted = tmp_path / "count"
+    subprocess.run(["cp", "-a", str(base), str(counted)], check=True)
+    proc = run_child(str(counted), 3, 0, REFS, mode="reclean")
+    assert proc.returncode == 0, proc.stderr
+    steps = int(proc.stdout.split("STEPS")[1].split()[0])
+    assert steps > 20
+    kept_b = set()
+    for n in [*range(1, steps + 1, 2), steps]:
+        work = tmp_path / f"k{n}"
+        subprocess.run(["cp", "-a", str(base), str(work)], check=True)
+        proc = run_child(str(work), 3, n, REFS, mode="reclean")
+        assert proc.returncode == -signal.SIGKILL, (n, proc.returncode, proc.stderr)
+        # After recovery every capture's mark matches its cable's text: under RULES_B only
+        # where the reclean's versions were kept.
+        assert check_marks(work) == 4, n
+        with Archive.open(work) as a:
+            kept_b.add(all(c.cleaned == RULES_B.digest for c in a.captures()))
+        # A plain reclean (skipping captures cleaned under RULES_B) leaves no cable behind.
+        assert run_child(str(work), 3, -1, REFS, mode="reclean").returncode == 0
+        assert check_marks(work) == 4, n
+        with Archive.open(work) as a:
+            assert all(c.cleaned == RULES_B.digest for c in a.captures()), n
+            for ref, gen in (*((r, 2) for r in REFS), ("10NEWCABLE1", 1), ("10NEWCABLE2", 2)):
+                assert a.cable(ref).text() == text_for(ref, gen, RULES_B), (n, ref)
+        if n % 8 == 1:
+            assert_sound(work, external=False)
+        subprocess.run(["rm", "-rf", str(work)], check=True)
+    # The kill points covered both sides of the commit.
+    assert kept_b == {False, True}
+
+
+@pytest.mark.slow
 def test_killed_from_outside_while_crawling(tmp_path):
     path = tmp_path / "a"
     Archive.create(path).close()
     code = CHILD.format(root=str(ROOT), tests=str(ROOT / "tests"))
     # A long-running writer committing in a loop, killed by another process at random moments.
-    loop = code.replace("with arch.writer(", "for gen in range(gen, gen + 1000):\n  with arch.writer(", 1)
-    loop = loop.replace("\n    ", "\n      ").replace('\nprint("DONE")', "")
     for delay in (0.15, 0.4, 0.7, 1.1):
-        proc = subprocess.Popen([sys.executable, "-c", loop, str(path), "1", "-1", ",".join(REFS)],
+        proc = subprocess.Popen([sys.executable, "-c", code, str(path), "1", "-1", ",".join(REFS), "loop"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)

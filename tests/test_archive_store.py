@@ -347,3 +347,135 @@ def test_abort_keeps_the_last_commit(arch):
     assert [c.ref for c in arch.list_cables()] == ["08ASTANA611"]
     assert len(list(arch.captures())) == 1
     assert arch.verify().ok and warcio_check(warc_files(arch.path)).returncode == 0
+
+
+def test_equally_close_sources_are_chosen_by_url_not_by_fetch_order(tmp_path):
+    text = true_text("00HARARE6677")
+    urls = ["https://b.example.org/post", "https://a.example.org/post"]
+    metas = []
+    for name, order in (("first", urls), ("second", urls[::-1])):
+        a = Archive.create(tmp_path / name)
+        # One commit per source, fetched in the given order: the tie is decided when the second arrives.
+        for i, url in enumerate(order):
+            with a.writer(kind="crawl") as w:
+                cap = w.add_capture(url, 200, html_headers(), text.encode(), fetched_at=f"2020-01-0{i + 1}T00:00:00Z")
+                w.record(cap, result(cable("00HARARE6677", text, family="wordpress")))
+        meta = a.cable("00HARARE6677").metadata()
+        metas.append(meta)
+        a.close()
+    for meta in metas:
+        assert meta["preferred"] == {"source": source_key(urls[1]),
+                                     "reason": "as close to the other 1 source as another source; first by URL"}
+    strip = [{k: v for k, v in s.items() if k not in ("fetched_at", "capture_id")} for s in metas[0]["sources"]]
+    assert strip == [{k: v for k, v in s.items() if k not in ("fetched_at", "capture_id")} for s in metas[1]["sources"]]
+
+
+def test_consensus_choice_ignores_the_order_of_its_candidates():
+    import itertools
+
+    from archive.consensus import Candidate, choose
+
+    truth = true_text("00HARARE6677")
+    cands = [
+        Candidate("c.org-000000000003", truth, True, "wordpress", "2020-01-01T00:00:00Z", "https://c.org/x"),
+        Candidate("a.org-000000000001", truth, True, "wordpress", "2020-01-03T00:00:00Z", "https://a.org/x"),
+        Candidate("b.org-000000000002", truth.replace("ZIMBABWE", "ZlMBABWE"), True, "cablegate", "2019-01-01T00:00:00Z",
+                  "https://b.org/x"),
+    ]
+    choices = {(c.preferred, c.reason, tuple(sorted(c.fidelity.items())))
+               for c in (choose(list(p)) for p in itertools.permutations(cands))}
+    assert len(choices) == 1
+    preferred, reason, _ = choices.pop()
+    assert preferred == "a.org-000000000001" and reason.endswith("first by URL")
+
+
+def test_record_note_lands_in_the_run_record(arch):
+    with arch.writer(kind="crawl") as w:
+        w.record_note("https://a.example.org/1", "fetched on attempt 2")
+        w.record_failure("https://a.example.org/2", "HTTP 500")
+        run_id = w.run_id
+    run = json.loads(Path(arch.runs_dir, f"{run_id}.json").read_text())
+    assert run["notes"] == [{"input": "https://a.example.org/1", "reason": "fetched on attempt 2"}]
+    assert run["errors"] == [{"input": "https://a.example.org/2", "reason": "HTTP 500"}]
+    assert run["status"] == "done with errors" and run["counts"]["failures"] == 1
+
+
+def test_newest_capture_of_a_url(arch):
+    url = "https://a.example.org/a page.html"
+    with arch.writer(kind="crawl") as w:
+        first = w.add_capture(url, 200, html_headers(), b"one", fetched_at="2020-01-01T00:00:00Z")
+        assert arch.newest_capture(url) is None  # not committed yet
+        w.commit()
+        second = w.add_capture(url, 404, html_headers(), b"gone", fetched_at="2020-02-01T00:00:00Z")
+    assert arch.newest_capture(url) == second
+    assert arch.newest_capture("https://a.example.org/a%20page.html") == second  # the URL is normalised
+    assert arch.newest_capture(url, status=200) == first
+    assert arch.newest_capture("https://a.example.org/other") is None
+
+
+def test_a_new_version_creates_few_files_and_folders(arch):
+    with arch.writer(kind="crawl") as w:
+        cap = w.add_capture("https://a.example.org/x", 200, html_headers(), b"x")
+        w.record(cap, result(cable("08ASTANA611", "ONE\n")))
+    with arch.writer(kind="reclean") as w:
+        w.record(cap, result(cable("08ASTANA611", "TWO\n", rules=RULES_B), rules=RULES_B))
+    obj = os.path.join(arch.cables_dir, "08ASTANA611")
+    dirs = sorted(os.path.relpath(d, obj) for d, _, _ in os.walk(obj))
+    # Content is stored flat in each version's content folder: no sources/ folders.
+    assert dirs == [".", "v1", "v1/content", "v2", "v2/content"]
+    # Only what changed is stored: the text (once for cable.txt and the source) and the provenance.
+    assert sorted(os.listdir(os.path.join(obj, "v2", "content"))) == sorted(
+        ["cable.txt", f"{source_key('https://a.example.org/x')}.json"])
+    assert arch.cable("08ASTANA611").source(source_key("https://a.example.org/x"))[0] == "TWO\n"
+    assert arch.verify().ok and ocfl_validate(arch.path).returncode == 0
+
+
+def test_replaced_texts_are_not_found_and_a_run_compacts_the_full_text_index(arch, monkeypatch):
+    from archive import store
+
+    url = "https://a.example.org/x"
+
+    def run(text, subject):
+        with arch.writer(kind="crawl") as w:
+            cap = w.add_capture(url, 200, html_headers(), text.encode() + subject.encode())
+            w.record(cap, result(cable("08ASTANA611", text, subject=subject)))
+
+    run("ALPHA BRAVO\n", "FIRST")
+    run("CHARLIE DELTA\n", "FIRST")
+    # Replaced rows stay until there are many of them; search never finds them.
+    assert arch.conn.execute("SELECT count(*) FROM fts_docsize").fetchone()[0] == 2
+    assert arch.search("alpha") == []
+    monkeypatch.setattr(store, "FTS_SLACK", 0)
+    run("CHARLIE DELTA\n", "SECOND")  # a subject change alone replaces the row too
+    assert arch.cable("08ASTANA611").head == 3
+    assert arch.conn.execute("SELECT count(*) FROM fts_docsize").fetchone()[0] == 1
+    assert arch.search("alpha") == [] and arch.search("first") == []
+    assert [h.ref for h in arch.search("charlie")] == ["08ASTANA611"] == [h.ref for h in arch.search("second")]
+    arch.conn.execute("INSERT INTO fts(fts, rank) VALUES ('integrity-check', 0)")
+    assert arch.verify().ok
+
+
+def test_a_commit_that_fails_after_its_decision_is_completed(arch, monkeypatch):
+    from archive import index
+
+    real = index.write_cable
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(args[1])
+        if len(calls) == 1:  # the commit's own index update fails; recovery's works
+            raise OSError(5, "Input/output error")
+        return real(*args, **kwargs)
+
+    with arch.writer(kind="crawl") as w:
+        cap = w.add_capture("https://a.example.org/x", 200, html_headers(), b"x")
+        w.record(cap, result(cable("08ASTANA611", "ONE\n")))
+        monkeypatch.setattr(index, "write_cable", broken)
+        with pytest.raises(OSError, match="Input/output"):
+            w.commit()
+        # The versions were durable when it failed: the commit was completed, the index resynced.
+        assert arch.cable("08ASTANA611").text() == "ONE\n"
+        assert [c.ref for c in arch.list_cables()] == ["08ASTANA611"]
+        assert arch.cleaned_digest(cap) == RULES_A.digest
+        assert w.commit().new == []
+    assert arch.verify().ok

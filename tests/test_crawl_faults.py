@@ -127,6 +127,10 @@ def test_a_failing_robots_txt_is_reported_and_allows_the_crawl(web: MockWeb, cra
     notes = crawl["out"].split("\nnotes (", 1)[1]
     assert "robots.txt answered HTTP 500; treated as allowing everything" in _line(notes, web.url("badrobots", "/robots.txt"))
     assert {"/", "/page.html"} <= {h["path"] for h in crawl["hits"] if h["site"] == "badrobots"}
+    # The note is kept in the run record too.
+    with Archive.open(crawl["archive"]) as arch:
+        (run,) = [r for r in arch.runs() if r["kind"] == "crawl"]
+    assert any("robots.txt answered HTTP 500" in n["reason"] for n in run["notes"]), run.get("notes")
 
 
 def test_bad_seed_lines_are_named(crawl: dict[str, Any]) -> None:
