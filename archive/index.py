@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS sources(
   ref TEXT NOT NULL, key TEXT NOT NULL, url TEXT, text_digest TEXT, meta_digest TEXT,
   capture_id TEXT, fidelity REAL,
   PRIMARY KEY(ref, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sources_key ON sources(key);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(subject, body, content='');
 """
 

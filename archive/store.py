@@ -250,6 +250,13 @@ class _Staged:
 # ----------------------------------------------------------------------------- archive
 
 
+
+def _raise_if_busy(path: str, exc: sqlite3.DatabaseError) -> None:
+    """A locked index is busy, not broken: rebuilding it would wait on the very lock that holds it."""
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        raise ArchiveError(f"{path}: the index is busy ({exc}); another process holds it, try again") from exc
+
 class Archive:
     """An archive folder: captures (WARC + CDXJ), cables (OCFL 1.1), index.sqlite, runs, state."""
 
@@ -398,6 +405,7 @@ class Archive:
             try:
                 self._conn = index.connect(self.index_path)
             except sqlite3.DatabaseError as exc:
+                _raise_if_busy(self.index_path, exc)
                 self.notify(f"{self.index_path}: {exc}; rebuilding it from the files")
                 self.reindex()
                 self._conn = index.connect(self.index_path)
@@ -413,6 +421,7 @@ class Archive:
             try:
                 index.connect(self.index_path).close()
             except sqlite3.DatabaseError as exc:
+                _raise_if_busy(self.index_path, exc)
                 self.notify(f"{self.index_path}: {exc}; rebuilding it from the files")
                 ok = False
         if not ok:

@@ -479,3 +479,14 @@ def test_a_commit_that_fails_after_its_decision_is_completed(arch, monkeypatch):
         assert arch.cleaned_digest(cap) == RULES_A.digest
         assert w.commit().new == []
     assert arch.verify().ok
+
+
+def test_a_busy_index_is_not_rebuilt():
+    """'database is locked' means another process holds the index: report it, do not rebuild."""
+    import sqlite3
+
+    from archive.store import _raise_if_busy
+
+    with pytest.raises(ArchiveError, match="busy"):
+        _raise_if_busy("index.sqlite", sqlite3.OperationalError("database is locked"))
+    assert _raise_if_busy("index.sqlite", sqlite3.DatabaseError("file is not a database")) is None
