@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,6 @@ class Ruleset:
     families: list[FamilyRules]
     common: dict[str, Any]
     info: RulesetInfo
-    compiled: dict[str, Any] = field(default_factory=dict)
 
     def family(self, name: str) -> FamilyRules:
         """The rules of the named family (KeyError if none)."""
@@ -221,13 +220,13 @@ def _compile_common(path: Path, text: str, data: dict[str, Any]) -> dict[str, An
     out: dict[str, Any] = {"raw": data}
     page = data.get("page", {})
     drops = page.get("drop", [])
-    compiled = [_compile_xpath(path, text, x, "page.drop") for x in drops]
+    for x in drops:  # each rule is validated on its own, so an error names its line
+        _compile_xpath(path, text, x, "page.drop")
     # "//tag" rules are dropped in one pass over the tree (iter is much faster than XPath);
     # the others are evaluated as one union expression.
     out["page_drop_tags"] = tuple(x[2:] for x in drops if re.fullmatch(r"//[a-z][a-z0-9]*", x))
     rest = [x for x in drops if not re.fullmatch(r"//[a-z][a-z0-9]*", x)]
     out["page_drop"] = [etree.XPath(" | ".join(rest))] if rest else []
-    del compiled
     out["max_bytes"] = page.get("max_bytes", 16 * 1024 * 1024)
     out["block_tags"] = frozenset(page.get("block_tags", []))
     out["line_tags"] = frozenset(page.get("line_tags", []))

@@ -195,16 +195,21 @@ def _excerpt(title: str) -> str:
     return f"<p>{html.escape(title)} &hellip;</p>"
 
 
+def _posts(template: str, numbers: list[str]) -> list[tuple[dict[str, object], bytes]]:
+    """(truth, page) of a blog template's corpus posts, newest URL first."""
+    posts = []
+    for n in numbers:
+        page = next((CORPUS / "mirrors" / "pages").glob(f"{template}.{n}.*.html")).read_bytes()
+        posts.append((_truth(template, n), page))
+    posts.sort(key=lambda tp: str(tp[0]["url"]), reverse=True)
+    return posts
+
+
 def build_wordpress(profile: dict[str, object]) -> tuple[Site, list[dict[str, object]]]:
     """A self-hosted WordPress blog: posts, front page with /page/N/, date archive, feed, sitemaps, about."""
     template, numbers = profile["wordpress"]  # type: ignore[misc]
     site = Site("wordpress")
-    posts = []
-    for n in numbers:
-        truth = _truth(template, n)
-        page = next((CORPUS / "mirrors" / "pages").glob(f"{template}.{n}.*.html")).read_bytes()
-        posts.append((truth, page))
-    posts.sort(key=lambda tp: str(tp[0]["url"]), reverse=True)
+    posts = _posts(template, numbers)
     hosts = {urlsplit(str(posts[0][0]["url"])).hostname or ""}
     hosts |= {"www." + h for h in hosts}
     world_paths = {urlsplit(str(t["url"])).path: site.base + urlsplit(str(t["url"])).path for t, _ in posts}
@@ -285,12 +290,7 @@ def build_blogger(profile: dict[str, object]) -> tuple[Site, list[dict[str, obje
     """A Blogger blog: posts, front page with "Older Posts" (search?updated-max), a label, Atom feed, sitemap."""
     template, numbers = profile["blogger"]  # type: ignore[misc]
     site = Site("blogger")
-    posts = []
-    for n in numbers:
-        truth = _truth(template, n)
-        page = next((CORPUS / "mirrors" / "pages").glob(f"{template}.{n}.*.html")).read_bytes()
-        posts.append((truth, page))
-    posts.sort(key=lambda tp: str(tp[0]["url"]), reverse=True)
+    posts = _posts(template, numbers)
     orig = urlsplit(str(posts[0][0]["url"])).hostname or ""
     hosts = {orig, orig.replace(".com", ".fr"), "www." + orig}
     per_page = int(profile["per_page"])  # type: ignore[arg-type]
