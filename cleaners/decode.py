@@ -114,10 +114,11 @@ def decode(
     content_type = header_value(headers, "Content-Type")
     if isinstance(body, str):
         kind = "html" if _HTML_SNIFF.search(body[:65536].encode("utf-8", "ignore")) else "text"
-        if not body.strip():
+        if not body or body.isspace():
             return Decoded("", "empty", warnings=["empty body"])
         return Decoded(body, kind)
-    if not body or not body.strip():
+    # isspace() stops at the first other byte; strip() would copy the whole body.
+    if not body or body.isspace():
         return Decoded("", "empty", warnings=["empty body"])
     if len(body) > max_bytes:
         return Decoded(

@@ -198,11 +198,20 @@ def _infer_year(h: Header) -> tuple[int | None, str]:
     Cables are mostly declassified after ten years, sometimes five, twenty or twenty-five; years
     the text itself names tip the balance, and a reference that spells out a year rules that
     year (and any before it) out: cables give the year only of earlier years' references.
+    The year after the newest such reference is a candidate too: early in a year drafters often
+    counted the ten years from the year just ended, so when the ten-year guess is exactly the
+    newest reference's year, the year after it is the likely one (ALMATY 808, DECL 02/28/2015,
+    REF 05 ALMATY 4441, was written in 2006).
     """
     assert h.decl_year is not None
     ref_years = {int(y) + (1900 if int(y) > 60 else 2000) for y in h.ref_years}
     scores: dict[int, float] = {}
-    for offset, prior in ((10, 2.5), (5, 0.5), (25, 0.5), (20, 0.25), (15, 0.25)):
+    candidates = [(10, 2.5), (5, 0.5), (25, 0.5), (20, 0.25), (15, 0.25)]
+    if ref_years:
+        after = h.decl_year - (max(ref_years) + 1)
+        if 4 <= after <= 25 and after not in dict(candidates):
+            candidates.append((after, 2.0 if after == 9 else 0.25))
+    for offset, prior in candidates:
         year = h.decl_year - offset
         score = prior + min(h.years_mentioned.get(year, 0), 5)
         if any(r >= year for r in ref_years):
@@ -216,6 +225,8 @@ def _infer_year(h: Header) -> tuple[int | None, str]:
     how = f"the declassification date {h.decl_year}"
     if mentions:
         how += f" and {mentions} mention(s) of {best} in the text"
+    if ref_years and best == max(ref_years) + 1:
+        how += f", the year after its newest reference ({max(ref_years)})"
     return best, how
 
 

@@ -21,7 +21,7 @@ SKIP_TAGS = frozenset(["script", "style", "noscript", "template", "head", "title
 _WS = re.compile(r"[ \t\n\r\f\v\u00a0]+")
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     """One rendered line, with the block it came from and whether it was inside `<pre>`."""
 
@@ -31,7 +31,7 @@ class Line:
     heading: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class _State:
     lines: list[Line] = field(default_factory=list)
     buf: list[str] = field(default_factory=list)

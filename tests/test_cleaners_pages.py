@@ -157,10 +157,12 @@ def test_several_cables_in_one_post():
 
 
 def test_seed_viewer_render_as_markdown():
-    """Seed 000: markdown undone, ¶ markers restored, no year on the page so no guessed ID."""
+    """Seed 000: markdown undone, ¶ markers restored; no year on the page, so the ID is inferred, and says so."""
     (cable,) = clean((PAGES / "seeds" / "000_d89db4d110e0bcd4.txt").read_bytes())
-    assert cable.reference_id is None
-    assert any("not established" in w for w in cable.warnings)
+    # DECL 02/28/2015 with REF 05 ALMATY 4441: not 2005 (it cites a 2005 cable by year), so 2006.
+    assert cable.reference_id == "06ALMATY808"
+    assert cable.id_source == "inferred"
+    assert any("inferred" in w and "2006" in w and "(2005)" in w for w in cable.warnings)
     assert cable.partial is True
     assert cable.text.startswith("C O N F I D E N T I A L SECTION 01 OF 02 ALMATY 000808")
     assert cable.text.rstrip().endswith("ORDWAY")
@@ -182,3 +184,34 @@ def test_seed_wordpress_text():
     assert cable.text.rstrip().endswith("End Comment.")
     for phrase in ("Leave a Reply", "Trackback", "bloggers like this", "WikiLeaks Link"):
         assert phrase not in cable.text
+
+
+def _header(decl: str, refs: str = "") -> str:
+    """A dateless cable header with a DECL line and, optionally, a REF line."""
+    ref_line = f"REF: {refs}\n\n" if refs else ""
+    return (
+        "C O N F I D E N T I A L ALMATY 000808\n\nSIPDIS\n\n"
+        f"E.O. 12958: DECL: {decl}\nTAGS: PREL PHUM KZ\nSUBJECT: KAZAKHSTAN: A TEST\n\n{ref_line}"
+        "Classified By: DCM FOR REASONS 1.4(B) and (D)\n\n"
+        "1. (C) The meeting took place as planned and nothing more was said about it.\n\nORDWAY\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("decl", "refs", "expected"),
+    [
+        ("02/28/2015", "", "05ALMATY808"),  # ten years before the DECL date
+        ("02/28/2015", "A. 05 ALMATY 4441", "06ALMATY808"),  # 2005 ruled out by its reference
+        ("02/28/2015", "A. 10 ALMATY 12", None),  # every candidate ruled out or weak: no guess
+        ("02/28/2015", "A. 02 ALMATY 12", "05ALMATY808"),  # an old reference changes nothing
+    ],
+)
+def test_year_inference_from_declassification_and_references(decl: str, refs: str, expected: str | None):
+    """A dateless cable gets an inferred ID only when DECL and its dated references settle the year."""
+    (cable,) = clean(_header(decl, refs).encode())
+    assert cable.reference_id == expected
+    if expected:
+        assert cable.id_source == "inferred"
+        assert any(w.startswith("reference ID inferred") for w in cable.warnings)
+    else:
+        assert any("not established" in w for w in cable.warnings)
