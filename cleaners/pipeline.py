@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lxml import etree
@@ -20,6 +20,8 @@ from cleaners.ruleset import FamilyRules, Ruleset, load_rules
 CLEANER_VERSION = "1.0.0"
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]] | None
+# Called with the parsed page and its decoded text, before cleaning changes the tree.
+TreeHook = Callable[[etree._Element, str], None]
 
 _PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
 _TITLE = etree.XPath("//title")
@@ -32,13 +34,23 @@ def clean(body: bytes | str, url: str | None = None, headers: Headers = None, ru
 
 
 def clean_page(
-    body: bytes | str, url: str | None = None, headers: Headers = None, rules: Ruleset | None = None
+    body: bytes | str,
+    url: str | None = None,
+    headers: Headers = None,
+    rules: Ruleset | None = None,
+    on_tree: TreeHook | None = None,
 ) -> PageResult:
-    """Clean a page; never raises on bad input: what went wrong is in the result's warnings."""
+    """Clean a page; never raises on bad input: what went wrong is in the result's warnings.
+
+    `on_tree`, when given, is called with the parsed HTML document and its decoded text before
+    the cleaner changes the tree (a crawler reads the page's links there instead of parsing the
+    page a second time); it is not called for bodies that are not HTML. It must neither change
+    the tree nor raise.
+    """
     rules = rules or load_rules()
     result = PageResult(cables=[], family="unknown", profile=None, ruleset=rules.info, cleaner_version=CLEANER_VERSION)
     try:
-        _clean_into(result, body, url, headers, rules)
+        _clean_into(result, body, url, headers, rules, on_tree)
     except RecursionError:
         result.cables = []
         result.warnings.append("page nested too deeply to lay out; not cleaned")
@@ -53,7 +65,9 @@ def clean_page(
     return result
 
 
-def _clean_into(result: PageResult, body: bytes | str, url: str | None, headers: Headers, rules: Ruleset) -> None:
+def _clean_into(
+    result: PageResult, body: bytes | str, url: str | None, headers: Headers, rules: Ruleset, on_tree: TreeHook | None
+) -> None:
     """The cleaning steps, filling `result`."""
     common = rules.common
     decoded = decode(body, headers, max_bytes=common["max_bytes"])
@@ -74,6 +88,8 @@ def _clean_into(result: PageResult, body: bytes | str, url: str | None, headers:
     except etree.ParserError as exc:
         result.warnings.append(f"HTML could not be parsed: {exc}")
         return
+    if on_tree is not None:
+        on_tree(doc, raw)
     title_el = _TITLE(doc)
     title = " ".join((title_el[0].text_content() or "").split()) if title_el else None
     family = detect_family(raw, doc, url, rules)

@@ -12,9 +12,10 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from cleaners import PageResult, clean_page
-from crawler.discovery import DEPTH_COST, Link, extract_links, follow_links
+from crawler.discovery import DEPTH_COST, Link, extract_links, follow_links, links_in_tree, sniff_kind
 
 
 @dataclass
@@ -47,14 +48,26 @@ def analyse(job: PageJob) -> PageAnalysis:
     result = None
     links: list[Link] = []
     errors = []
+    found: list[list[Link]] = []  # the links read from the cleaner's tree, when it parsed one
+
+    def links_from_tree(doc: Any, text: str) -> None:
+        try:
+            found.append(links_in_tree(doc, text, job.url))
+        except Exception as exc:  # hostile markup must not stop the crawl, nor the cleaning
+            errors.append(f"link extraction failed: {type(exc).__name__}: {exc}")
+            found.append([])
+
+    # An HTML page is parsed once: its links are read from the tree the cleaner parsed.
+    share = job.clean and job.links and sniff_kind(job.body, job.content_type, job.url) == "html"
     if job.clean:
         try:
-            result = clean_page(job.body, url=job.url, headers=job.headers)
+            result = clean_page(job.body, url=job.url, headers=job.headers, on_tree=links_from_tree if share else None)
         except Exception as exc:  # the cleaner promises not to raise; a bug must not stop the crawl
             errors.append(f"cleaner failed: {type(exc).__name__}: {exc}")
     if job.links:
         try:
-            links = _unreported(follow_links(extract_links(job.body, job.url, job.content_type), job.sites), job)
+            raw = found[0] if found else extract_links(job.body, job.url, job.content_type)
+            links = _unreported(follow_links(raw, job.sites), job)
         except Exception as exc:  # hostile markup must not stop the crawl either
             errors.append(f"link extraction failed: {type(exc).__name__}: {exc}")
     return PageAnalysis(result, links, "; ".join(errors) or None)

@@ -272,6 +272,11 @@ def html_links(body: bytes, url: str, content_type: str | None = None) -> list[L
         doc = lxml.html.document_fromstring(text)
     except (ValueError, lxml.etree.ParserError, lxml.etree.XMLSyntaxError):
         return []
+    return links_in_tree(doc, text, url)
+
+
+def links_in_tree(doc: lxml.etree._Element, text: str, url: str) -> list[Link]:
+    """Links of an HTML page already parsed (`text` is its decoded source, for the pager words)."""
     base = url
     for href in _BASE(doc)[:1]:
         base = normalize_link(href, url) or url
@@ -441,7 +446,8 @@ def follow_links(links: list[Link], sites: frozenset[str] | set[str]) -> list[Li
         if site not in sites or skipped or key in seen:
             continue
         seen.add(key)
-        out.append(Link(link.url, link.kind, key))
+        # Links from a page already carry their key: reuse them (hundreds per page).
+        out.append(link if link.key == key else Link(link.url, link.kind, key))
     return out
 
 

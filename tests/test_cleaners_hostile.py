@@ -105,3 +105,19 @@ def test_hostile_strings_in_text():
     ).encode("utf-8", "surrogatepass")
     result = clean_page(page, url="https://x.example/" + "a/" * 2000)
     assert len(result.cables) <= 1
+
+
+def test_tree_hook_sees_html_pages_only_and_before_cleaning() -> None:
+    """`on_tree` gets the parsed page, with its chrome still there; text and binary bodies never call it."""
+    seen: list[tuple[int, str]] = []
+
+    def hook(doc, text: str) -> None:
+        seen.append((len(doc.xpath("//script")), text))
+
+    page = b"<html><body><script>var x;</script><p>Hello</p></body></html>"
+    clean_page(page, on_tree=hook)
+    assert seen and seen[0][0] == 1 and "Hello" in seen[0][1]
+    seen.clear()
+    clean_page(b"SUBJECT: plain text, no markup\n", on_tree=hook)
+    clean_page(b"%PDF-1.4 \x00\x01\x02", on_tree=hook)
+    assert seen == []
