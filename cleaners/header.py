@@ -190,6 +190,9 @@ def parse_header(lines: list[str]) -> Header:
 
 
 _YEAR = re.compile(r"(?<![\d/.-])(?:19[6-9]\d|20[0-4]\d)(?![\d/-])")
+# The published cables were written from December 1966 to February 2010: an inferred year
+# outside that span is impossible (a DECL of 2029 is 25 years from 2004, not 10 from 2019).
+FIRST_YEAR, LAST_YEAR = 1966, 2010
 
 
 def _infer_year(h: Header) -> tuple[int | None, str]:
@@ -213,12 +216,16 @@ def _infer_year(h: Header) -> tuple[int | None, str]:
             candidates.append((after, 2.0 if after == 9 else 0.25))
     for offset, prior in candidates:
         year = h.decl_year - offset
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            continue
         score = prior + min(h.years_mentioned.get(year, 0), 5)
         if any(r >= year for r in ref_years):
             score = -1.0
         scores[year] = score
+    if not scores:
+        return None, f"every year the declassification date allows is outside {FIRST_YEAR}-{LAST_YEAR}"
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-    (best, top), (_, second) = ranked[0], ranked[1]
+    (best, top), second = ranked[0], (ranked[1][1] if len(ranked) > 1 else -1.0)
     if top < 1.0 or top - second < 1.0:
         return None, "references or mentioned years leave it open"
     mentions = h.years_mentioned.get(best, 0)

@@ -204,6 +204,7 @@ def _header(decl: str, refs: str = "") -> str:
         ("02/28/2015", "A. 05 ALMATY 4441", "06ALMATY808"),  # 2005 ruled out by its reference
         ("02/28/2015", "A. 10 ALMATY 12", None),  # every candidate ruled out or weak: no guess
         ("02/28/2015", "A. 02 ALMATY 12", "05ALMATY808"),  # an old reference changes nothing
+        ("02/28/2029", "", None),  # not 2019 (after the last cable); 25 or 20 years: left open
     ],
 )
 def test_year_inference_from_declassification_and_references(decl: str, refs: str, expected: str | None):
