@@ -417,7 +417,12 @@ def read_record(path: str, offset: int, length: int) -> tuple[str, Any, int, lis
         data = fh.read(length)
     if len(data) != length:
         raise ValueError(f"{path}: record at offset {offset} is cut short (file truncated?)")
-    for record in ArchiveIterator(io.BytesIO(data)):
+    # Decompressed and checked here (CRC, length, nothing after it): warcio alone reads some
+    # damaged members as an empty record instead of failing.
+    plain, problem = gunzip_member(data)
+    if plain is None:
+        raise ValueError(f"{path}: record at offset {offset}: {problem}")
+    for record in ArchiveIterator(io.BytesIO(plain)):
         rec_type = record.rec_type
         status = 0
         headers: list[tuple[str, str]] = []
@@ -426,8 +431,25 @@ def read_record(path: str, offset: int, length: int) -> tuple[str, Any, int, lis
             with contextlib.suppress(ValueError, TypeError):
                 status = int(record.http_headers.get_statuscode())
         body = record.raw_stream.read()
+        declared = record.rec_headers.get_header("WARC-Payload-Digest")
+        if rec_type == "response" and declared and declared != payload_digest(body):
+            raise ValueError(f"{path}: record at offset {offset}: payload does not match its WARC-Payload-Digest")
         return rec_type, record.rec_headers, status, headers, body
     raise ValueError(f"{path}: no WARC record at offset {offset}")
+
+
+def gunzip_member(raw: bytes) -> tuple[bytes | None, str | None]:
+    """(the bytes of one whole gzip member, None), or (None, why it is damaged)."""
+    d = zlib.decompressobj(zlib.MAX_WBITS + 16)
+    try:
+        plain = d.decompress(raw)
+    except zlib.error as exc:
+        return None, f"gzip member damaged: {exc}"
+    if not d.eof:
+        return None, "gzip member cut short (file truncated?)"
+    if d.unused_data:
+        return None, "bytes after the record's gzip member"
+    return plain, None
 
 
 def restore_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -459,16 +481,7 @@ def _member_problem(fh: BinaryIO, offset: int, length: int) -> str | None:
         fh.seek(pos)
     if len(raw) < length:
         return f"record cut short ({len(raw)} of {length} bytes)"
-    d = zlib.decompressobj(zlib.MAX_WBITS + 16)
-    try:
-        d.decompress(raw)
-    except zlib.error as exc:
-        return f"gzip member damaged: {exc}"
-    if not d.eof:
-        return "gzip member cut short (file truncated?)"
-    if d.unused_data:
-        return "bytes after the record's gzip member"
-    return None
+    return gunzip_member(raw)[1]
 
 
 def scan_warc(path: str, check_digests: bool = True) -> Iterator[dict[str, Any]]:

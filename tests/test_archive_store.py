@@ -490,3 +490,25 @@ def test_a_busy_index_is_not_rebuilt():
     with pytest.raises(ArchiveError, match="busy"):
         _raise_if_busy("index.sqlite", sqlite3.OperationalError("database is locked"))
     assert _raise_if_busy("index.sqlite", sqlite3.DatabaseError("file is not a database")) is None
+
+
+@pytest.mark.parametrize(
+    ("where", "damage"),
+    [
+        ("start", b"\0" * 64),  # the deflate stream's first blocks
+        ("middle", b"\xff"),  # one byte inside the compressed payload
+        ("trailer", b"\0\0\0\0"),  # the CRC32 of the member's trailer
+    ],
+)
+def test_a_damaged_capture_is_never_read_as_another_page(arch, where, damage):
+    """Reading a capture checks its gzip member and payload digest: damage raises, it never gives empty or wrong bytes."""
+    url, body, _ = cablegate_pages()[0]
+    crawl(arch, [(url, body)])
+    (cap,) = list(arch.captures())
+    assert arch.read_capture(cap)[2] == body
+    at = {"start": cap.offset + 10, "middle": cap.offset + cap.length // 2, "trailer": cap.offset + cap.length - 8}
+    with open(os.path.join(arch.captures_dir, os.path.basename(cap.warc_file)), "r+b") as fh:
+        fh.seek(at[where])
+        fh.write(damage)
+    with pytest.raises(ArchiveError, match=re.escape(os.path.basename(cap.warc_file))):
+        arch.read_capture(cap)
