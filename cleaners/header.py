@@ -208,10 +208,11 @@ def _infer_year(h: Header) -> tuple[int | None, str]:
     """
     assert h.decl_year is not None
     ref_years = {int(y) + (1900 if int(y) > 60 else 2000) for y in h.ref_years}
+    newest_ref = max(ref_years, default=None)
     scores: dict[int, float] = {}
     candidates = [(10, 2.5), (5, 0.5), (25, 0.5), (20, 0.25), (15, 0.25)]
-    if ref_years:
-        after = h.decl_year - (max(ref_years) + 1)
+    if newest_ref is not None:
+        after = h.decl_year - (newest_ref + 1)
         if 4 <= after <= 25 and after not in dict(candidates):
             candidates.append((after, 2.0 if after == 9 else 0.25))
     for offset, prior in candidates:
@@ -219,7 +220,7 @@ def _infer_year(h: Header) -> tuple[int | None, str]:
         if not FIRST_YEAR <= year <= LAST_YEAR:
             continue
         score = prior + min(h.years_mentioned.get(year, 0), 5)
-        if any(r >= year for r in ref_years):
+        if newest_ref is not None and newest_ref >= year:
             score = -1.0
         scores[year] = score
     if not scores:
@@ -232,8 +233,8 @@ def _infer_year(h: Header) -> tuple[int | None, str]:
     how = f"the declassification date {h.decl_year}"
     if mentions:
         how += f" and {mentions} mention(s) of {best} in the text"
-    if ref_years and best == max(ref_years) + 1:
-        how += f", the year after its newest reference ({max(ref_years)})"
+    if newest_ref is not None and best == newest_ref + 1:
+        how += f", the year after its newest reference ({newest_ref})"
     return best, how
 
 
