@@ -433,7 +433,9 @@ def read_record(path: str, offset: int, length: int) -> tuple[str, Any, int, lis
         body = record.raw_stream.read()
         declared = record.rec_headers.get_header("WARC-Payload-Digest")
         if rec_type == "response" and declared and declared != payload_digest(body):
-            raise ValueError(f"{path}: record at offset {offset}: payload does not match its WARC-Payload-Digest")
+            raise ValueError(
+                f"{path}: record at offset {offset}: payload does not match its WARC-Payload-Digest"
+            )
         return rec_type, record.rec_headers, status, headers, body
     raise ValueError(f"{path}: no WARC record at offset {offset}")
 

@@ -573,7 +573,9 @@ def diff_versions(
     else:
         for n in (a, b):
             if source not in record.source_keys(n):
-                raise ValueError(f"{ref} v{n} has no source {source!r} (see `cablearchive show {ref} --json`)")
+                raise ValueError(
+                    f"{ref} v{n} has no source {source!r} (see `cablearchive show {ref} --json`)"
+                )
         old_text, new_text, what = record.source(source, a)[0], record.source(source, b)[0], f" {source}"
     return diff_texts(
         old_text,

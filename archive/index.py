@@ -182,7 +182,9 @@ def original_by_digest(conn: sqlite3.Connection, digest: str) -> Capture | None:
 
 def source_digests(conn: sqlite3.Connection, ref: str, key: str) -> tuple[str, str] | None:
     """(text digest, metadata digest) of a cable's source as last archived, or None."""
-    row = conn.execute("SELECT text_digest, meta_digest FROM sources WHERE ref=? AND key=?", (ref, key)).fetchone()
+    row = conn.execute(
+        "SELECT text_digest, meta_digest FROM sources WHERE ref=? AND key=?", (ref, key)
+    ).fetchone()
     return (row[0], row[1]) if row else None
 
 
@@ -277,12 +279,16 @@ def compact_fts(conn: sqlite3.Connection, cables_dir: str) -> int:
             obj_dir = os.path.join(cables_dir, ref)
             try:
                 inv = ocfl.load_inventory(obj_dir)
-                text = ocfl.read_logical(obj_dir, inv, "cable.txt").decode("utf-8", "replace") if inv else None
+                text = (
+                    ocfl.read_logical(obj_dir, inv, "cable.txt").decode("utf-8", "replace") if inv else None
+                )
             except (OSError, ValueError, KeyError):
                 text = None
             fts_rowid = None
             if text is not None:
-                fts_rowid = conn.execute("INSERT INTO fts(subject, body) VALUES (?, ?)", (subject or "", text)).lastrowid
+                fts_rowid = conn.execute(
+                    "INSERT INTO fts(subject, body) VALUES (?, ?)", (subject or "", text)
+                ).lastrowid
                 n += 1
             conn.execute("UPDATE cables SET fts_rowid=? WHERE id=?", (fts_rowid, cable_id))
         conn.execute("COMMIT")

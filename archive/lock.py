@@ -70,7 +70,9 @@ class ArchiveLock:
                 msg = f"{what} is locked by {self.describe_holder()}"
                 if deadline is not None and time.monotonic() >= deadline:
                     os.close(fd)
-                    raise LockBusy(f"{msg}; not waiting" if wait == 0 else f"{msg}; gave up after {wait:g} s") from None
+                    raise LockBusy(
+                        f"{msg}; not waiting" if wait == 0 else f"{msg}; gave up after {wait:g} s"
+                    ) from None
                 if not told and notify is not None:
                     notify(f"{msg}; waiting for it to finish")
                     told = True

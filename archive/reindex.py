@@ -64,7 +64,9 @@ def object_refs(arch: Archive) -> list[str]:
     return sorted(n for n in names if is_reference(n) and os.path.isdir(os.path.join(arch.cables_dir, n)))
 
 
-def rebuild_index(arch: Archive, progress: Progress | None = None, *, from_warc: bool = False) -> dict[str, Any]:
+def rebuild_index(
+    arch: Archive, progress: Progress | None = None, *, from_warc: bool = False
+) -> dict[str, Any]:
     """Write a fresh index.sqlite (and, with from_warc, index.cdxj) and swap it in atomically."""
     problems: list[str] = []
     if from_warc:

@@ -137,7 +137,12 @@ class CableRecord:
         out = []
         for name, v in self.inventory["versions"].items():
             out.append(
-                VersionInfo(ocfl.vnum(name), v.get("created", ""), v.get("message", ""), (v.get("user") or {}).get("name", ""))
+                VersionInfo(
+                    ocfl.vnum(name),
+                    v.get("created", ""),
+                    v.get("message", ""),
+                    (v.get("user") or {}).get("name", ""),
+                )
             )
         return sorted(out, key=lambda v: v.number)
 
@@ -250,12 +255,12 @@ class _Staged:
 # ----------------------------------------------------------------------------- archive
 
 
-
 def _raise_if_busy(path: str, exc: sqlite3.DatabaseError) -> None:
     """A locked index is busy, not broken: rebuilding it would wait on the very lock that holds it."""
     text = str(exc).lower()
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
         raise ArchiveError(f"{path}: the index is busy ({exc}); another process holds it, try again") from exc
+
 
 class Archive:
     """An archive folder: captures (WARC + CDXJ), cables (OCFL 1.1), index.sqlite, runs, state."""
@@ -322,7 +327,9 @@ class Archive:
             if not os.path.isdir(path):
                 raise ArchiveError(f"{path}: exists and is not a folder")
             if os.listdir(path):
-                raise ArchiveError(f"{path}: folder is not empty and is not an archive; refusing to create one there")
+                raise ArchiveError(
+                    f"{path}: folder is not empty and is not an archive; refusing to create one there"
+                )
         try:
             os.makedirs(path, exist_ok=True)
             for sub in ("captures", "runs", "state"):
@@ -484,8 +491,14 @@ class Archive:
         """
         run = journal.get("run") or "?"
         phase = journal.get("phase")
-        done: dict[str, Any] = {"run": run, "forward": [], "back": [], "warc_truncated": [], "warc_removed": [],
-                                "marks_cut": 0}
+        done: dict[str, Any] = {
+            "run": run,
+            "forward": [],
+            "back": [],
+            "warc_truncated": [],
+            "warc_removed": [],
+            "marks_cut": 0,
+        }
         cdxj_len = journal.get("cdxj")
         cleaned_len = journal.get("cleaned")
         cdxj_start = journal.get("cdxj_start", cdxj_len)
@@ -519,7 +532,11 @@ class Archive:
                 os.truncate(full, lengths[name])
                 done["warc_truncated"].append(name)
         cut_marks: list[tuple[str, str]] = []
-        if cleaned_len is not None and os.path.exists(self.cleaned_path) and os.path.getsize(self.cleaned_path) > cleaned_len:
+        if (
+            cleaned_len is not None
+            and os.path.exists(self.cleaned_path)
+            and os.path.getsize(self.cleaned_path) > cleaned_len
+        ):
             cut_marks = self._read_cleaned(cleaned_len)
             done["marks_cut"] = len(cut_marks)
         for path, size in ((self.cdxj_path, cdxj_len), (self.cleaned_path, cleaned_len)):
@@ -533,7 +550,8 @@ class Archive:
                 conn.execute("BEGIN")
                 # Rows of this run's captures that the WARC files no longer hold go.
                 rows = conn.execute(
-                    "SELECT id, filename, offset FROM captures WHERE substr(filename, 1, ?) = ?", (len(prefix), prefix)
+                    "SELECT id, filename, offset FROM captures WHERE substr(filename, 1, ?) = ?",
+                    (len(prefix), prefix),
                 ).fetchall()
                 gone = [(rid,) for rid, name, off in rows if off >= lengths.get(name, 0)]
                 conn.executemany("DELETE FROM captures WHERE id=?", gone)
@@ -625,7 +643,9 @@ class Archive:
         if rec_type == "revisit":
             orig = index.get_capture(self.conn, cap.refers_to) if cap.refers_to else None
             if orig is None or orig.revisit:
-                raise ArchiveError(f"{path}: revisit at offset {cap.offset} refers to {cap.refers_to}, not in the archive")
+                raise ArchiveError(
+                    f"{path}: revisit at offset {cap.offset} refers to {cap.refers_to}, not in the archive"
+                )
             o_status, o_headers, o_body = self.read_capture(orig)
             if cap.revisit_profile == REVISIT_NOT_MODIFIED:
                 return o_status, o_headers, o_body
@@ -634,7 +654,9 @@ class Archive:
 
     def cleaned_digest(self, cap: Capture) -> str | None:
         """The rules digest this capture was last cleaned under (None: never cleaned)."""
-        row = self.conn.execute("SELECT cleaned FROM captures WHERE record_id=?", (cap.capture_id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT cleaned FROM captures WHERE record_id=?", (cap.capture_id,)
+        ).fetchone()
         return row[0] if row else None
 
     # -- reading cables
@@ -676,7 +698,9 @@ class Archive:
                 return []
             quoted = " ".join('"' + w + '"' for w in words)
             rows = self.conn.execute(sql, (quoted, limit)).fetchall()
-        terms = [w.lower() for w in re.findall(r"\w+", query) if w.upper() not in ("AND", "OR", "NOT", "NEAR")]
+        terms = [
+            w.lower() for w in re.findall(r"\w+", query) if w.upper() not in ("AND", "OR", "NOT", "NEAR")
+        ]
         hits = []
         for ref, subject, score in rows:
             snippet = ""
@@ -690,7 +714,10 @@ class Archive:
         out = []
         for name in sorted(os.listdir(self.runs_dir)):
             if name.endswith(".json"):
-                with contextlib.suppress(OSError, ValueError), open(os.path.join(self.runs_dir, name), encoding="utf-8") as fh:
+                with (
+                    contextlib.suppress(OSError, ValueError),
+                    open(os.path.join(self.runs_dir, name), encoding="utf-8") as fh,
+                ):
                     out.append(json.load(fh))
         return out
 
@@ -701,12 +728,16 @@ class Archive:
 
         return verify_archive(self, progress)
 
-    def reindex(self, progress: Progress | None = None, *, from_warc: bool = False, wait: float | None = None) -> dict[str, int]:
+    def reindex(
+        self, progress: Progress | None = None, *, from_warc: bool = False, wait: float | None = None
+    ) -> dict[str, int]:
         """Rebuild index.sqlite from the files (and index.cdxj from the WARC files with from_warc)."""
         from archive.reindex import rebuild_index
 
         lock = self._lock()
-        lock.acquire({"kind": "reindex", "run": None}, wait=wait, notify=self.notify, what=f"archive {self.path}")
+        lock.acquire(
+            {"kind": "reindex", "run": None}, wait=wait, notify=self.notify, what=f"archive {self.path}"
+        )
         try:
             self._recover(lock)
             self.close()
@@ -770,7 +801,9 @@ class Writer:
     interrupted commit be settled to all or nothing.
     """
 
-    def __init__(self, arch: Archive, kind: str, args: dict[str, Any], wait: float | None, warc_size: int) -> None:
+    def __init__(
+        self, arch: Archive, kind: str, args: dict[str, Any], wait: float | None, warc_size: int
+    ) -> None:
         if kind not in ("crawl", "reclean", "import") and not re.fullmatch(r"[a-z][a-z0-9-]{0,19}", kind):
             raise ArchiveError(f"run kind {kind!r} is not one of crawl, reclean, import")
         self.arch = arch
@@ -901,8 +934,10 @@ class Writer:
             "warnings": self.warnings,
             "notes": self.notes,
         }
-        atomic_write(os.path.join(self.arch.runs_dir, f"{self.run_id}.json"),
-                     (json.dumps(rec, ensure_ascii=False, indent=1, default=str) + "\n").encode("utf-8"))
+        atomic_write(
+            os.path.join(self.arch.runs_dir, f"{self.run_id}.json"),
+            (json.dumps(rec, ensure_ascii=False, indent=1, default=str) + "\n").encode("utf-8"),
+        )
 
     def _check_open(self) -> None:
         if self.closed:
@@ -931,7 +966,9 @@ class Writer:
             raise ArchiveError(f"{shown} is not an http(s) URL: not stored")
         if isinstance(body, str):
             body = body.encode("utf-8")
-        headers = [(str(k), str(v)) for k, v in (headers.items() if isinstance(headers, dict) else headers or [])]
+        headers = [
+            (str(k), str(v)) for k, v in (headers.items() if isinstance(headers, dict) else headers or [])
+        ]
         cap = self._sink.write(
             url,
             int(status),
@@ -1002,7 +1039,11 @@ class Writer:
             meta["reference_id"] = ref
             meta_digest = metadata_digest(meta)
             staged = self._staged.get(ref, {}).get(key)
-            current = (staged.text_digest, staged.meta_digest) if staged else index.source_digests(self.conn, ref, key)
+            current = (
+                (staged.text_digest, staged.meta_digest)
+                if staged
+                else index.source_digests(self.conn, ref, key)
+            )
             if current == (text_digest, meta_digest):
                 continue
             cleaning = cable.cleaning()
@@ -1071,7 +1112,11 @@ class Writer:
         obj_dir = os.path.join(self.arch.cables_dir, ref)
         inv = ocfl.load_inventory(obj_dir)
         old_state = ocfl.version_state(inv) if inv else {}
-        old_keys = {p[len("sources/") : -len(".txt")] for p in old_state if p.startswith("sources/") and p.endswith(".txt")}
+        old_keys = {
+            p[len("sources/") : -len(".txt")]
+            for p in old_state
+            if p.startswith("sources/") and p.endswith(".txt")
+        }
         # Logical path -> new bytes, or the digest of content the object already holds.
         files: dict[str, bytes | str] = {}
         digests: dict[str, str] = {}
@@ -1085,10 +1130,22 @@ class Writer:
             prov = json.loads(ocfl.read_logical(obj_dir, inv, f"sources/{key}.json"))
             text = ocfl.read_logical(obj_dir, inv, f"sources/{key}.txt").decode("utf-8", "replace")
             cleaning = prov.get("cleaning") or {}
-            cands.append(Candidate(key, text, bool(cleaning.get("lines_kept", True)), cleaning.get("family") or "generic",
-                                   prov.get("fetched_at") or "", prov.get("final_url") or prov.get("url") or ""))
-            infos[key] = {"prov": prov, "meta": prov.get("metadata") or {}, "text_bytes": None,
-                          "text_digest": old_state[f"sources/{key}.txt"]}
+            cands.append(
+                Candidate(
+                    key,
+                    text,
+                    bool(cleaning.get("lines_kept", True)),
+                    cleaning.get("family") or "generic",
+                    prov.get("fetched_at") or "",
+                    prov.get("final_url") or prov.get("url") or "",
+                )
+            )
+            infos[key] = {
+                "prov": prov,
+                "meta": prov.get("metadata") or {},
+                "text_bytes": None,
+                "text_digest": old_state[f"sources/{key}.txt"],
+            }
         added, changed = 0, 0
         for key, s in staged.items():
             prov_bytes = _json_bytes(s.provenance)
@@ -1098,8 +1155,13 @@ class Writer:
             digests[f"sources/{key}.json"] = ocfl.digest(prov_bytes)
             url = s.provenance.get("final_url") or s.provenance.get("url") or ""
             cands.append(Candidate(key, s.text, s.lines_kept, s.family, s.fetched_at, url))
-            infos[key] = {"prov": s.provenance, "meta": s.meta, "text_bytes": s.text_bytes, "text_digest": s.text_digest,
-                          "meta_digest": s.meta_digest}
+            infos[key] = {
+                "prov": s.provenance,
+                "meta": s.meta,
+                "text_bytes": s.text_bytes,
+                "text_digest": s.text_digest,
+                "meta_digest": s.meta_digest,
+            }
             if key not in old_keys:
                 added += 1
             elif old_state.get(f"sources/{key}.txt") != s.text_digest:
@@ -1219,8 +1281,11 @@ class Writer:
             if plan is not None:
                 plans.append(plan)
         objects = [
-            {"id": p["ref"], "old": ocfl.head_number(p["inv"]) if p["inv"] else None,
-             "new": (ocfl.head_number(p["inv"]) + 1) if p["inv"] else 1}
+            {
+                "id": p["ref"],
+                "old": ocfl.head_number(p["inv"]) if p["inv"] else None,
+                "new": (ocfl.head_number(p["inv"]) + 1) if p["inv"] else 1,
+            }
             for p in plans
         ]
         now = now_iso()
@@ -1236,7 +1301,13 @@ class Writer:
 
             def prepare(p: dict[str, Any]) -> list[str]:
                 p["new_inv"], paths = ocfl.prepare_version(
-                    p["dir"], p["ref"], p["inv"], p["files"], created=now, message=self._message(p, note), user=user,
+                    p["dir"],
+                    p["ref"],
+                    p["inv"],
+                    p["files"],
+                    created=now,
+                    message=self._message(p, note),
+                    user=user,
                     digests=p["digests"],
                 )
                 return paths
@@ -1261,7 +1332,9 @@ class Writer:
                 index.insert_captures(conn, self._caps)
                 index.set_cleaned(conn, self._marks)
                 for p in plans:
-                    index.write_cable(conn, p["ref"], p["new_inv"], p["cable_json"], p["text"], p["text_changed"])
+                    index.write_cable(
+                        conn, p["ref"], p["new_inv"], p["cable_json"], p["text"], p["text_changed"]
+                    )
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -1307,8 +1380,11 @@ class Writer:
         """
         try:
             for p in plans:
-                ocfl.settle(p["dir"], ocfl.head_number(p["inv"]) if p["inv"] else None,
-                            (ocfl.head_number(p["inv"]) + 1) if p["inv"] else 1)
+                ocfl.settle(
+                    p["dir"],
+                    ocfl.head_number(p["inv"]) if p["inv"] else None,
+                    (ocfl.head_number(p["inv"]) + 1) if p["inv"] else 1,
+                )
             for path, size in ((self.arch.cdxj_path, cdxj), (self.arch.cleaned_path, cleaned)):
                 if os.path.exists(path) and os.path.getsize(path) > size:
                     os.truncate(path, size)
@@ -1323,7 +1399,9 @@ class Writer:
             with open(self.arch.journal_path, encoding="utf-8") as fh:
                 journal = json.load(fh)
             self.arch._settle_journal(journal)
-            self._write_journal([], warc=journal.get("warc"), cdxj=journal.get("cdxj"), cleaned=journal.get("cleaned"))
+            self._write_journal(
+                [], warc=journal.get("warc"), cdxj=journal.get("cdxj"), cleaned=journal.get("cleaned")
+            )
         except Exception as exc:  # the journal stays; the next writer settles it
             self.arch.notify(f"could not complete the failed commit now ({exc}); the next writer will")
         finally:

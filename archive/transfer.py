@@ -89,7 +89,9 @@ def iter_warc_records(path: str, bad: list[str]) -> Iterator[tuple[int, Any, byt
                     offset = it.get_record_offset()
                     good_end = offset + it.get_record_length()
                     if failure is not None:
-                        bad.append(f"{path}: record at offset {offset}: body undecodable ({_short(failure)}); skipped")
+                        bad.append(
+                            f"{path}: record at offset {offset}: body undecodable ({_short(failure)}); skipped"
+                        )
                         continue
                     if record.digest_checker.passed is False:
                         problems = "; ".join(map(str, record.digest_checker.problems))
@@ -98,7 +100,9 @@ def iter_warc_records(path: str, bad: list[str]) -> Iterator[tuple[int, Any, byt
                     yield offset, record, body
             return
         except Exception as exc:  # warcio and zlib raise several types
-            bad.append(f"{path}: unreadable record at offset {good_end}: {_short(exc)}; reading on from the next record")
+            bad.append(
+                f"{path}: unreadable record at offset {good_end}: {_short(exc)}; reading on from the next record"
+            )
             nxt = _resume_point(path, good_end)
             if nxt is None or nxt <= pos:
                 return
@@ -198,8 +202,13 @@ def _refs(arch: Archive, refs: list[str] | None) -> list[str]:
     return [c.ref for c in arch.list_cables()]
 
 
-def export_jsonl(arch: Archive, out: IO[str], refs: list[str] | None = None,
-                 progress: Progress | None = None, on_error: Callable[[str], None] | None = None) -> int:
+def export_jsonl(
+    arch: Archive,
+    out: IO[str],
+    refs: list[str] | None = None,
+    progress: Progress | None = None,
+    on_error: Callable[[str], None] | None = None,
+) -> int:
     """Write one JSON line per cable (metadata, preferred text, sources); returns how many."""
     n = 0
     todo = _refs(arch, refs)
@@ -219,15 +228,27 @@ def export_jsonl(arch: Archive, out: IO[str], refs: list[str] | None = None,
     return n
 
 
-def export_warc(arch: Archive, out: IO[bytes], refs: list[str] | None = None,
-                progress: Progress | None = None, on_error: Callable[[str], None] | None = None) -> int:
+def export_warc(
+    arch: Archive,
+    out: IO[bytes],
+    refs: list[str] | None = None,
+    progress: Progress | None = None,
+    on_error: Callable[[str], None] | None = None,
+) -> int:
     """Write a WARC: per cable, its text (resource), cable.json (metadata) and its sources' captures."""
     from archive.store import tool_name
 
     writer = WARCWriter(out, gzip=True)
-    writer.write_record(writer.create_warcinfo_record("cablearchive-export.warc.gz", {
-        "software": tool_name(), "format": "WARC File Format 1.0", "description": "cables exported from an archive",
-    }))
+    writer.write_record(
+        writer.create_warcinfo_record(
+            "cablearchive-export.warc.gz",
+            {
+                "software": tool_name(),
+                "format": "WARC File Format 1.0",
+                "description": "cables exported from an archive",
+            },
+        )
+    )
     copied: set[str] = set()
     n = 0
     todo = _refs(arch, refs)
@@ -238,14 +259,21 @@ def export_warc(arch: Archive, out: IO[bytes], refs: list[str] | None = None,
             meta = rec.read("cable.json")
             uri = f"urn:cablearchive:cable:{ref}:v{rec.head}"
             resource = writer.create_warc_record(
-                uri, "resource", payload=io.BytesIO(text), length=len(text),
+                uri,
+                "resource",
+                payload=io.BytesIO(text),
+                length=len(text),
                 warc_content_type="text/plain; charset=utf-8",
             )
             writer.write_record(resource)
             rid = resource.rec_headers.get_header("WARC-Record-ID")
             metadata = writer.create_warc_record(
-                uri, "metadata", payload=io.BytesIO(meta), length=len(meta),
-                warc_content_type="application/json", warc_headers_dict={"WARC-Refers-To": rid},
+                uri,
+                "metadata",
+                payload=io.BytesIO(meta),
+                length=len(meta),
+                warc_content_type="application/json",
+                warc_headers_dict={"WARC-Refers-To": rid},
             )
             writer.write_record(metadata)
             for s in json.loads(meta).get("sources", []):
@@ -273,6 +301,3 @@ def _copy_record(arch: Archive, cap: Any, out: IO[bytes]) -> None:
     if len(data) != cap.length:
         raise ArchiveError(f"{cap.warc_file}: record at offset {cap.offset} is cut short")
     out.write(data)
-
-
-

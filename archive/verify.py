@@ -137,7 +137,10 @@ def verify_object(report: VerifyReport, obj_dir: str, ref: str) -> list[tuple[st
         allowed.add(f"{name}/{ocfl.SIDECAR}")
         vdata = _check_sidecar(report, os.path.join(obj_dir, name, ocfl.INVENTORY))
         if name == inv["head"] and vdata is not None and vdata != data:
-            report.add(os.path.join(obj_dir, name, ocfl.INVENTORY), "head version inventory differs from the root inventory")
+            report.add(
+                os.path.join(obj_dir, name, ocfl.INVENTORY),
+                "head version inventory differs from the root inventory",
+            )
         for d in versions[name].get("state", {}):
             if d not in manifest:
                 report.add(inv_path, f"{name} state digest {d[:16]}… is not in the manifest")
@@ -153,7 +156,11 @@ def verify_object(report: VerifyReport, obj_dir: str, ref: str) -> list[tuple[st
         for rel in paths:
             allowed.add(rel)
             full = os.path.join(obj_dir, rel)
-            if ".." in rel.split("/") or rel.split("/")[0] not in versions or rel.split("/")[1:2] != ["content"]:
+            if (
+                ".." in rel.split("/")
+                or rel.split("/")[0] not in versions
+                or rel.split("/")[1:2] != ["content"]
+            ):
                 report.add(full, "content path outside the object's version content folders")
                 continue
             try:
@@ -171,7 +178,9 @@ def verify_object(report: VerifyReport, obj_dir: str, ref: str) -> list[tuple[st
         for fn in filenames:
             rel = os.path.relpath(os.path.join(dirpath, fn), obj_dir).replace(os.sep, "/")
             if rel not in allowed:
-                report.add(os.path.join(dirpath, fn), "file not in the inventory (left by an interrupted write?)")
+                report.add(
+                    os.path.join(dirpath, fn), "file not in the inventory (left by an interrupted write?)"
+                )
         for dn in list(dirnames):
             rel = os.path.relpath(os.path.join(dirpath, dn), obj_dir).replace(os.sep, "/")
             if dirpath == obj_dir and dn not in versions:
@@ -221,7 +230,9 @@ def verify_archive(arch: Archive, progress: Progress | None = None) -> VerifyRep
     return report
 
 
-def _verify(arch: Archive, report: VerifyReport, progress: Progress | None, live: dict[str, Any] | None) -> None:
+def _verify(
+    arch: Archive, report: VerifyReport, progress: Progress | None, live: dict[str, Any] | None
+) -> None:
     from archive.store import MARKER
 
     try:
@@ -280,7 +291,9 @@ def _verify(arch: Archive, report: VerifyReport, progress: Progress | None, live
                 for prob in rec["problems"]:
                     report.add(path, f"record {rec['record_id']} at offset {rec['offset']}: {prob}")
         except Exception as exc:
-            report.add(path, f"unreadable from offset {end}: {type(exc).__name__}: {exc} (truncated or damaged)")
+            report.add(
+                path, f"unreadable from offset {end}: {type(exc).__name__}: {exc} (truncated or damaged)"
+            )
         else:
             size = os.path.getsize(path)
             if limit is None and end != size:
@@ -312,12 +325,16 @@ def _verify(arch: Archive, report: VerifyReport, progress: Progress | None, live
         if rec is None:
             report.add(arch.cdxj_path, f"line {n}: no record at {cap.warc_file} offset {cap.offset}")
         elif rec["record_id"] != cap.record_id or rec["length"] != cap.length or rec["url"] != cap.url:
-            report.add(arch.cdxj_path, f"line {n}: does not match the record at {cap.warc_file} offset {cap.offset}")
+            report.add(
+                arch.cdxj_path, f"line {n}: does not match the record at {cap.warc_file} offset {cap.offset}"
+            )
         elif (rec["digest"] or "") != cap.payload_digest:
             report.add(arch.cdxj_path, f"line {n}: payload digest differs from the WARC record's")
     for (name, offset), rec in records.items():
         if rec["type"] in ("response", "revisit") and rec["record_id"] not in indexed:
-            report.add(os.path.join(arch.captures_dir, name), f"record at offset {offset} is not in index.cdxj")
+            report.add(
+                os.path.join(arch.captures_dir, name), f"record at offset {offset} is not in index.cdxj"
+            )
 
     # -- provenance pointers
     for path, raw in provs:
@@ -333,8 +350,11 @@ def _verify(arch: Archive, report: VerifyReport, progress: Progress | None, live
         if cap is None:
             report.add(path, f"points at capture {rid}, which is not in index.cdxj")
         elif cap.warc_file != cap_info.get("warc_file") or cap.offset != cap_info.get("offset"):
-            report.add(path, f"points at {cap_info.get('warc_file')} offset {cap_info.get('offset')}, "
-                       f"but capture {rid} is at {cap.warc_file} offset {cap.offset}")
+            report.add(
+                path,
+                f"points at {cap_info.get('warc_file')} offset {cap_info.get('offset')}, "
+                f"but capture {rid} is at {cap.warc_file} offset {cap.offset}",
+            )
 
     # -- the derived index
     if live is None:
@@ -365,7 +385,9 @@ def _verify_index(arch: Archive, report: VerifyReport, refs: list[str], indexed:
     for ref in refs:
         inv = ocfl.load_inventory(os.path.join(arch.cables_dir, ref))
         if inv is not None and heads.get(ref) != ocfl.head_number(inv):
-            report.add(arch.index_path, f"{hint} ({ref} indexed at v{heads.get(ref)}, object at {inv['head']})")
+            report.add(
+                arch.index_path, f"{hint} ({ref} indexed at v{heads.get(ref)}, object at {inv['head']})"
+            )
             return
     if n_caps != len(indexed):
         report.add(arch.index_path, f"{hint} ({n_caps} captures indexed, {len(indexed)} in index.cdxj)")

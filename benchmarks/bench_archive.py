@@ -120,11 +120,15 @@ def report_size(path: str, gz_total: float, when: str) -> None:
     cab_a, cab_d = tree_size(os.path.join(path, "cables"))
     idx = os.path.getsize(os.path.join(path, "index.sqlite"))
     total_a, total_d = tree_size(path)
-    print(f"size {when}: captures {caps_a / 1e6:.1f} MB, cables {cab_a / 1e6:.1f} MB "
-          f"(on disk {cab_d / 1e6:.1f} MB), index {idx / 1e6:.1f} MB; total {total_a / 1e6:.1f} MB "
-          f"(on disk {total_d / 1e6:.1f} MB)")
-    print(f"  gzip of the raw pages: {gz_total / 1e6:.1f} MB; archive/gzip = {total_a / gz_total:.2f}x "
-          f"(on disk {total_d / gz_total:.2f}x; captures alone {caps_a / gz_total:.2f}x)")
+    print(
+        f"size {when}: captures {caps_a / 1e6:.1f} MB, cables {cab_a / 1e6:.1f} MB "
+        f"(on disk {cab_d / 1e6:.1f} MB), index {idx / 1e6:.1f} MB; total {total_a / 1e6:.1f} MB "
+        f"(on disk {total_d / 1e6:.1f} MB)"
+    )
+    print(
+        f"  gzip of the raw pages: {gz_total / 1e6:.1f} MB; archive/gzip = {total_a / gz_total:.2f}x "
+        f"(on disk {total_d / gz_total:.2f}x; captures alone {caps_a / gz_total:.2f}x)"
+    )
     parts = breakdown(path)
     for kind, size in sorted(parts.items(), key=lambda kv: -kv[1]):
         if not kind.startswith(("files ", "folders ")) and size:
@@ -140,9 +144,11 @@ class Clock:
     def figures(self, n: int, what: str) -> str:
         """`N what in S s, R/s (user U ms + system Y ms each)`."""
         el, o = time.perf_counter() - self.t, os.times()
-        return (f"{n} {what} in {el:.1f} s, {n / el:.0f}/s "
-                f"(CPU per item: user {(o.user - self.o.user) / n * 1e3:.2f} ms + system "
-                f"{(o.system - self.o.system) / n * 1e3:.2f} ms)")
+        return (
+            f"{n} {what} in {el:.1f} s, {n / el:.0f}/s "
+            f"(CPU per item: user {(o.user - self.o.user) / n * 1e3:.2f} ms + system "
+            f"{(o.system - self.o.system) / n * 1e3:.2f} ms)"
+        )
 
 
 def load_corpus(limit: int | None) -> list[tuple[str, bytes, object]]:
@@ -185,11 +191,17 @@ def import_corpus(work: str) -> None:
         w = WARCWriter(fh, gzip=True)
         for page in pages:
             body = page.read_bytes()
-            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"),
-                                               ("Content-Length", str(len(body)))], protocol="HTTP/1.1")
+            http = StatusAndHeaders(
+                "200 OK",
+                [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))],
+                protocol="HTTP/1.1",
+            )
             url = f"https://cablegate.wikileaks.org/cable/{page.stem}.html"
-            w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(body), length=len(body),
-                                                http_headers=http))
+            w.write_record(
+                w.create_warc_record(
+                    url, "response", payload=io.BytesIO(body), length=len(body), http_headers=http
+                )
+            )
     arch = Archive.create(os.path.join(work, "imported"))
     t = time.perf_counter()
     first = import_warcs(arch, [src])
@@ -204,9 +216,11 @@ def import_corpus(work: str) -> None:
     second = import_warcs(arch, [src])
     el2 = time.perf_counter() - t
     ok = arch.verify().ok
-    print(f"import-warc of {len(pages)} cablegate pages: {el:.1f} s ({len(pages) / el:.0f} pages/s incl. cleaning), "
-          f"{first.new} cables, {wrong} differ from the cleaner's output; re-import {el2:.1f} s: "
-          f"{second.imported} captures, {second.new + second.changed} new versions; verify {'ok' if ok else 'FAILED'}")
+    print(
+        f"import-warc of {len(pages)} cablegate pages: {el:.1f} s ({len(pages) / el:.0f} pages/s incl. cleaning), "
+        f"{first.new} cables, {wrong} differ from the cleaner's output; re-import {el2:.1f} s: "
+        f"{second.imported} captures, {second.new + second.changed} new versions; verify {'ok' if ok else 'FAILED'}"
+    )
     arch.close()
     shutil.rmtree(os.path.join(work, "imported"))
     os.unlink(src)
@@ -259,8 +273,10 @@ def main() -> int:
                 print(f"  {i + 1} cables, {(i + 1) / (time.perf_counter() - clock.t):.0f}/s", flush=True)
     # Gzip sizes were measured on the first base_n pages; scale to all (pages repeat in order).
     gz_total = raw_gzip * n / min(n, base_n)
-    print(f"archive: {clock.figures(n, 'new cables')} "
-          f"(baseline: gzip-append of the same pages {base_rate:.0f} pages/s)")
+    print(
+        f"archive: {clock.figures(n, 'new cables')} "
+        f"(baseline: gzip-append of the same pages {base_rate:.0f} pages/s)"
+    )
     print(f"  files and folders created in cables/ per cable: {inodes(os.path.join(path, 'cables')) / n:.1f}")
     report_size(path, gz_total, "after the crawl")
 
@@ -272,8 +288,10 @@ def main() -> int:
     caps = list(arch.captures())
     digest = caps[0].cleaned if caps else None
     todo = [c for c in caps if c.cleaned != digest]
-    print(f"no-op reclean scan (captures + cleaned digests): {len(caps)} captures, {len(todo)} to clean, "
-          f"{time.perf_counter() - t:.2f} s")
+    print(
+        f"no-op reclean scan (captures + cleaned digests): {len(caps)} captures, {len(todo)} to clean, "
+        f"{time.perf_counter() - t:.2f} s"
+    )
 
     def result_of(cap):
         return synthetic(corpus, int(re.search(r"(\d+)\.html$", cap.url).group(1)) - 900000)[2]
@@ -311,13 +329,17 @@ def main() -> int:
         versions = w.counts["versions"]
     print(f"reclean with every text changed: {clock.figures(versions, 'new versions')}")
     after = inodes(os.path.join(path, "cables"))
-    print(f"  files and folders created in cables/ per new version: {(after - before) / max(1, versions):.1f}")
+    print(
+        f"  files and folders created in cables/ per new version: {(after - before) / max(1, versions):.1f}"
+    )
     report_size(path, gz_total, f"after {versions} of the {n} cables got a second version")
 
     arch.close()
     t = time.perf_counter()
     counts = Archive.open(path).reindex()
-    print(f"reindex: {counts['cables']} cables, {counts['captures']} captures in {time.perf_counter() - t:.1f} s")
+    print(
+        f"reindex: {counts['cables']} cables, {counts['captures']} captures in {time.perf_counter() - t:.1f} s"
+    )
 
     # Last: its archive is deleted, and mass deletions slow inode allocation for a while.
     import_corpus(work)

@@ -58,8 +58,12 @@ def main() -> int:
     ratio = clean_rate / lxml_rate
     print(f"pages: {len(pages)} ({args.set})")
     print(f"lxml parse:   {lxml_rate:8.0f} pages/s")
-    print(f"clean_page:   {clean_rate:8.0f} pages/s   ({ratio:.2f}x of a bare lxml parse; target >= 300 pages/s)")
-    print(f"  at the reference speed (lxml {REFERENCE_LXML:.0f} pages/s): {ratio * REFERENCE_LXML:.0f} pages/s")
+    print(
+        f"clean_page:   {clean_rate:8.0f} pages/s   ({ratio:.2f}x of a bare lxml parse; target >= 300 pages/s)"
+    )
+    print(
+        f"  at the reference speed (lxml {REFERENCE_LXML:.0f} pages/s): {ratio * REFERENCE_LXML:.0f} pages/s"
+    )
     if args.trafilatura_sample:
         import trafilatura
 

@@ -72,7 +72,10 @@ def build_world(corpus: Path, out: Path) -> dict[str, int]:
         site, _variant, _ = bw.build_cablegate(profile)
         site.name = f"mirror{n + 1}"
         sites[site.name] = site
-    templates = {"wordpress": "05_wp_kubrick-alterorabolish_pixelmonkey", "blogger": "10_blogger_simple_lostinjit"}
+    templates = {
+        "wordpress": "05_wp_kubrick-alterorabolish_pixelmonkey",
+        "blogger": "10_blogger_simple_lostinjit",
+    }
     numbers = [f"{i:02d}" for i in range(20)]
     wp, _ = bw.build_wordpress({"wordpress": (templates["wordpress"], numbers), "per_page": 5})
     bl, _ = bw.build_blogger({"blogger": (templates["blogger"], numbers), "per_page": 5})
@@ -100,7 +103,9 @@ def run_bare(urls_file: str, settings_json: str) -> None:
             for url in urls:
                 parts = urlsplit(url)
                 # Same politeness unit as the crawler: one download slot per site (host and port).
-                yield scrapy.Request(url, callback=self.parse, meta={"download_slot": f"{parts.hostname}:{parts.port}"})
+                yield scrapy.Request(
+                    url, callback=self.parse, meta={"download_slot": f"{parts.hostname}:{parts.port}"}
+                )
 
         def parse(self, response):  # type: ignore[no-untyped-def]
             return None
@@ -152,8 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         world = World(work / "world").start()
         seeds = work / "seeds.txt"
         seeds.write_text("\n".join(world.url(s, "/") for s in world.sites) + "\n", encoding="utf-8")
-        print(f"world: {sum(per_site.values())} pages on {len(per_site)} sites ({per_site}); "
-              f"{os.cpu_count()} cores")
+        print(
+            f"world: {sum(per_site.values())} pages on {len(per_site)} sites ({per_site}); "
+            f"{os.cpu_count()} cores"
+        )
         results: dict[str, dict[str, list[tuple[float, float]]]] = {}
         for name in args.configs.split(","):
             config = {**CONFIGS[name], **COMMON}
@@ -162,8 +169,17 @@ def main(argv: list[str] | None = None) -> int:
                 archive = work / f"archive-{name}-{rnd}"
                 with world.lock:
                     world.hits.clear()
-                cmd = [sys.executable, "-m", "crawler.cli", "crawl", str(seeds), "--archive", str(archive),
-                       "--depth", "5"]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "crawler.cli",
+                    "crawl",
+                    str(seeds),
+                    "--archive",
+                    str(archive),
+                    "--depth",
+                    "5",
+                ]
                 for k, v in config.items():
                     cmd += ["-s", f"{k}={v}"]
                 wall, cpu, proc = timed(cmd, env)
@@ -171,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(proc.stdout, proc.stderr, file=sys.stderr)
                     return 1
                 hits = world.hits_json()
-                urls = [world.url(h["site"], h["path"]) for h in hits if not h["path"].endswith("/robots.txt")]
+                urls = [
+                    world.url(h["site"], h["path"]) for h in hits if not h["path"].endswith("/robots.txt")
+                ]
                 summary = next((ln.strip() for ln in proc.stdout.splitlines() if "pages fetched" in ln), "")
                 results[name]["crawl"].append((wall, cpu))
                 print(f"[{name} {rnd + 1}] crawl: {wall:6.1f} s wall, {cpu:6.1f} s CPU  ({summary})")
@@ -179,27 +197,39 @@ def main(argv: list[str] | None = None) -> int:
                 urls_file.write_text("\n".join(urls) + "\n", encoding="utf-8")
                 with world.lock:
                     world.hits.clear()
-                bare_cmd = [sys.executable, str(Path(__file__).resolve()), "--bare", str(urls_file),
-                            json.dumps(config)]
+                bare_cmd = [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--bare",
+                    str(urls_file),
+                    json.dumps(config),
+                ]
                 wall_b, cpu_b, proc_b = timed(bare_cmd, env)
                 fetched = len([h for h in world.hits_json() if not h["path"].endswith("/robots.txt")])
                 if proc_b.returncode != 0:
                     print(proc_b.stdout, proc_b.stderr, file=sys.stderr)
                     return 1
                 results[name]["bare"].append((wall_b, cpu_b))
-                print(f"[{name} {rnd + 1}] bare : {wall_b:6.1f} s wall, {cpu_b:6.1f} s CPU  "
-                      f"({fetched} of the crawl's {len(urls)} URLs fetched)")
+                print(
+                    f"[{name} {rnd + 1}] bare : {wall_b:6.1f} s wall, {cpu_b:6.1f} s CPU  "
+                    f"({fetched} of the crawl's {len(urls)} URLs fetched)"
+                )
                 shutil.rmtree(archive, ignore_errors=True)
         world.stop()
         print()
-        print(f"{'settings':12s} {'crawl (best)':>13s} {'bare (best)':>12s} {'ratio':>6s}  target <= 1.25x (polite)")
+        print(
+            f"{'settings':12s} {'crawl (best)':>13s} {'bare (best)':>12s} {'ratio':>6s}  target <= 1.25x (polite)"
+        )
         for name, res in results.items():
             crawl = min(w for w, _ in res["crawl"])
             bare = min(w for w, _ in res["bare"])
             pages = len(urls)
-            print(f"{name:12s} {crawl:11.1f} s {bare:10.1f} s {crawl / bare:5.2f}x  "
-                  f"({pages / crawl:.0f} vs {pages / bare:.0f} pages/s; settings: "
-                  + ", ".join(f"{k}={v}" for k, v in CONFIGS[name].items()) + ")")
+            print(
+                f"{name:12s} {crawl:11.1f} s {bare:10.1f} s {crawl / bare:5.2f}x  "
+                f"({pages / crawl:.0f} vs {pages / bare:.0f} pages/s; settings: "
+                + ", ".join(f"{k}={v}" for k, v in CONFIGS[name].items())
+                + ")"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

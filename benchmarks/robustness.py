@@ -162,13 +162,26 @@ def render_cable(text: str, style: str, meta: dict, rng: random.Random, tag: str
     if style == "viewer_paste":
         y, m = meta["created"][:4], meta["created"][5:7]
         head = VIEWER_HELP.format(y=y, m=m, ref=meta["reference_id"])
-        row = " ".join([meta["reference_id"], meta["created"], meta["released"], meta["classification"], meta["origin"]])
+        row = " ".join(
+            [meta["reference_id"], meta["created"], meta["released"], meta["classification"], meta["origin"]]
+        )
         if rng.random() < 0.5:
             table = f"<{tag}>Reference ID Created Released Classification Origin<br>\n{esc(row)}</{tag}>\n"
         else:
-            cells = "".join(f"<td>{esc(v)}</td>" for v in (meta["reference_id"], meta["created"], meta["released"], meta["classification"], meta["origin"]))
-            table = ("<table><tr><th>Reference ID</th><th>Created</th><th>Released</th><th>Classification</th>"
-                     f"<th>Origin</th></tr><tr>{cells}</tr></table>\n")
+            cells = "".join(
+                f"<td>{esc(v)}</td>"
+                for v in (
+                    meta["reference_id"],
+                    meta["created"],
+                    meta["released"],
+                    meta["classification"],
+                    meta["origin"],
+                )
+            )
+            table = (
+                "<table><tr><th>Reference ID</th><th>Created</th><th>Released</th><th>Classification</th>"
+                f"<th>Origin</th></tr><tr>{cells}</tr></table>\n"
+            )
         return head + table + f"<pre>{esc(text)}</pre>\n"
     out = []
     for para in _paragraphs(text):
@@ -234,17 +247,33 @@ def build(out: Path, n_pages: int, seed: int) -> None:
             url = f"https://example-{theme}.org/2010/12/us-embassy-cable-{ref0.lower()}/"
         else:
             subj = re.search(r"SUBJECT:?\s*(.+)", picked[0][1])
-            title = (subj.group(1).strip() if subj else "A cable")[:60] if k == 1 else f"{k} cables from the release"
+            title = (
+                (subj.group(1).strip() if subj else "A cable")[:60]
+                if k == 1
+                else f"{k} cables from the release"
+            )
             url = f"https://example-{theme}.org/2010/12/post-{i}/"
         page_html = THEMES[theme][0].format(title=html.escape(title), post=post, url=url)
         pid = f"{i:03d}_{theme}.{style}"
         (out / "pages" / f"{pid}.html").write_text(page_html, encoding="utf-8")
         truth = {
-            "id": pid, "url": url, "kind": "mirror", "style": style, "mojibake": moji, "framed": framed,
+            "id": pid,
+            "url": url,
+            "kind": "mirror",
+            "style": style,
+            "mojibake": moji,
+            "framed": framed,
             "lines_preserved": style in ("pre_only", "viewer_paste"),
             "cables": [
-                {"reference_id": m["reference_id"], "partial": m["partial"],
-                 **({k2: m[k2] for k2 in ("created", "released", "classification", "origin")} if style == "viewer_paste" else {})}
+                {
+                    "reference_id": m["reference_id"],
+                    "partial": m["partial"],
+                    **(
+                        {k2: m[k2] for k2 in ("created", "released", "classification", "origin")}
+                        if style == "viewer_paste"
+                        else {}
+                    ),
+                }
                 for m, _ in picked
             ],
         }
@@ -273,7 +302,9 @@ def main() -> int:
     with open(work / "clean.log", "w") as log:
         clean_paths([str(work / "set" / "pages")], out_dir=str(work / "out"), quiet=True, err=log)
     score = CORPUS.parent / "tools" / "score.py"
-    subprocess.run([sys.executable, str(score), str(work / "set"), str(work / "out"), "--worst", "10"], check=False)
+    subprocess.run(
+        [sys.executable, str(score), str(work / "set"), str(work / "out"), "--worst", "10"], check=False
+    )
     if not args.keep:
         shutil.rmtree(work)
     return 0

@@ -139,7 +139,7 @@ def decode(
     candidates: list[tuple[str, str]] = []
     if bom_enc:
         candidates.append((resolve_encoding(bom_enc) or bom_enc, "byte-order mark"))
-        body = body[len(bom):]
+        body = body[len(bom) :]
     http_enc = http_content_type_encoding(content_type) if content_type else None
     if http_enc:
         candidates.append((http_enc, "HTTP Content-Type"))
@@ -151,10 +151,17 @@ def decode(
     # A single-byte declaration decodes anything; when the bytes are valid UTF-8 with
     # non-ASCII characters, the declaration is wrong (a common misconfiguration).
     single_byte = {codecs.lookup(e).name for e in _SINGLE_BYTE}
-    if declared and _known(declared[0]) and codecs.lookup(declared[0]).name in single_byte and not body.isascii():
+    if (
+        declared
+        and _known(declared[0])
+        and codecs.lookup(declared[0]).name in single_byte
+        and not body.isascii()
+    ):
         as_utf8 = _strict(body, "utf-8")
         if as_utf8 is not None:
-            repairs.append(f"charset: {declared[1]} says {declared[0]} but the bytes are UTF-8; read as UTF-8")
+            repairs.append(
+                f"charset: {declared[1]} says {declared[0]} but the bytes are UTF-8; read as UTF-8"
+            )
             return _finish(as_utf8, mime, "utf-8", repairs, warnings)
 
     for enc, why in candidates:
@@ -182,8 +189,16 @@ def _finish(text: str, mime: str, encoding: str, repairs: list[str], warnings: l
     # Markup decides, not the label: a cable served as text/html without a tag keeps its lines.
     looks_html = bool(_HTML_SNIFF.search(text[:65536].encode("utf-8", "ignore")))
     kind = "html" if looks_html else "text"
-    if mime and mime not in ("text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml"):
-        warnings.append(f"Content-Type {mime} for a body that is {'HTML' if looks_html else 'text'}; cleaned as such")
+    if mime and mime not in (
+        "text/html",
+        "application/xhtml+xml",
+        "text/plain",
+        "application/xml",
+        "text/xml",
+    ):
+        warnings.append(
+            f"Content-Type {mime} for a body that is {'HTML' if looks_html else 'text'}; cleaned as such"
+        )
     return Decoded(text, kind, encoding, repairs, warnings)
 
 

@@ -211,7 +211,9 @@ def find(lines: list[Line], common: dict[str, Any], drop_lines: list[re.Pattern[
     return found
 
 
-_ROUTING_WORDS = re.compile(r"\b(?:AMEMBASSY|AMCONSUL|WASHDC|WASHINGTON DC|SECSTATE|USMISSION|COLLECTIVE|RUE[A-Z]{2,}|PRIORITY|IMMEDIATE|ROUTINE|[A-Z]{2,5}-\d{2})\b")
+_ROUTING_WORDS = re.compile(
+    r"\b(?:AMEMBASSY|AMCONSUL|WASHDC|WASHINGTON DC|SECSTATE|USMISSION|COLLECTIVE|RUE[A-Z]{2,}|PRIORITY|IMMEDIATE|ROUTINE|[A-Z]{2,5}-\d{2})\b"
+)
 
 
 def _routing_before(lines: list[Line], kinds: list[str], lo: int, begin: int) -> int:
@@ -228,7 +230,9 @@ def _routing_before(lines: list[Line], kinds: list[str], lo: int, begin: int) ->
             first -= 1
         block = lines[first:k]
         if not all(
-            kinds[first + i] in ("text", "start") and not ln.heading and ln.text.strip().isupper()
+            kinds[first + i] in ("text", "start")
+            and not ln.heading
+            and ln.text.strip().isupper()
             and _ROUTING_WORDS.search(ln.text)
             for i, ln in enumerate(block)
         ):
@@ -275,7 +279,9 @@ def _end_of(
         if _is_signed(lines[j].text, common, lines, j) and _ends_block(lines, j, end):
             signed = j
     # A signer has nothing cable-shaped after it: no numbered paragraph, no underlined heading.
-    if signed >= 0 and any(PARA_START.match(ln.text) or _RULE.match(ln.text) for ln in lines[signed + 1 : end]):
+    if signed >= 0 and any(
+        PARA_START.match(ln.text) or _RULE.match(ln.text) for ln in lines[signed + 1 : end]
+    ):
         signed = -1
     if signed >= 0:
         j = signed + 1
@@ -341,7 +347,13 @@ def _trailing_blocks(lines: list[Line], lo: int, end: int) -> list[tuple[int, in
 def _is_chrome_like(text: str) -> bool:
     """A short mixed-case paragraph with nothing of a cable: a blogger's aside or theme links."""
     words = text.split()
-    if not words or len(words) > 30 or _CABLE_WORDS.search(text) or PARA_START.match(text) or _RULE.match(text):
+    if (
+        not words
+        or len(words) > 30
+        or _CABLE_WORDS.search(text)
+        or PARA_START.match(text)
+        or _RULE.match(text)
+    ):
         return False
     letters = [c for c in text if c.isalpha()]
     navish = bool(re.search(r"[<>«»‹›|·]", text))
@@ -359,7 +371,12 @@ def _is_cable_like(text: str, lines: list[Line], j: int) -> bool:
     while k > 0 and lines[k - 1].text.strip() and lines[k - 1].block == lines[j].block:
         k -= 1
     first = lines[k].text
-    return bool(PARA_START.match(first) or _CABLE_WORDS.search(text) or text.strip().isupper() or _HEADER_FIELD.search(first))
+    return bool(
+        PARA_START.match(first)
+        or _CABLE_WORDS.search(text)
+        or text.strip().isupper()
+        or _HEADER_FIELD.search(first)
+    )
 
 
 def _is_tail(text: str, common: dict[str, Any]) -> bool:
@@ -393,7 +410,9 @@ def _header_end(lines: list[Line], begin: int, limit: int) -> int:
     return last
 
 
-_HEADER_FIELD = re.compile(r"(?i)^\s*(?:TAGS?\b|SUBJECT\s*:|E\.?\s?O\.?\s*1\d{4}|(?:\(\w+\)\s*)?Classified By\b|REF\s*:|SIPDIS)")
+_HEADER_FIELD = re.compile(
+    r"(?i)^\s*(?:TAGS?\b|SUBJECT\s*:|E\.?\s?O\.?\s*1\d{4}|(?:\(\w+\)\s*)?Classified By\b|REF\s*:|SIPDIS)"
+)
 
 
 def _is_signed(text: str, common: dict[str, Any], lines: list[Line] | None = None, j: int = -1) -> bool:
@@ -408,7 +427,9 @@ def _is_signed(text: str, common: dict[str, Any], lines: list[Line] | None = Non
         return True
     # Signers who wrote their name in mixed case (Aguirre, Stapleton): after a sentence in the
     # same paragraph, or alone after a paragraph that ended a sentence; never a heading word.
-    m = re.search(r"(?:^|[.!?\"”)]\s+)([A-Z][a-z]+(?:[A-Z][a-z]+|[-'][A-Z]?[a-z]+)*(?: [A-Z][a-z'\-]+){0,2})$", text)
+    m = re.search(
+        r"(?:^|[.!?\"”)]\s+)([A-Z][a-z]+(?:[A-Z][a-z]+|[-'][A-Z]?[a-z]+)*(?: [A-Z][a-z'\-]+){0,2})$", text
+    )
     if not m or m.group(1).upper() in _NOT_SIGNERS or len(m.group(1)) > 30:
         return False
     if m.start(1) > 0:
@@ -426,17 +447,87 @@ def _is_signed(text: str, common: dict[str, Any], lines: list[Line] | None = Non
     return (
         text.count(" ") <= 1
         and text.upper() not in _CHROME_WORDS
-        and (prev[-1:] in ".!?\"”)" or bool(_CABLE_WORDS.search(prev)) or prev.isupper())
+        and (prev[-1:] in '.!?"”)' or bool(_CABLE_WORDS.search(prev)) or prev.isupper())
     )
 
 
 # Single words that themes put under a post: never a signer.
 _CHROME_WORDS = frozenset(
-    ["SHARE", "PRINT", "EMAIL", "HOME", "REPLY", "TWEET", "LIKE", "COMMENTS", "RELATED", "TAGS", "CATEGORIES", "MENU", "SEARCH", "NEXT", "PREVIOUS", "BACK", "TOP", "MORE", "LOGIN", "LOGOUT", "SUBSCRIBE", "PERMALINK", "TRACKBACK", "TEILEN", "DRUCKEN", "ZURÜCK", "WEITER"]
+    [
+        "SHARE",
+        "PRINT",
+        "EMAIL",
+        "HOME",
+        "REPLY",
+        "TWEET",
+        "LIKE",
+        "COMMENTS",
+        "RELATED",
+        "TAGS",
+        "CATEGORIES",
+        "MENU",
+        "SEARCH",
+        "NEXT",
+        "PREVIOUS",
+        "BACK",
+        "TOP",
+        "MORE",
+        "LOGIN",
+        "LOGOUT",
+        "SUBSCRIBE",
+        "PERMALINK",
+        "TRACKBACK",
+        "TEILEN",
+        "DRUCKEN",
+        "ZURÜCK",
+        "WEITER",
+    ]
 )
 
 
 _NOT_SIGNERS = frozenset(
-    ["SIPDIS", "NOFORN", "CONFIDENTIAL", "SECRET", "UNCLASSIFIED", "UNCLAS", "SENSITIVE", "NNNN", "SUMMARY", "COMMENT", "COMMENTS", "BACKGROUND", "OVERVIEW", "CONCLUSION", "CONCLUSIONS", "ANALYSIS", "INTRODUCTION", "PARTICIPANTS", "NOTE", "TEXT", "END", "RECOMMENDATION", "RECOMMENDATIONS", "ACTION", "REQUEST", "DISCUSSION", "CONTEXT", "ISSUES", "OUTLOOK", "NEXT", "STEPS", "BIOGRAPHY", "BIO", "SCENESETTER", "GUIDANCE", "TALKING", "POINTS", "OBJECTIVE", "OBJECTIVES", "ASSESSMENT", "ENDNOTE"]
+    [
+        "SIPDIS",
+        "NOFORN",
+        "CONFIDENTIAL",
+        "SECRET",
+        "UNCLASSIFIED",
+        "UNCLAS",
+        "SENSITIVE",
+        "NNNN",
+        "SUMMARY",
+        "COMMENT",
+        "COMMENTS",
+        "BACKGROUND",
+        "OVERVIEW",
+        "CONCLUSION",
+        "CONCLUSIONS",
+        "ANALYSIS",
+        "INTRODUCTION",
+        "PARTICIPANTS",
+        "NOTE",
+        "TEXT",
+        "END",
+        "RECOMMENDATION",
+        "RECOMMENDATIONS",
+        "ACTION",
+        "REQUEST",
+        "DISCUSSION",
+        "CONTEXT",
+        "ISSUES",
+        "OUTLOOK",
+        "NEXT",
+        "STEPS",
+        "BIOGRAPHY",
+        "BIO",
+        "SCENESETTER",
+        "GUIDANCE",
+        "TALKING",
+        "POINTS",
+        "OBJECTIVE",
+        "OBJECTIVES",
+        "ASSESSMENT",
+        "ENDNOTE",
+    ]
 )
 _RULE = re.compile(r"^\s*(?:-\s?){3,}\s*$|^\s*[-=_*]{3,}")

@@ -9,11 +9,30 @@ REF_ID = re.compile(r"^(\d{2})([A-Z][A-Z-]*?)(\d+)$")
 # A reference ID anywhere in a string (URL, title, heading); the year keeps it from matching words.
 REF_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])(\d{2}[A-Za-z][A-Za-z-]*?\d{1,6})(?![A-Za-z0-9])")
 
-MONTHS = {m: i for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1
+    )
+}
 LONG_MONTHS = {
     m: i
     for i, m in enumerate(
-        ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"], 1
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+        1,
     )
 }
 
@@ -41,13 +60,17 @@ CLASS_LINE = re.compile(
     re.IGNORECASE,
 )
 ROUTING_DE = re.compile(r"^\s*DE\s+RUE[A-Z]+\s+#(?P<serial>\d{1,6})(?:/\d+)?\s+\d{7}")
-DTG = re.compile(r"\b(?P<day>[0-3]\d)(?P<hh>[0-2]\d)(?P<mm>[0-5]\d)Z\s?(?P<mon>[A-Za-z]{3})\s?(?P<yy>\d{2})\b")
+DTG = re.compile(
+    r"\b(?P<day>[0-3]\d)(?P<hh>[0-2]\d)(?P<mm>[0-5]\d)Z\s?(?P<mon>[A-Za-z]{3})\s?(?P<yy>\d{2})\b"
+)
 DATE_LINE = re.compile(
     r"^\s*(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),\s+(?P<day>\d{1,2})\s+"
     r"(?P<mon>[A-Za-z]+)\s+(?P<year>\d{4}),\s+(?P<hh>\d{1,2}):(?P<mm>\d{2})\s*$"
 )
 FM_LINE = re.compile(r"^\s*FM\s+(?P<who>.+?)\s*$")
-DECL = re.compile(r"DECL(?:ASSIFY)?\s*:?\s*(?:ON\s+)?(?P<m>\d{1,2})\s*/\s*(?P<d>\d{1,2})\s*/\s*(?P<y>\d{2,4})", re.I)
+DECL = re.compile(
+    r"DECL(?:ASSIFY)?\s*:?\s*(?:ON\s+)?(?P<m>\d{1,2})\s*/\s*(?P<d>\d{1,2})\s*/\s*(?P<y>\d{2,4})", re.I
+)
 DECL_ISO = re.compile(r"DECL\s*:?\s*(?P<y>\d{4})\s*/\s*\d{1,2}\s*/\s*\d{1,2}", re.I)
 SUBJECT = re.compile(r"^\s*(?:SUBJECT|SUBJ)\s*:?\s*(?P<rest>.*)$", re.I)
 TAGS = re.compile(r"^\s*TAGS?\s*:?\s+(?P<rest>.*)$", re.I)
@@ -55,7 +78,9 @@ REF_LINE = re.compile(r"^\s*(?:REF|REFS|REFTEL|REFERENCES?)\s*:\s*(?P<rest>.*)$"
 PARA = re.compile(r"^\s*(?:¶\s?)?(?P<n>\d{1,3})\s?\.\s*\(")
 PARA_MARK = re.compile(r"^\s*¶\s?\d{1,3}\b")
 SIGNER = re.compile(r"^\s*(?P<name>[A-Z][A-Za-z'\-]+(?:\s+[A-Z][A-Za-z'\-]+){0,2})\s*$")
-_HEADER_STOP = re.compile(r"^\s*(?:REF|REFS|REFTEL|CLASSIFIED BY|Classified By|¶|\d{1,2}\.\s*\(|E\.?\s?O\.?|TAGS?\b|SUBJECT)", re.I)
+_HEADER_STOP = re.compile(
+    r"^\s*(?:REF|REFS|REFTEL|CLASSIFIED BY|Classified By|¶|\d{1,2}\.\s*\(|E\.?\s?O\.?|TAGS?\b|SUBJECT)", re.I
+)
 # FM lines: the office prefix is not part of the ID's origin.
 _FM_PREFIX = re.compile(
     r"^(?:AMEMBASSY|AMCONSUL|USMISSION|USINT|US\s?MISSION|USDEL|USOFFICE|AIT|AMEMB|EMBASSY|CONSULATE|"
@@ -63,7 +88,23 @@ _FM_PREFIX = re.compile(
     re.I,
 )
 _NOT_SIGNERS = frozenset(
-    ["CONFIDENTIAL", "SECRET", "UNCLASSIFIED", "UNCLAS", "NOFORN", "SIPDIS", "SENSITIVE", "NNNN", "END", "COMMENT", "SUMMARY", "BACKGROUND", "NOTE", "TEXT", "PARTICIPANTS"]
+    [
+        "CONFIDENTIAL",
+        "SECRET",
+        "UNCLASSIFIED",
+        "UNCLAS",
+        "NOFORN",
+        "SIPDIS",
+        "SENSITIVE",
+        "NNNN",
+        "END",
+        "COMMENT",
+        "SUMMARY",
+        "BACKGROUND",
+        "NOTE",
+        "TEXT",
+        "PARTICIPANTS",
+    ]
 )
 
 
@@ -302,7 +343,10 @@ def _joined_field(first: str, rest: list[str]) -> str:
             break
         parts.append(line.strip())
     text = " ".join(p for p in parts if p)
-    text = re.split(r"\s+(?:REF|REFTEL|Classified By|CLASSIFIED BY)\s*:|\s+(?:Classified By|CLASSIFIED BY)\b|\s+¶\s?1\b", text)[0]
+    text = re.split(
+        r"\s+(?:REF|REFTEL|Classified By|CLASSIFIED BY)\s*:|\s+(?:Classified By|CLASSIFIED BY)\b|\s+¶\s?1\b",
+        text,
+    )[0]
     return re.sub(r"\s+", " ", text).strip()
 
 

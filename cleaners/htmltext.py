@@ -9,14 +9,72 @@ from lxml import etree
 
 # Elements that start and end a paragraph (a blank line around them).
 BLOCK_TAGS = frozenset(
-    ["address", "article", "aside", "blockquote", "center", "dd", "details", "dialog", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "main", "menu", "nav", "ol", "p", "pre", "section", "summary", "table", "ul"]
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "ul",
+    ]
 )
 # Elements that start a new line but not a new paragraph.
 LINE_TAGS = frozenset(["li", "tr", "caption", "option"])
 # Table cells: separated by a space on their row.
 CELL_TAGS = frozenset(("td", "th"))
 # Elements whose text is never shown.
-SKIP_TAGS = frozenset(["script", "style", "noscript", "template", "head", "title", "meta", "link", "svg", "math", "button", "select", "textarea", "iframe", "object", "embed", "canvas", "map"])
+SKIP_TAGS = frozenset(
+    [
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "head",
+        "title",
+        "meta",
+        "link",
+        "svg",
+        "math",
+        "button",
+        "select",
+        "textarea",
+        "iframe",
+        "object",
+        "embed",
+        "canvas",
+        "map",
+    ]
+)
 
 _WS = re.compile(r"[ \t\n\r\f\v\u00a0]+")
 

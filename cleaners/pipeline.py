@@ -28,7 +28,9 @@ _TITLE = etree.XPath("//title")
 _BODY = etree.XPath("//body")
 
 
-def clean(body: bytes | str, url: str | None = None, headers: Headers = None, rules: Ruleset | None = None) -> list[Cable]:
+def clean(
+    body: bytes | str, url: str | None = None, headers: Headers = None, rules: Ruleset | None = None
+) -> list[Cable]:
     """Every cable on a page, with its exact text, metadata and cleaning provenance."""
     return clean_page(body, url=url, headers=headers, rules=rules).cables
 
@@ -48,7 +50,9 @@ def clean_page(
     the tree nor raise.
     """
     rules = rules or load_rules()
-    result = PageResult(cables=[], family="unknown", profile=None, ruleset=rules.info, cleaner_version=CLEANER_VERSION)
+    result = PageResult(
+        cables=[], family="unknown", profile=None, ruleset=rules.info, cleaner_version=CLEANER_VERSION
+    )
     try:
         _clean_into(result, body, url, headers, rules, on_tree)
     except RecursionError:
@@ -66,7 +70,12 @@ def clean_page(
 
 
 def _clean_into(
-    result: PageResult, body: bytes | str, url: str | None, headers: Headers, rules: Ruleset, on_tree: TreeHook | None
+    result: PageResult,
+    body: bytes | str,
+    url: str | None,
+    headers: Headers,
+    rules: Ruleset,
+    on_tree: TreeHook | None,
 ) -> None:
     """The cleaning steps, filling `result`."""
     common = rules.common
@@ -79,7 +88,9 @@ def _clean_into(
     if decoded.kind == "text":
         result.family, result.profile = "text", None
         lines = _text_lines(decoded.text)
-        _find_and_build(result, lines, None, url, None, rules, rules.family("generic"), lines_kept=True, markdown=True)
+        _find_and_build(
+            result, lines, None, url, None, rules, rules.family("generic"), lines_kept=True, markdown=True
+        )
         return
 
     raw = decoded.text
@@ -254,7 +265,9 @@ def _text_lines(text: str) -> list[Line]:
 def _repair(lines: list[Line], markdown: bool = False) -> tuple[list[Line], list[str]]:
     """Repairs that apply to the text of a post before cables are searched in it."""
     notes: list[str] = []
-    steps = (fix_entity_debris, fix_mojibake, strip_markdown) if markdown else (fix_entity_debris, fix_mojibake)
+    steps = (
+        (fix_entity_debris, fix_mojibake, strip_markdown) if markdown else (fix_entity_debris, fix_mojibake)
+    )
     for step in steps:
         lines, note = step(lines)
         if note:
@@ -401,7 +414,9 @@ def _build(
             break
         if agree is False and page_cables == 1 and source in ("url", "title") and header_ref is None:
             ref, how = cand, source
-            warnings.append(f"reference ID {cand} from the {source} disagrees with the header ({origin} {serial})")
+            warnings.append(
+                f"reference ID {cand} from the {source} disagrees with the header ({origin} {serial})"
+            )
             break
     if ref is None:
         ref, how = header_ref, header_how
@@ -427,7 +442,9 @@ def _build(
         sections=h.section,
         paragraphs=h.paragraphs,
         family=family.family,
-        lines_kept=bool(lines_kept) if lines_kept is not None else all(ln.pre for ln in f.lines if ln.text.strip()),
+        lines_kept=bool(lines_kept)
+        if lines_kept is not None
+        else all(ln.pre for ln in f.lines if ln.text.strip()),
         repairs=repairs,
         warnings=warnings + f.warnings,
     )
@@ -466,4 +483,6 @@ def _trafilatura_fallback(
         result.profile = "trafilatura"
         for cable in result.cables[before:]:
             cable.lines_kept = False
-            cable.warnings.append("found by the generic fallback (trafilatura): line breaks may differ from the page")
+            cable.warnings.append(
+                "found by the generic fallback (trafilatura): line breaks may differ from the page"
+            )

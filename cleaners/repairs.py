@@ -98,5 +98,5 @@ def fix_pilcrows(lines: list[str]) -> tuple[list[str], str | None]:
     for i, real in mangled:
         m = _PARA_NUM.match(out[i])
         assert m is not None
-        out[i] = f"{m.group(1)}¶{real}{m.group(4)}{out[i][m.end():]}"
+        out[i] = f"{m.group(1)}¶{real}{m.group(4)}{out[i][m.end() :]}"
     return out, f"pilcrows: {len(mangled)} paragraph marker(s) shown as '1N.' restored to ¶N"

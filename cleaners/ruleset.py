@@ -46,7 +46,13 @@ _FAMILY_SCHEMA: dict[str, dict[str, type]] = {
 _COMMON_SCHEMA: dict[str, dict[str, type]] = {
     "rules": {"family": str, "version": int, "description": str, "set": str},
     "page": {"drop": list, "max_bytes": int, "block_tags": list, "line_tags": list},
-    "viewer": {"help_lines": list, "partial_note": str, "table_header": str, "table_xpath": str, "hashtag": str},
+    "viewer": {
+        "help_lines": list,
+        "partial_note": str,
+        "table_header": str,
+        "table_xpath": str,
+        "hashtag": str,
+    },
     "framing": {"before": list, "after": list, "cable_heading": list},
     "cable": {
         "start": list,
@@ -195,7 +201,9 @@ def _compile_family(path: Path, text: str, data: dict[str, Any]) -> FamilyRules:
     markers = detect.get("markers", [])
     for m in markers:
         if not m.strip():
-            raise RulesError(f"{path}:{_line_of(text, 'markers')}: detect.markers: an empty marker matches everything")
+            raise RulesError(
+                f"{path}:{_line_of(text, 'markers')}: detect.markers: an empty marker matches everything"
+            )
     return FamilyRules(
         family=meta["family"],
         version=meta["version"],
@@ -203,11 +211,15 @@ def _compile_family(path: Path, text: str, data: dict[str, Any]) -> FamilyRules:
         description=meta.get("description", ""),
         markers=markers,
         detect_xpaths=[_compile_xpath(path, text, x, "detect") for x in detect.get("xpaths", [])],
-        url_patterns=[_compile_regex(path, text, p, "detect.url_patterns") for p in detect.get("url_patterns", [])],
+        url_patterns=[
+            _compile_regex(path, text, p, "detect.url_patterns") for p in detect.get("url_patterns", [])
+        ],
         min_signals=detect.get("min_signals", 1),
         select=[_compile_xpath(path, text, x, "body.select") for x in body.get("select", [])],
         drop=[_compile_xpath(path, text, x, "body.drop") for x in body.get("drop", [])],
-        drop_lines=[_compile_regex(path, text, p, "text.drop_lines") for p in textrules.get("drop_lines", [])],
+        drop_lines=[
+            _compile_regex(path, text, p, "text.drop_lines") for p in textrules.get("drop_lines", [])
+        ],
         lines_kept=body.get("lines_kept"),
         cable_is_body=body.get("cable_is_body", False),
         source=str(path),
@@ -231,15 +243,23 @@ def _compile_common(path: Path, text: str, data: dict[str, Any]) -> dict[str, An
     out["block_tags"] = frozenset(page.get("block_tags", []))
     out["line_tags"] = frozenset(page.get("line_tags", []))
     viewer = data.get("viewer", {})
-    out["help_lines"] = [_compile_regex(path, text, p, "viewer.help_lines") for p in viewer.get("help_lines", [])]
+    out["help_lines"] = [
+        _compile_regex(path, text, p, "viewer.help_lines") for p in viewer.get("help_lines", [])
+    ]
     out["partial_note"] = viewer.get("partial_note", "")
-    out["table_header"] = _compile_regex(path, text, viewer.get("table_header", r"^Reference ID\b"), "viewer.table_header")
+    out["table_header"] = _compile_regex(
+        path, text, viewer.get("table_header", r"^Reference ID\b"), "viewer.table_header"
+    )
     out["table_xpath"] = _compile_xpath(
         path, text, viewer.get("table_xpath", "//table[contains(@class, 'cable')]"), "viewer.table_xpath"
     )
-    out["hashtag"] = _compile_regex(path, text, viewer.get("hashtag", r"#(\d{2}[A-Z][A-Z-]*\d+)\b"), "viewer.hashtag")
+    out["hashtag"] = _compile_regex(
+        path, text, viewer.get("hashtag", r"#(\d{2}[A-Z][A-Z-]*\d+)\b"), "viewer.hashtag"
+    )
     framing = data.get("framing", {})
-    out["framing_before"] = [_compile_regex(path, text, p, "framing.before") for p in framing.get("before", [])]
+    out["framing_before"] = [
+        _compile_regex(path, text, p, "framing.before") for p in framing.get("before", [])
+    ]
     out["framing_after"] = [_compile_regex(path, text, p, "framing.after") for p in framing.get("after", [])]
     out["cable_heading"] = [
         _compile_regex(path, text, p, "framing.cable_heading") for p in framing.get("cable_heading", [])

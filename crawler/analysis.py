@@ -61,7 +61,9 @@ def analyse(job: PageJob) -> PageAnalysis:
     share = job.clean and job.links and sniff_kind(job.body, job.content_type, job.url) == "html"
     if job.clean:
         try:
-            result = clean_page(job.body, url=job.url, headers=job.headers, on_tree=links_from_tree if share else None)
+            result = clean_page(
+                job.body, url=job.url, headers=job.headers, on_tree=links_from_tree if share else None
+            )
         except Exception as exc:  # the cleaner promises not to raise; a bug must not stop the crawl
             errors.append(f"cleaner failed: {type(exc).__name__}: {exc}")
     if job.links:
@@ -164,7 +166,9 @@ class Analyser:
             except concurrent.futures.BrokenExecutor:
                 # A worker died (out of memory, a crash in a C library) on this or another page.
                 self._restart(pool)
-                outer.set_result(PageAnalysis(None, [], "cleaning worker died while on this page; not cleaned"))
+                outer.set_result(
+                    PageAnalysis(None, [], "cleaning worker died while on this page; not cleaned")
+                )
             except concurrent.futures.CancelledError:
                 outer.set_result(PageAnalysis(None, [], "not cleaned: the crawl was stopping"))
             except Exception as exc:

@@ -24,7 +24,11 @@ def iter_pages(paths: Sequence[str]) -> Iterator[tuple[Path, str | None]]:
         p = Path(name)
         if p.is_dir():
             for child in sorted(p.rglob("*")):
-                if child.is_file() and child.suffix.lower() in PAGE_SUFFIXES and not child.name.startswith("."):
+                if (
+                    child.is_file()
+                    and child.suffix.lower() in PAGE_SUFFIXES
+                    and not child.name.startswith(".")
+                ):
                     yield child, None
         elif p.is_file():
             yield p, None
@@ -137,7 +141,9 @@ def clean_paths(
             if as_json:
                 out.write(json.dumps({"page": str(path), **cable.to_json()}, ensure_ascii=False) + "\n")
             else:
-                out.write(f"== {path}: {cable.reference_id or '(no reference ID)'} "
-                          f"[{cable.family}, ID from {cable.id_source or 'nowhere'}]\n{cable.text}\n\n")
+                out.write(
+                    f"== {path}: {cable.reference_id or '(no reference ID)'} "
+                    f"[{cable.family}, ID from {cable.id_source or 'nowhere'}]\n{cable.text}\n\n"
+                )
     print(f"{pages} page(s), {found} cable(s), {failed} failed", file=err)
     return 1 if failed else 0

@@ -42,7 +42,100 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Extensions of files that are never pages (Scrapy's list, plus feeds' odd cousins).
 _SKIP_EXTENSIONS = frozenset(
-    ["7z", "7zip", "apk", "bz2", "cdr", "dmg", "ico", "iso", "jar", "rar", "tar", "tgz", "gz", "zip", "xz", "zst", "bin", "exe", "msi", "deb", "rpm", "mng", "pct", "bmp", "gif", "jpg", "jpeg", "png", "pst", "psp", "tif", "tiff", "ai", "drw", "dxf", "eps", "ps", "svg", "cdr", "webp", "avif", "heic", "mp3", "wma", "ogg", "wav", "ra", "aac", "mid", "au", "aiff", "m4a", "flac", "opus", "3gp", "asf", "asx", "avi", "mov", "mp4", "mpg", "qt", "rm", "swf", "wmv", "m4v", "webm", "flv", "mkv", "xls", "xlsx", "ppt", "pptx", "pps", "doc", "docx", "odt", "ods", "odg", "odp", "pdf", "epub", "css", "js", "mjs", "map", "woff", "woff2", "ttf", "otf", "eot", "exe"]
+    [
+        "7z",
+        "7zip",
+        "apk",
+        "bz2",
+        "cdr",
+        "dmg",
+        "ico",
+        "iso",
+        "jar",
+        "rar",
+        "tar",
+        "tgz",
+        "gz",
+        "zip",
+        "xz",
+        "zst",
+        "bin",
+        "exe",
+        "msi",
+        "deb",
+        "rpm",
+        "mng",
+        "pct",
+        "bmp",
+        "gif",
+        "jpg",
+        "jpeg",
+        "png",
+        "pst",
+        "psp",
+        "tif",
+        "tiff",
+        "ai",
+        "drw",
+        "dxf",
+        "eps",
+        "ps",
+        "svg",
+        "cdr",
+        "webp",
+        "avif",
+        "heic",
+        "mp3",
+        "wma",
+        "ogg",
+        "wav",
+        "ra",
+        "aac",
+        "mid",
+        "au",
+        "aiff",
+        "m4a",
+        "flac",
+        "opus",
+        "3gp",
+        "asf",
+        "asx",
+        "avi",
+        "mov",
+        "mp4",
+        "mpg",
+        "qt",
+        "rm",
+        "swf",
+        "wmv",
+        "m4v",
+        "webm",
+        "flv",
+        "mkv",
+        "xls",
+        "xlsx",
+        "ppt",
+        "pptx",
+        "pps",
+        "doc",
+        "docx",
+        "odt",
+        "ods",
+        "odg",
+        "odp",
+        "pdf",
+        "epub",
+        "css",
+        "js",
+        "mjs",
+        "map",
+        "woff",
+        "woff2",
+        "ttf",
+        "otf",
+        "eot",
+        "exe",
+    ]
 )
 
 # Paths and queries of WordPress / Blogger / generic chrome that never hold a post.
@@ -56,8 +149,22 @@ _SKIP_PATH = re.compile(
     """
 )
 _SKIP_QUERY_KEYS = frozenset(
-    {"replytocom", "share", "showcomment", "action", "attachment_id", "print", "amp", "like_comment",
-     "preview", "ver", "widgettype", "redirect_to", "_wpnonce", "reblog"}
+    {
+        "replytocom",
+        "share",
+        "showcomment",
+        "action",
+        "attachment_id",
+        "print",
+        "amp",
+        "like_comment",
+        "preview",
+        "ver",
+        "widgettype",
+        "redirect_to",
+        "_wpnonce",
+        "reblog",
+    }
 )
 
 _CABLE_PATH = re.compile(r"/cable/\d{4}/\d{2}/\d{2}[A-Z][A-Z0-9]*?\d+\.html?$", re.I)
@@ -65,7 +172,9 @@ _CABLE_PATH = re.compile(r"/cable/\d{4}/\d{2}/\d{2}[A-Z][A-Z0-9]*?\d+\.html?$", 
 _REF_IN_PATH = re.compile(r"(?<![a-z0-9])\d{2}[a-z]{3,}[a-z]*\d{1,6}(?![a-z0-9])", re.I)
 _VIEWER_INDEX = re.compile(r"/(?:reldate|date|origin|tag|classification)/[^/]+\.html?$", re.I)
 _VIEWER_PAGED = re.compile(r"_(\d+)\.html?$", re.I)
-_WP_POST = re.compile(r"/\d{4}/\d{2}/\d{2}/[^/]+/?$|/\d{4}/\d{2}/[^/]*[a-z][^/]*\.html?$|/post/\d+(?:/|$)", re.I)
+_WP_POST = re.compile(
+    r"/\d{4}/\d{2}/\d{2}/[^/]+/?$|/\d{4}/\d{2}/[^/]*[a-z][^/]*\.html?$|/post/\d+(?:/|$)", re.I
+)
 _DATE_ARCHIVE = re.compile(r"/\d{4}(?:/\d{2}(?:/\d{2})?)?/?$|/\d{4}_\d{2}_\d{2}_archive\.html$", re.I)
 _LIST_PATH = re.compile(r"/(?:category|tag|tags|label|author|archives?|topics?)/|/search/label/", re.I)
 _PAGE_N = re.compile(r"/page/\d+/?$", re.I)
@@ -412,7 +521,7 @@ def sitemap_links(body: bytes, url: str) -> list[Link]:
 def robots_sitemaps(body: bytes, url: str) -> list[Link]:
     """The `Sitemap:` lines of a robots.txt."""
     links = []
-    for raw in body[:512 * 1024].decode("utf-8", "replace").splitlines():
+    for raw in body[: 512 * 1024].decode("utf-8", "replace").splitlines():
         name, _, value = raw.partition(":")
         if name.strip().lower() == "sitemap" and value.strip():
             target = normalize_link(value.strip(), url)

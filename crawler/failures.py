@@ -18,6 +18,7 @@ from twisted.internet import error as tx_error
 
 ROBOTS_REFUSAL = "disallowed by robots.txt"
 
+
 def _mb(n: str) -> str:
     return f"{int(n) / (1024 * 1024):.1f} MB"
 
@@ -42,8 +43,10 @@ def describe_exception(exc: BaseException) -> str:
         sizes = re.search(r"receive (\d+) bytes .*max size \((\d+)\)", msg)
         if sizes:
             expected = "announced" if "Expected" in msg else "received"
-            return (f"too large: {expected} size {_mb(sizes.group(1))} is over the DOWNLOAD_MAXSIZE limit of "
-                    f"{_mb(sizes.group(2))}")
+            return (
+                f"too large: {expected} size {_mb(sizes.group(1))} is over the DOWNLOAD_MAXSIZE limit of "
+                f"{_mb(sizes.group(2))}"
+            )
         if not msg or "max size" in msg:
             # Scrapy cancels a body that grows past DOWNLOAD_MAXSIZE without a message.
             return "too large: the body grew past the DOWNLOAD_MAXSIZE limit; download stopped"

@@ -225,8 +225,13 @@ class Frontier:
             for rec in recs:
                 t = rec.get("t")
                 if t == "s" and isinstance(rec.get("u"), str) and rec.get("k") in PRIORITY:
-                    target = Target(rec["u"], rec["k"], int(rec.get("d", 0)), bool(rec.get("seed")),
-                                    bool(rec.get("probe")))
+                    target = Target(
+                        rec["u"],
+                        rec["k"],
+                        int(rec.get("d", 0)),
+                        bool(rec.get("seed")),
+                        bool(rec.get("probe")),
+                    )
                     scheduled.setdefault(url_key(target.url), target)
                 elif t == "d" and isinstance(rec.get("u"), str):
                     done.append(rec["u"])
@@ -248,7 +253,9 @@ class Frontier:
             urls = [r["u"] for r in recs if r.get("t") == "d" and isinstance(r.get("u"), str)]
             have = captured(run, urls) if captured is not None and urls else set()
             for group in groups:
-                page = next((r["u"] for r in group if r.get("t") == "d" and isinstance(r.get("u"), str)), None)
+                page = next(
+                    (r["u"] for r in group if r.get("t") == "d" and isinstance(r.get("u"), str)), None
+                )
                 if page is not None and page in have:
                     apply(group)
 

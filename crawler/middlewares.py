@@ -117,15 +117,20 @@ class ReportingRobotsTxtMiddleware(RobotsTxtMiddleware):
             # An error page is not a robots.txt. RFC 9309 reads 4xx as "no rules" and 5xx as
             # "unreachable", which Scrapy (and this crawler) treats as allow, but reports.
             if response.status >= 500 or response.status not in (401, 403, 404, 410):
-                self._tell(response.url, f"robots.txt answered HTTP {response.status}; treated as allowing everything")
+                self._tell(
+                    response.url,
+                    f"robots.txt answered HTTP {response.status}; treated as allowing everything",
+                )
             rules = b""
         await super()._parse_robots(response.replace(body=rules), netloc, request)
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
         # A refused host is reported on the page request itself.
         if not isinstance(exc, IgnoreRequest):
-            self._tell(f"//{netloc}/robots.txt",
-                       f"robots.txt could not be fetched ({describe_exception(exc)}); treated as allowing everything")
+            self._tell(
+                f"//{netloc}/robots.txt",
+                f"robots.txt could not be fetched ({describe_exception(exc)}); treated as allowing everything",
+            )
         super()._robots_error(exc, netloc)
 
     def _tell(self, url: str, message: str) -> None:
@@ -211,7 +216,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
             return response
         new = super().process_response(request, response)
         if isinstance(new, Request):
-            new.meta["retry_not_before"] = time.monotonic() + self._delay(new.meta["retry_times"], retry_after)
+            new.meta["retry_not_before"] = time.monotonic() + self._delay(
+                new.meta["retry_times"], retry_after
+            )
             new.meta["retry_reasons"] = [*request.meta.get("retry_reasons", []), f"HTTP {response.status}"]
             self._count()
         return new
@@ -221,7 +228,10 @@ class BackoffRetryMiddleware(RetryMiddleware):
         new = super().process_exception(request, exception)
         if isinstance(new, Request):
             new.meta["retry_not_before"] = time.monotonic() + self._delay(new.meta["retry_times"], None)
-            new.meta["retry_reasons"] = [*request.meta.get("retry_reasons", []), describe_exception(exception)]
+            new.meta["retry_reasons"] = [
+                *request.meta.get("retry_reasons", []),
+                describe_exception(exception),
+            ]
             self._count()
         return new
 
@@ -237,7 +247,11 @@ class CheckedRedirectMiddleware(RedirectMiddleware):
     def process_response(self, request: Request, response: Response) -> Request | Response:
         """Follow http(s) redirects; leave the 3xx to the spider (and say why) when not followed."""
         result = super().process_response(request, response)
-        if result is response and response.status in (301, 302, 303, 307, 308) and b"Location" in response.headers:
+        if (
+            result is response
+            and response.status in (301, 302, 303, 307, 308)
+            and b"Location" in response.headers
+        ):
             location = response.headers[b"Location"].decode("latin-1")
             try:
                 target = urljoin(request.url, safe_url_string(location))
@@ -252,7 +266,7 @@ class CheckedRedirectMiddleware(RedirectMiddleware):
     def _redirect(self, redirected: Request, request: Request, reason: Any) -> Request:
         chain = [*request.meta.get("redirect_urls", []), request.url]
         if redirected.url in chain:
-            hops = " -> ".join([*chain[chain.index(redirected.url):], redirected.url])
+            hops = " -> ".join([*chain[chain.index(redirected.url) :], redirected.url])
             raise IgnoreRequest(f"redirect loop: {hops}")
         return super()._redirect(redirected, request, reason)
 

@@ -94,7 +94,12 @@ class CrawlReport:
             "captures": self.captures,
             "not_modified": self.not_modified,
             "full_bodies": self.full_bodies,
-            "cables": {"found": self.cables_found, "new": self.cables_new, "changed": self.cables_changed, "unchanged": self.cables_unchanged},
+            "cables": {
+                "found": self.cables_found,
+                "new": self.cables_new,
+                "changed": self.cables_changed,
+                "unchanged": self.cables_unchanged,
+            },
             "pages_with_cables": self.pages_with_cables,
             "cables_without_id": self.cables_without_id,
             "robots_skipped": self.robots_skipped,
@@ -104,7 +109,9 @@ class CrawlReport:
             "broken_links": [{"url": p.url, "reason": p.reason} for p in self.broken],
         }
 
-    def render(self, out: TextIO, max_notes: int = 100, max_broken: int = 10, full: str | None = None) -> None:
+    def render(
+        self, out: TextIO, max_notes: int = 100, max_broken: int = 10, full: str | None = None
+    ) -> None:
         """Print the end-of-crawl report; `full` names the file that holds all of it."""
         took = (self.ended or time.time()) - self.started
         runs = ", ".join(self.run_ids) or "(none)"
@@ -113,12 +120,18 @@ class CrawlReport:
         if self.robots_skipped:
             print(f"  {self.robots_skipped} links not fetched: disallowed by robots.txt", file=out)
         if self.cables_without_id:
-            print(f"  {self.cables_without_id} cables found without an established reference ID: not archived", file=out)
+            print(
+                f"  {self.cables_without_id} cables found without an established reference ID: not archived",
+                file=out,
+            )
         if self.fatal:
             print(f"error: {self.fatal}", file=out)
         cut = False
-        for title, problems, limit in (("failed", self.failures, None), ("notes", self.notes, max_notes),
-                                       ("broken links on the sites", self.broken, max_broken)):
+        for title, problems, limit in (
+            ("failed", self.failures, None),
+            ("notes", self.notes, max_notes),
+            ("broken links on the sites", self.broken, max_broken),
+        ):
             if not problems:
                 continue
             print(f"{title} ({len(problems)}):", file=out)
@@ -149,7 +162,10 @@ class ProgressDisplay:
             from rich.live import Live
 
             self._live = Live(
-                self._renderable(), console=Console(file=self.stream), refresh_per_second=4, transient=True,
+                self._renderable(),
+                console=Console(file=self.stream),
+                refresh_per_second=4,
+                transient=True,
                 get_renderable=self._renderable,
             )
             self._live.start()

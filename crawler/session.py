@@ -116,7 +116,9 @@ class CrawlSession:
         self._commit_queued = False
         self._batch = 0
         self.show_progress = s.getbool("CABLEARCHIVE_PROGRESS")
-        self.progress = ProgressDisplay(self.report, interval=s.getfloat("CABLEARCHIVE_PROGRESS_INTERVAL", 10.0))
+        self.progress = ProgressDisplay(
+            self.report, interval=s.getfloat("CABLEARCHIVE_PROGRESS_INTERVAL", 10.0)
+        )
         self._ticker: LoopingCall | None = None
         self._probed: set[str] = set()
         self.robots: Any = None  # the robots.txt middleware, when ROBOTSTXT_OBEY is on
@@ -139,7 +141,9 @@ class CrawlSession:
             self.report.fatal = str(exc)
             return []
         for err in self.seeds.errors:
-            self.report.fail(f"{self.seeds.path}:{err.line}", f"seed skipped: {err.reason}: {err.text[:200]!r}")
+            self.report.fail(
+                f"{self.seeds.path}:{err.line}", f"seed skipped: {err.reason}: {err.text[:200]!r}"
+            )
         if not self.seeds.urls:
             self.report.fatal = f"{self.seeds.path}: no usable URL (one http or https URL a line)"
             return []
@@ -155,7 +159,9 @@ class CrawlSession:
         if self.options.resume:
             resume = self.journal.resumable()
             if not resume:
-                self.note(str(self.journal.folder), "--resume: no interrupted crawl to resume; starting a new one")
+                self.note(
+                    str(self.journal.folder), "--resume: no interrupted crawl to resume; starting a new one"
+                )
         targets = await maybe_deferred_to_future(self._in_writer(self._start_journal, resume))
         self.analyser = Analyser(self.workers)
         if self.show_progress:
@@ -175,7 +181,9 @@ class CrawlSession:
             "user_agent": self.settings.get("USER_AGENT"),
             "robots": self.settings.getbool("ROBOTSTXT_OBEY"),
         }
-        self.writer = arch.writer(kind="crawl", args=args, wait=self.settings.getfloat("CABLEARCHIVE_LOCK_WAIT", 0.0))
+        self.writer = arch.writer(
+            kind="crawl", args=args, wait=self.settings.getfloat("CABLEARCHIVE_LOCK_WAIT", 0.0)
+        )
         self.report.run_ids.append(self.writer.run_id)
 
     def _start_journal(self, resume: bool) -> list[Target]:
@@ -255,14 +263,27 @@ class CrawlSession:
         result = None
         if self.analyser is not None and (response.status != 304 or rules):
             body = rules if response.status == 304 else response.body
-            job = PageJob(url, 200 if response.status == 304 else response.status,
-                          header_pairs(response.headers), body, None, frozenset(), links=False)
+            job = PageJob(
+                url,
+                200 if response.status == 304 else response.status,
+                header_pairs(response.headers),
+                body,
+                None,
+                frozenset(),
+                links=False,
+            )
             result = (await self.analyse(job)).result
         item = CaptureItem(
-            url=url, final_url=url, status=response.status, headers=header_pairs(response.headers),
-            body=response.body, request_headers=header_pairs(response.request.headers),
-            fetched_at=response.meta.get("fetched_at") or time.time(), protocol=response.protocol or "HTTP/1.1",
-            result=result, journal=journal,
+            url=url,
+            final_url=url,
+            status=response.status,
+            headers=header_pairs(response.headers),
+            body=response.body,
+            request_headers=header_pairs(response.request.headers),
+            fetched_at=response.meta.get("fetched_at") or time.time(),
+            protocol=response.protocol or "HTTP/1.1",
+            result=result,
+            journal=journal,
         )
         if not self.closed:
             self.store(item)
@@ -352,10 +373,15 @@ class CrawlSession:
             cables = item.result.cables
             if cables:
                 without = sum(1 for c in cables if c.reference_id is None)
-                self.report.add(pages_with_cables=1, cables_without_id=without, cables_found=len(cables) - without)
+                self.report.add(
+                    pages_with_cables=1, cables_without_id=without, cables_found=len(cables) - without
+                )
         self._pending.extend(item.journal)
         self._pending_pages += 1
-        if self._pending_pages >= self.commit_pages or time.monotonic() - self._last_commit >= self.commit_seconds:
+        if (
+            self._pending_pages >= self.commit_pages
+            or time.monotonic() - self._last_commit >= self.commit_seconds
+        ):
             self._commit()
 
     def record_failure(self, url: str, reason: str) -> None:
@@ -402,8 +428,10 @@ class CrawlSession:
             self._fatal(f"commit failed: {exc}")
             return
         self.report.add(
-            cables_new=len(result.new), cables_changed=len(result.changed),
-            cables_unchanged=len(result.unchanged), commits=1,
+            cables_new=len(result.new),
+            cables_changed=len(result.changed),
+            cables_unchanged=len(result.unchanged),
+            commits=1,
         )
         self.journal.append([{"t": "c", "n": self._batch}])
         self._pending = []
@@ -461,7 +489,8 @@ class CrawlSession:
             self.report.robots_skipped = self.robots_refused + self.frontier.disallowed
             if self.frontier.dropped_for_limit:
                 self.note(
-                    "--max-pages", f"limit of {self.options.max_pages} pages reached; "
+                    "--max-pages",
+                    f"limit of {self.options.max_pages} pages reached; "
                     f"{self.frontier.dropped_for_limit} more links not followed",
                 )
             self._save_report()
@@ -483,7 +512,9 @@ class CrawlSession:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(self.report.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            tmp.write_text(
+                json.dumps(self.report.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
             os.replace(tmp, path)
         except OSError as exc:
             logger.warning("could not write %s: %s", path, exc)

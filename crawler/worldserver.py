@@ -226,7 +226,7 @@ class WorldHandler(BaseHTTPRequestHandler):
         """Control routes, then `route` (for subclasses), then the world's files."""
         parts = urlsplit(self.path)
         if self.world.control and parts.path.startswith(CONTROL_PREFIX):
-            self.control(method, parts.path[len(CONTROL_PREFIX):], parse_qs(parts.query))
+            self.control(method, parts.path[len(CONTROL_PREFIX) :], parse_qs(parts.query))
             return
         if method == "PUT":
             self.send_simple(405, b"method not allowed\n")
@@ -245,8 +245,13 @@ class WorldHandler(BaseHTTPRequestHandler):
         page = self.world.page(self.site, path, query)
         conditional = bool(self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since"))
         if page is None:
-            self.send_simple(404, b"<html><body><h1>404 Not Found</h1></body></html>\n", "text/html", method=method,
-                             conditional=conditional)
+            self.send_simple(
+                404,
+                b"<html><body><h1>404 Not Found</h1></body></html>\n",
+                "text/html",
+                method=method,
+                conditional=conditional,
+            )
             return
         body, mtime, ctype = page
         etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
@@ -281,8 +286,16 @@ class WorldHandler(BaseHTTPRequestHandler):
             return int(mtime) <= int(since)
         return False
 
-    def send_simple(self, status: int, body: bytes, ctype: str = "text/plain", *, method: str = "GET",
-                    headers: dict[str, str] | None = None, conditional: bool = False) -> None:
+    def send_simple(
+        self,
+        status: int,
+        body: bytes,
+        ctype: str = "text/plain",
+        *,
+        method: str = "GET",
+        headers: dict[str, str] | None = None,
+        conditional: bool = False,
+    ) -> None:
         """A complete small response."""
         self.send_response(status)
         self.send_header("Content-Type", ctype)
@@ -298,7 +311,16 @@ class WorldHandler(BaseHTTPRequestHandler):
     def _log(self, method: str, path: str, query: str, status: int, conditional: bool, size: int) -> None:
         shown = path + (f"?{query}" if query else "")
         self.world.record(
-            Hit(self.site, method, shown, status, conditional, size, self.headers.get("User-Agent", ""), time.time())
+            Hit(
+                self.site,
+                method,
+                shown,
+                status,
+                conditional,
+                size,
+                self.headers.get("User-Agent", ""),
+                time.time(),
+            )
         )
 
     # --------------------------------------------------------------- control

@@ -33,28 +33,52 @@ def true_text(ref: str) -> str:
     return (CABLEGATE / f"{ref}.txt").read_text()
 
 
-def cable(ref: str | None, text: str, *, rules: RulesetInfo = RULES_A, family: str = "cablegate",
-          lines_kept: bool = True, subject: str = "TEST SUBJECT", classification: str = "CONFIDENTIAL") -> Cable:
+def cable(
+    ref: str | None,
+    text: str,
+    *,
+    rules: RulesetInfo = RULES_A,
+    family: str = "cablegate",
+    lines_kept: bool = True,
+    subject: str = "TEST SUBJECT",
+    classification: str = "CONFIDENTIAL",
+) -> Cable:
     """A Cable as the cleaner returns it, with the given text."""
-    return Cable(text=text, reference_id=ref, id_source="table", subject=subject, classification=classification,
-                 family=family, lines_kept=lines_kept, ruleset=rules, cleaner_version="test")
+    return Cable(
+        text=text,
+        reference_id=ref,
+        id_source="table",
+        subject=subject,
+        classification=classification,
+        family=family,
+        lines_kept=lines_kept,
+        ruleset=rules,
+        cleaner_version="test",
+    )
 
 
 def result(*cables: Cable, rules: RulesetInfo = RULES_A) -> PageResult:
     """A PageResult holding the given cables."""
-    return PageResult(cables=list(cables), family="cablegate", profile=None, ruleset=rules, cleaner_version="test")
+    return PageResult(
+        cables=list(cables), family="cablegate", profile=None, ruleset=rules, cleaner_version="test"
+    )
 
 
 def html_headers() -> list[tuple[str, str]]:
     """Response headers of an HTML page."""
-    return [("Content-Type", "text/html; charset=utf-8"), ("ETag", '"v1"'),
-            ("Last-Modified", "Wed, 08 Dec 2010 21:09:00 GMT")]
+    return [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("ETag", '"v1"'),
+        ("Last-Modified", "Wed, 08 Dec 2010 21:09:00 GMT"),
+    ]
 
 
 def object_dirs(archive_path: str | os.PathLike[str]) -> list[str]:
     """The OCFL object folders of an archive."""
     root = os.path.join(archive_path, "cables")
-    return sorted(d for d in glob.glob(os.path.join(root, "*")) if os.path.isfile(os.path.join(d, "0=ocfl_object_1.1")))
+    return sorted(
+        d for d in glob.glob(os.path.join(root, "*")) if os.path.isfile(os.path.join(d, "0=ocfl_object_1.1"))
+    )
 
 
 def ocfl_validate(archive_path: str | os.PathLike[str]) -> subprocess.CompletedProcess:
@@ -189,11 +213,14 @@ def text_for(ref: str, gen: int, rules: RulesetInfo = RULES_A) -> str:
     return f"{ref}\nTEXT OF GENERATION {gen}\n" + ("CLEANED UNDER RULES B\n" if rules is RULES_B else "")
 
 
-def run_child(archive_path: str, gen: int, crash_at: int, refs: list[str], timeout: float = 60,
-              mode: str = "crawl") -> subprocess.CompletedProcess:
+def run_child(
+    archive_path: str, gen: int, crash_at: int, refs: list[str], timeout: float = 60, mode: str = "crawl"
+) -> subprocess.CompletedProcess:
     """Run the child writer; returns the finished process (returncode -9 when it killed itself)."""
     code = CHILD.format(root=str(ROOT), tests=str(Path(__file__).resolve().parent))
     return subprocess.run(
         [sys.executable, "-c", code, str(archive_path), str(gen), str(crash_at), ",".join(refs), mode],
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

@@ -106,15 +106,18 @@ class TroubleHandler(MockHandler):
             self.send_simple(200, b"User-agent: *\nDisallow: /private/\n", method=method)
         elif path == "/flaky.html":
             if world.count(path) == 0:
-                self.send_simple(500, b"<html><body>Internal Server Error</body></html>", "text/html", method=method)
+                self.send_simple(
+                    500, b"<html><body>Internal Server Error</body></html>", "text/html", method=method
+                )
             else:
                 self.send_simple(200, cable_body, "text/html; charset=utf-8", method=method)
         elif path == "/ratelimited.html":
             if world.count(path) == 0:
                 self.send_simple(429, b"slow down\n", headers={"Retry-After": "1"}, method=method)
             else:
-                self.send_simple(200, b"<html><body><p>Thanks for waiting.</p></body></html>", "text/html",
-                                 method=method)
+                self.send_simple(
+                    200, b"<html><body><p>Thanks for waiting.</p></body></html>", "text/html", method=method
+                )
         elif path == "/reset.html":
             world.count(path)
             self._log(method, path, query, 0, False, 0)
@@ -145,7 +148,9 @@ class TroubleHandler(MockHandler):
         elif path == "/loop/b":
             self.send_simple(302, b"", headers={"Location": "/loop/a"}, method=method)
         elif path == "/to-private":
-            self.send_simple(302, b"", headers={"Location": "http://10.255.255.1/internal/admin"}, method=method)
+            self.send_simple(
+                302, b"", headers={"Location": "http://10.255.255.1/internal/admin"}, method=method
+            )
         elif path == "/to-localhost":
             target = f"http://localhost:{world.ports['canary']}/secret"
             self.send_simple(302, b"", headers={"Location": target}, method=method)
@@ -153,9 +158,13 @@ class TroubleHandler(MockHandler):
             target = f"http://127.0.0.1:{world.ports['cablegate']}/"
             self.send_simple(301, b"", headers={"Location": target}, method=method)
         elif path == "/to-ftp":
-            self.send_simple(302, b"", headers={"Location": "ftp://ftp.example.org/pub/cables.zip"}, method=method)
+            self.send_simple(
+                302, b"", headers={"Location": "ftp://ftp.example.org/pub/cables.zip"}, method=method
+            )
         elif path == "/bomb.html":
-            self.send_simple(200, world.bomb, "text/html", headers={"Content-Encoding": "gzip"}, method=method)
+            self.send_simple(
+                200, world.bomb, "text/html", headers={"Content-Encoding": "gzip"}, method=method
+            )
         elif path in ("/huge.html", "/huge-stream.html"):
             self._huge(method, path, query, with_length=path == "/huge.html")
         elif path == "/wrongtype.html":
@@ -217,12 +226,17 @@ class BadRobotsHandler(MockHandler):
 
     def route(self, method: str, path: str, query: str) -> bool:
         if path == "/robots.txt":
-            self.send_simple(500, b"<html><body>robots.txt: internal error</body></html>", "text/html", method=method)
+            self.send_simple(
+                500, b"<html><body>robots.txt: internal error</body></html>", "text/html", method=method
+            )
         elif path == "/":
-            self.send_simple(200, b'<html><body><a href="/page.html">a page</a></body></html>', "text/html",
-                             method=method)
+            self.send_simple(
+                200, b'<html><body><a href="/page.html">a page</a></body></html>', "text/html", method=method
+            )
         elif path == "/page.html":
-            self.send_simple(200, b"<html><body><p>Nothing to see here.</p></body></html>", "text/html", method=method)
+            self.send_simple(
+                200, b"<html><body><p>Nothing to see here.</p></body></html>", "text/html", method=method
+            )
         else:
             return False
         return True
@@ -239,8 +253,11 @@ class CanaryHandler(MockHandler):
 def start(world_dir: Path) -> MockWorld:
     """Start every site; returns the world (ports in `.ports`)."""
     world = MockWorld(world_dir, control=True)
-    extra: dict[str, type[MockHandler]] = {"trouble": TroubleHandler, "badrobots": BadRobotsHandler,
-                                           "canary": CanaryHandler}
+    extra: dict[str, type[MockHandler]] = {
+        "trouble": TroubleHandler,
+        "badrobots": BadRobotsHandler,
+        "canary": CanaryHandler,
+    }
     for site in [*world.sites, *extra]:
         base = extra.get(site, MockHandler)
         handler = type(f"Handler_{site}", (base,), {"world": world, "site": site})
@@ -302,8 +319,13 @@ def cli_env() -> dict[str, str]:
 def cablearchive(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run `cablearchive ARGS` in a child process (Scrapy's reactor runs once per process)."""
     return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args], cwd=REPO, env=cli_env(), capture_output=True, text=True,
-        timeout=timeout, check=False,
+        [sys.executable, "-m", "crawler.cli", *args],
+        cwd=REPO,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -318,12 +340,17 @@ class MockWeb:
         self.log = tempfile.NamedTemporaryFile(prefix="mockserver-", suffix=".log", delete=False)  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--world", str(self.world)],
-            stdout=subprocess.PIPE, stderr=self.log, text=True, env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            env=cli_env(),
         )
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if not line:
             self.proc.wait(timeout=10)
-            raise RuntimeError(f"mock server did not start: {Path(self.log.name).read_text(errors='replace')}")
+            raise RuntimeError(
+                f"mock server did not start: {Path(self.log.name).read_text(errors='replace')}"
+            )
         self.ports: dict[str, int] = json.loads(line)["ports"]
 
     def url(self, site: str, path: str = "/") -> str:

@@ -32,17 +32,30 @@ def foreign_warc(path, pages, *, corrupt_after=None):
                 headers.append(("Content-Encoding", "gzip"))
             headers.append(("Content-Length", str(len(payload))))
             http = StatusAndHeaders("200 OK", headers, protocol="HTTP/1.1")
-            w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(payload), length=len(payload),
-                                                http_headers=http))
+            w.write_record(
+                w.create_warc_record(
+                    url, "response", payload=io.BytesIO(payload), length=len(payload), http_headers=http
+                )
+            )
             req = StatusAndHeaders("GET / HTTP/1.1", [("Host", "example")], is_http_request=True)
-            w.write_record(w.create_warc_record(url, "request", payload=io.BytesIO(b""), length=0, http_headers=req))
+            w.write_record(
+                w.create_warc_record(url, "request", payload=io.BytesIO(b""), length=0, http_headers=req)
+            )
             if corrupt_after == i:
                 fh.write(b"\x1f\x8b\x08\x00" + b"this is not a gzip member at all" * 20)
         png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-        http = StatusAndHeaders("200 OK", [("Content-Type", "image/png"), ("Content-Length", str(len(png)))],
-                                protocol="HTTP/1.1")
-        w.write_record(w.create_warc_record("https://img.example.org/a.png", "response", payload=io.BytesIO(png),
-                                            length=len(png), http_headers=http))
+        http = StatusAndHeaders(
+            "200 OK", [("Content-Type", "image/png"), ("Content-Length", str(len(png)))], protocol="HTTP/1.1"
+        )
+        w.write_record(
+            w.create_warc_record(
+                "https://img.example.org/a.png",
+                "response",
+                payload=io.BytesIO(png),
+                length=len(png),
+                http_headers=http,
+            )
+        )
 
 
 @pytest.fixture
@@ -144,7 +157,9 @@ def test_export_jsonl_and_warc(filled, tmp_path, capsys):
     assert main(["export", "--format", "jsonl", "--out", out, "--archive", filled]) == 0
     lines = [json.loads(line) for line in Path(out).read_text().splitlines()]
     arch = Archive.open(filled)
-    assert {d["reference_id"]: d["text"] for d in lines} == {c.ref: arch.cable(c.ref).text() for c in arch.list_cables()}
+    assert {d["reference_id"]: d["text"] for d in lines} == {
+        c.ref: arch.cable(c.ref).text() for c in arch.list_cables()
+    }
     wout = str(tmp_path / "cables.warc.gz")
     assert main(["export", "--format", "warc", "00HARARE6677", "--out", wout, "--archive", filled]) == 0
     assert warcio_check([wout]).returncode == 0

@@ -86,7 +86,10 @@ def test_killed_at_every_step_of_a_commit(tmp_path):
         after = heads(work)
         for ref in REFS:
             head, text = after[ref]
-            assert (head, text) in {(1, f"{ref}\nTEXT OF GENERATION 1\n"), (2, f"{ref}\nTEXT OF GENERATION 2\n")}, n
+            assert (head, text) in {
+                (1, f"{ref}\nTEXT OF GENERATION 1\n"),
+                (2, f"{ref}\nTEXT OF GENERATION 2\n"),
+            }, n
         new_two = after.get("10NEWCABLE2")
         assert new_two in (None, (1, "10NEWCABLE2\nTEXT OF GENERATION 2\n")), n
         outcomes.add((*tuple(after[r][0] for r in REFS), new_two is not None))
@@ -98,7 +101,11 @@ def test_killed_at_every_step_of_a_commit(tmp_path):
         assert run_child(str(work), 2, -1, REFS).returncode == 0
         final = heads(work)
         assert {r: h for r, (h, _) in final.items()} == {
-            "08ASTANA611": 2, "09STATE11937": 2, "10NEWCABLE1": 1, "10NEWCABLE2": 1}, n
+            "08ASTANA611": 2,
+            "09STATE11937": 2,
+            "10NEWCABLE1": 1,
+            "10NEWCABLE2": 1,
+        }, n
         assert_sound(work, external=False)
         subprocess.run(["rm", "-rf", str(work)], check=True)
     # The kill points covered both sides of the commit.
@@ -149,8 +156,11 @@ def test_killed_from_outside_while_crawling(tmp_path):
     code = CHILD.format(root=str(ROOT), tests=str(ROOT / "tests"))
     # A long-running writer committing in a loop, killed by another process at random moments.
     for delay in (0.15, 0.4, 0.7, 1.1):
-        proc = subprocess.Popen([sys.executable, "-c", code, str(path), "1", "-1", ",".join(REFS), "loop"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(path), "1", "-1", ",".join(REFS), "loop"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -174,8 +184,10 @@ def test_two_writers_in_two_processes(tmp_path):
         "        cap = w.add_capture(f'https://{{who}}.example.org/{{i}}', 200, html_headers(), f'{{who}} {{i}}'.encode())\n"
         "        w.record(cap, result(cable('08ASTANA611', f'TEXT FROM {{who}} {{i}}\\n')))\n"
     ).format(root=str(ROOT), tests=str(ROOT / "tests"))
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(path), who], stderr=subprocess.PIPE, text=True)
-             for who in ("alpha", "beta")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(path), who], stderr=subprocess.PIPE, text=True)
+        for who in ("alpha", "beta")
+    ]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
@@ -269,7 +281,9 @@ def test_verify_names_a_flipped_byte_in_a_content_file(built):
     target = os.path.join(obj, "v1", "content", "cable.txt")
     if not os.path.exists(target):
         inv = json.loads(Path(os.path.join(obj, "inventory.json")).read_text())
-        target = os.path.join(obj, next(p for ps in inv["manifest"].values() for p in ps if p.endswith(".txt")))
+        target = os.path.join(
+            obj, next(p for ps in inv["manifest"].values() for p in ps if p.endswith(".txt"))
+        )
     data = bytearray(Path(target).read_bytes())
     data[100] ^= 0x01
     Path(target).write_bytes(bytes(data))
@@ -289,7 +303,9 @@ def test_verify_names_a_truncated_warc(built):
 def test_verify_names_a_deleted_sidecar(built):
     side = os.path.join(built.cables_dir, "06BERLIN2546", "inventory.json.sha512")
     if not os.path.exists(side):
-        side = os.path.join(built.cables_dir, sorted(os.listdir(built.cables_dir))[-1], "inventory.json.sha512")
+        side = os.path.join(
+            built.cables_dir, sorted(os.listdir(built.cables_dir))[-1], "inventory.json.sha512"
+        )
     os.unlink(side)
     paths, _ = bad_paths(built)
     assert side in paths
@@ -319,5 +335,9 @@ def test_stale_lock_of_a_killed_writer_is_recovered(tmp_path):
     assert any("cut back to their last commit" in m for m in messages), messages
     runs = {r["run"]: r for r in Archive.open(path).runs()}
     assert sorted(r["status"] for r in runs.values()) == ["done", "done", "interrupted"]
-    assert {c: h for c, (h, _) in heads(path).items()} == {"08ASTANA611": 1, "09STATE11937": 1, "10NEWCABLE1": 1}
+    assert {c: h for c, (h, _) in heads(path).items()} == {
+        "08ASTANA611": 1,
+        "09STATE11937": 1,
+        "10NEWCABLE1": 1,
+    }
     assert_sound(path)

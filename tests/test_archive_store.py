@@ -52,9 +52,9 @@ def test_layout_and_validators(arch):
     meta = json.loads(Path(os.path.join(arch.path, "cablearchive.json")).read_text())
     assert meta["format"] == "cablearchive" and meta["tool_version"]
     assert os.path.exists(os.path.join(arch.path, "cables", "0=ocfl_1.1"))
-    assert json.loads(Path(os.path.join(arch.path, "cables", "ocfl_layout.json")).read_text())["extension"] == (
-        "0002-flat-direct-storage-layout"
-    )
+    assert json.loads(Path(os.path.join(arch.path, "cables", "ocfl_layout.json")).read_text())[
+        "extension"
+    ] == ("0002-flat-direct-storage-layout")
     run = json.loads(Path(os.path.join(arch.path, "runs", f"{w.run_id}.json")).read_text())
     assert run["status"] == "done" and run["counts"]["captures"] == 5 and run["kind"] == "crawl"
     assert not os.path.exists(os.path.join(arch.path, "state", "journal.json"))
@@ -99,7 +99,7 @@ def test_archived_text_is_the_cleaners_output(arch):
             state = rec.state()
             assert state.metadata["reference_id"] == c.reference_id
             assert state.metadata["preferred"]["reason"] == "only source"
-            (key, (text, prov)), = state.sources.items()
+            ((key, (text, prov)),) = state.sources.items()
             assert key == source_key(url) and text == c.text
             assert prov["url"] == url and prov["status"] == 200 and prov["etag"] == '"v1"'
             assert prov["capture"]["warc_file"].endswith(".warc.gz") and prov["capture"]["record_id"]
@@ -200,15 +200,18 @@ def test_metadata_change_alone_makes_a_version(arch):
             w.record(cap, result(cable("09STATE11937", "SAME TEXT\n", classification=cls)))
     rec = arch.cable("09STATE11937")
     assert rec.head == 2 and rec.versions[1].message.endswith("1 metadata changed")
-    assert rec.metadata(1)["classification"] == "CONFIDENTIAL" and rec.metadata(2)["classification"] == "SECRET"
+    assert (
+        rec.metadata(1)["classification"] == "CONFIDENTIAL" and rec.metadata(2)["classification"] == "SECRET"
+    )
 
 
 def test_consensus_prefers_the_text_closest_to_the_others(arch):
     truth = true_text("00HARARE6677")
     damaged = truth.replace("ZIMBABWE", "ZlMBABWE").replace("the", "teh")
     with arch.writer(kind="crawl") as w:
-        for i, (text, lines, fam) in enumerate([(damaged, True, "cablegate"), (truth, False, "wordpress"),
-                                                (truth, True, "blogger")]):
+        for i, (text, lines, fam) in enumerate(
+            [(damaged, True, "cablegate"), (truth, False, "wordpress"), (truth, True, "blogger")]
+        ):
             cap = w.add_capture(f"https://site{i}.example.org/post", 200, html_headers(), text.encode())
             w.record(cap, result(cable("00HARARE6677", text, lines_kept=lines, family=fam)))
     meta = arch.cable("00HARARE6677").metadata()
@@ -225,7 +228,10 @@ def test_consensus_prefers_the_text_closest_to_the_others(arch):
 def test_cable_without_id_or_with_a_bad_id_is_not_archived(arch):
     with arch.writer(kind="crawl") as w:
         cap = w.add_capture("https://blog.example.org/p", 200, html_headers(), b"x")
-        w.record(cap, result(cable(None, "A CABLE\n"), cable("../../etc/passwd", "B\n"), cable("08astana611", "C\n")))
+        w.record(
+            cap,
+            result(cable(None, "A CABLE\n"), cable("../../etc/passwd", "B\n"), cable("08astana611", "C\n")),
+        )
         report = w.commit()
         run_id = w.run_id
     assert report.new == [] and list(arch.list_cables()) == []
@@ -251,7 +257,9 @@ def test_hostile_urls_and_headers_stay_inside(tmp_path):
             with pytest.raises(ArchiveError, match="not an http"):
                 w.add_capture(bad, 200, [], b"x")
         for i, url in enumerate(urls):
-            cap = w.add_capture(url, 200, [("Content-Type", "text/html"), ("X-Evil", "a\r\nb: c")], f"p{i}".encode())
+            cap = w.add_capture(
+                url, 200, [("Content-Type", "text/html"), ("X-Evil", "a\r\nb: c")], f"p{i}".encode()
+            )
             w.record(cap, result(cable(f"08ASTANA{i + 1}", f"TEXT {i}\n")))
     keys = set()
     for i in range(len(urls)):
@@ -358,16 +366,24 @@ def test_equally_close_sources_are_chosen_by_url_not_by_fetch_order(tmp_path):
         # One commit per source, fetched in the given order: the tie is decided when the second arrives.
         for i, url in enumerate(order):
             with a.writer(kind="crawl") as w:
-                cap = w.add_capture(url, 200, html_headers(), text.encode(), fetched_at=f"2020-01-0{i + 1}T00:00:00Z")
+                cap = w.add_capture(
+                    url, 200, html_headers(), text.encode(), fetched_at=f"2020-01-0{i + 1}T00:00:00Z"
+                )
                 w.record(cap, result(cable("00HARARE6677", text, family="wordpress")))
         meta = a.cable("00HARARE6677").metadata()
         metas.append(meta)
         a.close()
     for meta in metas:
-        assert meta["preferred"] == {"source": source_key(urls[1]),
-                                     "reason": "as close to the other 1 source as another source; first by URL"}
-    strip = [{k: v for k, v in s.items() if k not in ("fetched_at", "capture_id")} for s in metas[0]["sources"]]
-    assert strip == [{k: v for k, v in s.items() if k not in ("fetched_at", "capture_id")} for s in metas[1]["sources"]]
+        assert meta["preferred"] == {
+            "source": source_key(urls[1]),
+            "reason": "as close to the other 1 source as another source; first by URL",
+        }
+    strip = [
+        {k: v for k, v in s.items() if k not in ("fetched_at", "capture_id")} for s in metas[0]["sources"]
+    ]
+    assert strip == [
+        {k: v for k, v in s.items() if k not in ("fetched_at", "capture_id")} for s in metas[1]["sources"]
+    ]
 
 
 def test_consensus_choice_ignores_the_order_of_its_candidates():
@@ -379,11 +395,19 @@ def test_consensus_choice_ignores_the_order_of_its_candidates():
     cands = [
         Candidate("c.org-000000000003", truth, True, "wordpress", "2020-01-01T00:00:00Z", "https://c.org/x"),
         Candidate("a.org-000000000001", truth, True, "wordpress", "2020-01-03T00:00:00Z", "https://a.org/x"),
-        Candidate("b.org-000000000002", truth.replace("ZIMBABWE", "ZlMBABWE"), True, "cablegate", "2019-01-01T00:00:00Z",
-                  "https://b.org/x"),
+        Candidate(
+            "b.org-000000000002",
+            truth.replace("ZIMBABWE", "ZlMBABWE"),
+            True,
+            "cablegate",
+            "2019-01-01T00:00:00Z",
+            "https://b.org/x",
+        ),
     ]
-    choices = {(c.preferred, c.reason, tuple(sorted(c.fidelity.items())))
-               for c in (choose(list(p)) for p in itertools.permutations(cands))}
+    choices = {
+        (c.preferred, c.reason, tuple(sorted(c.fidelity.items())))
+        for c in (choose(list(p)) for p in itertools.permutations(cands))
+    }
     assert len(choices) == 1
     preferred, reason, _ = choices.pop()
     assert preferred == "a.org-000000000001" and reason.endswith("first by URL")
@@ -425,7 +449,8 @@ def test_a_new_version_creates_few_files_and_folders(arch):
     assert dirs == [".", "v1", "v1/content", "v2", "v2/content"]
     # Only what changed is stored: the text (once for cable.txt and the source) and the provenance.
     assert sorted(os.listdir(os.path.join(obj, "v2", "content"))) == sorted(
-        ["cable.txt", f"{source_key('https://a.example.org/x')}.json"])
+        ["cable.txt", f"{source_key('https://a.example.org/x')}.json"]
+    )
     assert arch.cable("08ASTANA611").source(source_key("https://a.example.org/x"))[0] == "TWO\n"
     assert arch.verify().ok and ocfl_validate(arch.path).returncode == 0
 
@@ -450,7 +475,9 @@ def test_replaced_texts_are_not_found_and_a_run_compacts_the_full_text_index(arc
     assert arch.cable("08ASTANA611").head == 3
     assert arch.conn.execute("SELECT count(*) FROM fts_docsize").fetchone()[0] == 1
     assert arch.search("alpha") == [] and arch.search("first") == []
-    assert [h.ref for h in arch.search("charlie")] == ["08ASTANA611"] == [h.ref for h in arch.search("second")]
+    assert (
+        [h.ref for h in arch.search("charlie")] == ["08ASTANA611"] == [h.ref for h in arch.search("second")]
+    )
     arch.conn.execute("INSERT INTO fts(fts, rank) VALUES ('integrity-check', 0)")
     assert arch.verify().ok
 
@@ -506,7 +533,11 @@ def test_a_damaged_capture_is_never_read_as_another_page(arch, where, damage):
     crawl(arch, [(url, body)])
     (cap,) = list(arch.captures())
     assert arch.read_capture(cap)[2] == body
-    at = {"start": cap.offset + 10, "middle": cap.offset + cap.length // 2, "trailer": cap.offset + cap.length - 8}
+    at = {
+        "start": cap.offset + 10,
+        "middle": cap.offset + cap.length // 2,
+        "trailer": cap.offset + cap.length - 8,
+    }
     with open(os.path.join(arch.captures_dir, os.path.basename(cap.warc_file)), "r+b") as fh:
         fh.seek(at[where])
         fh.write(damage)

@@ -23,8 +23,13 @@ def test_out_writes_text_and_metadata_per_cable(tmp_path, capsys):
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(
         [
-            "00HARARE6677.00HARARE6677.txt", "00HARARE6677.00HARARE6677.json",
-            *(f"04_wpcom_vip_wikimedia.19.pre_only.{r}.{ext}" for r in ("09TRIPOLI771", "08STATE37957", "08BUENOSAIRES235") for ext in ("txt", "json")),
+            "00HARARE6677.00HARARE6677.txt",
+            "00HARARE6677.00HARARE6677.json",
+            *(
+                f"04_wpcom_vip_wikimedia.19.pre_only.{r}.{ext}"
+                for r in ("09TRIPOLI771", "08STATE37957", "08BUENOSAIRES235")
+                for ext in ("txt", "json")
+            ),
         ]
     )
     meta = json.loads((out / "00HARARE6677.00HARARE6677.json").read_text())
@@ -57,7 +62,9 @@ def test_bad_input_is_reported_and_the_rest_done(tmp_path, capsys):
     binary.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
     good = PAGES / "cablegate" / "09BRASILIA1447.html"
     out = tmp_path / "out"
-    code = main(["clean", str(tmp_path / "missing.html"), str(empty), str(binary), str(good), "--out", str(out)])
+    code = main(
+        ["clean", str(tmp_path / "missing.html"), str(empty), str(binary), str(good), "--out", str(out)]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert f"{tmp_path / 'missing.html'}: no such file or folder" in err
@@ -77,8 +84,12 @@ def test_page_without_cable_is_not_a_failure(capsys):
 def test_url_and_rules_options(tmp_path, capsys):
     """--url helps name a cable; a bad --rules folder is a usage error (exit 2) naming the problem."""
     text = tmp_path / "cable.txt"
-    text.write_text("UNCLAS PARIS 000306\n\nSIPDIS\n\nE.O. 12958: N/A\nTAGS: PREL\nSUBJECT: TEST\n\n1. (U) Text.\nSTAPLETON\n")
-    assert main(["clean", str(text), "--json", "--url", "https://m.example/cable/2007/01/07PARIS306.html"]) == 0
+    text.write_text(
+        "UNCLAS PARIS 000306\n\nSIPDIS\n\nE.O. 12958: N/A\nTAGS: PREL\nSUBJECT: TEST\n\n1. (U) Text.\nSTAPLETON\n"
+    )
+    assert (
+        main(["clean", str(text), "--json", "--url", "https://m.example/cable/2007/01/07PARIS306.html"]) == 0
+    )
     (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert record["reference_id"] == "07PARIS306" and record["id_source"] == "url"
     assert main(["clean", str(text), "--rules", str(tmp_path / "nope")]) == 2

@@ -91,7 +91,9 @@ def test_wrong_content_type_is_noted():
 def test_plain_text_cable():
     """A cable served as text keeps its lines."""
     text = (PAGES / "cablegate" / "09BRASILIA1447.09BRASILIA1447.txt").read_bytes()
-    result = clean_page(text, url="https://mirror.example/09BRASILIA1447.txt", headers={"Content-Type": "text/plain"})
+    result = clean_page(
+        text, url="https://mirror.example/09BRASILIA1447.txt", headers={"Content-Type": "text/plain"}
+    )
     (cable,) = result.cables
     assert cable.reference_id == "09BRASILIA1447"
     assert cable.text.split("\n") == text.decode().rstrip("\n").split("\n")

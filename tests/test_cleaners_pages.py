@@ -12,21 +12,43 @@ from conftest import PAGES, truth_cases
 
 # Phrases of blog and viewer chrome that never belong in a cable's text.
 CHROME = [
-    "Leave a Reply", "Fill in your details below", "You are commenting using your",
-    "Connecting to %s", "bloggers like this", "Post a comment or leave a trackback",
-    "Notify me of new comments", "Your email address will not be published", "Share this:",
-    "Like this:", "Related posts", "Post a Comment", "Newer Post", "Older Post",
-    "Subscribe to: Post Comments", "Log Out /", "WikiLeaks Link",
-    "To understand the justification used for the classification", "Discussing cables",
+    "Leave a Reply",
+    "Fill in your details below",
+    "You are commenting using your",
+    "Connecting to %s",
+    "bloggers like this",
+    "Post a comment or leave a trackback",
+    "Notify me of new comments",
+    "Your email address will not be published",
+    "Share this:",
+    "Like this:",
+    "Related posts",
+    "Post a Comment",
+    "Newer Post",
+    "Older Post",
+    "Subscribe to: Post Comments",
+    "Log Out /",
+    "WikiLeaks Link",
+    "To understand the justification used for the classification",
+    "Discussing cables",
     "If you find meaningful or important information in a cable",
-    "Please mark messages for social networking services", "Currently released so far",
-    "Browse latest releases", "courage is contagious", "Understanding cables",
-    "Every cable message consists of three parts", "Keep Us Strong", "Trackback URL",
+    "Please mark messages for social networking services",
+    "Currently released so far",
+    "Browse latest releases",
+    "courage is contagious",
+    "Understanding cables",
+    "Every cable message consists of three parts",
+    "Keep Us Strong",
+    "Trackback URL",
     "This record is a partial extract of the original cable",
     # the blogger's own words around the cables in these fixtures
-    "Filed under the cablegate tag", "Let me know in the comments", "(End of cable.)",
-    "The cable below was published today", "Here is the full text of the cable",
-    "Andrew Montalenti", "Categories:",
+    "Filed under the cablegate tag",
+    "Let me know in the comments",
+    "(End of cable.)",
+    "The cable below was published today",
+    "Here is the full text of the cable",
+    "Andrew Montalenti",
+    "Categories:",
 ]
 META = ("reference_id", "classification", "created", "released", "origin")
 
@@ -40,7 +62,9 @@ def _lines(text: str) -> list[str]:
 
 
 def _cases(*folders: str) -> list:
-    return [pytest.param(page, truth, id=page.stem) for folder in folders for page, truth in truth_cases(folder)]
+    return [
+        pytest.param(page, truth, id=page.stem) for folder in folders for page, truth in truth_cases(folder)
+    ]
 
 
 @pytest.mark.parametrize(("page", "truth"), _cases("cablegate", "mirrors"))
@@ -121,7 +145,11 @@ def test_header_metadata_from_the_cable():
 @pytest.mark.parametrize(
     ("name", "must", "must_not"),
     [
-        ("01_wpcom_twentyeleven_denkanstoos.00.viewer_paste", ["SUBJECT: UNDERSTANDING BRAZIL'S FOREIGN MINISTRY, PART 1:"], ["WikiLeaks Link", "Reference ID"]),
+        (
+            "01_wpcom_twentyeleven_denkanstoos.00.viewer_paste",
+            ["SUBJECT: UNDERSTANDING BRAZIL'S FOREIGN MINISTRY, PART 1:"],
+            ["WikiLeaks Link", "Reference ID"],
+        ),
         ("05_wp_kubrick-alterorabolish_pixelmonkey.13.viewer_render", ["FEINSTEIN"], ["Parse.ly", "RSS 2.0"]),
         ("18_hugo_ananke_pluralsight.04.pre_only", ["EIKENBERRY"], ["Categories:", "Tags: python"]),
         ("13_blogofile_disqus_gregoryszorc.14.pre_only", ["CLINTON"], ["Disqus", "Cable 09STATE15113"]),

@@ -78,7 +78,11 @@ def test_user_rules_layer_on_top(tmp_path):
         ("[rules]\nfamily = 'x'\nversion = 1\n\n[body]\ndrop = ['//*']\n", 6, "matches everything"),
         ("[rules]\nfamily = 'x'\nversion = 1\n[body]\nselect = ['//div[']\n", 5, "bad XPath"),
         ("[rules]\nfamily = 'x'\nversion = 1\n[text]\ndrop_lines = ['.*']\n", 5, "matches everything"),
-        ("[rules]\nfamily = 'x'\nversion = 1\n[text]\ndrop_lines = ['(unclosed']\n", 5, "bad regular expression"),
+        (
+            "[rules]\nfamily = 'x'\nversion = 1\n[text]\ndrop_lines = ['(unclosed']\n",
+            5,
+            "bad regular expression",
+        ),
         ("[rules]\nfamily = 'x'\nversion = 1\n[body]\nselekt = ['//div']\n", 5, "unknown key"),
         ("[rules]\nfamily = 'x'\nversion = 'one'\n", 3, "must be int"),
         ("[rules]\nfamily = 'x'\n", 1, "needs 'version'"),

@@ -23,8 +23,21 @@ def _commands() -> dict[str, argparse.ArgumentParser]:
 
 def test_all_designed_commands_exist():
     """The command line of the design: every command is there."""
-    want = {"crawl", "demo", "clean", "reclean", "diff", "log", "show", "list", "search", "verify",
-            "reindex", "import-warc", "export"}
+    want = {
+        "crawl",
+        "demo",
+        "clean",
+        "reclean",
+        "diff",
+        "log",
+        "show",
+        "list",
+        "search",
+        "verify",
+        "reindex",
+        "import-warc",
+        "export",
+    }
     assert want <= set(_commands())
 
 

@@ -42,7 +42,10 @@ BASE = "http://127.0.0.1:8000"
         ("http://b.org/page/2/", d.NEXT),
         ("http://b.org/?paged=3", d.NEXT),
         ("http://b.blogspot.com/search?updated-max=2010-12-01T10:00:00-08:00&max-results=7", d.NEXT),
-        ("http://b.blogspot.com/search?updated-min=2010-01-01T00:00:00-08:00&updated-max=2011-01-01T00:00:00-08:00", d.INDEX),
+        (
+            "http://b.blogspot.com/search?updated-min=2010-01-01T00:00:00-08:00&updated-max=2011-01-01T00:00:00-08:00",
+            d.INDEX,
+        ),
         ("http://b.blogspot.com/search/label/wikileaks", d.INDEX),
         ("http://b.org/2010/12/", d.INDEX),
         ("http://b.blogspot.com/2010_12_01_archive.html", d.INDEX),
@@ -133,47 +136,81 @@ def test_blogger_older_posts_link_is_pagination() -> None:
 
 
 def test_feeds_and_sitemaps_from_the_world() -> None:
-    feed = (WORLD / "wordpress" / "feed" / "index.xml").read_bytes().replace(b"http://wordpress.world.invalid", BASE.encode())
+    feed = (
+        (WORLD / "wordpress" / "feed" / "index.xml")
+        .read_bytes()
+        .replace(b"http://wordpress.world.invalid", BASE.encode())
+    )
     rss = d.extract_links(feed, BASE + "/feed/", "application/rss+xml")
     assert rss and all(link.kind == d.POST for link in rss)
     atom_bytes = (WORLD / "blogger" / "feeds" / "posts" / "default").read_bytes()
-    atom = d.extract_links(atom_bytes.replace(b"http://blogger.world.invalid", BASE.encode()), BASE + "/feeds/posts/default",
-                           "application/atom+xml")
+    atom = d.extract_links(
+        atom_bytes.replace(b"http://blogger.world.invalid", BASE.encode()),
+        BASE + "/feeds/posts/default",
+        "application/atom+xml",
+    )
     assert atom and all(link.url.startswith(BASE) and link.kind == d.POST for link in atom)
-    index = (WORLD / "wordpress" / "sitemap.xml").read_bytes().replace(b"http://wordpress.world.invalid", BASE.encode())
+    index = (
+        (WORLD / "wordpress" / "sitemap.xml")
+        .read_bytes()
+        .replace(b"http://wordpress.world.invalid", BASE.encode())
+    )
     children = d.extract_links(index, BASE + "/sitemap.xml", "application/xml")
     assert [link.kind for link in children] == [d.SITEMAP, d.SITEMAP]
-    robots = (WORLD / "wordpress" / "robots.txt").read_bytes().replace(b"http://wordpress.world.invalid", BASE.encode())
-    assert d.extract_links(robots, BASE + "/robots.txt", "text/plain") == [d.Link(BASE + "/sitemap.xml", d.SITEMAP)]
+    robots = (
+        (WORLD / "wordpress" / "robots.txt")
+        .read_bytes()
+        .replace(b"http://wordpress.world.invalid", BASE.encode())
+    )
+    assert d.extract_links(robots, BASE + "/robots.txt", "text/plain") == [
+        d.Link(BASE + "/sitemap.xml", d.SITEMAP)
+    ]
 
 
 def test_gzipped_sitemap_and_rss1() -> None:
     import gzip
 
-    urlset = b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' \
-             b"<url><loc>http://b.org/2010/12/03/a-post/</loc></url></urlset>"
+    urlset = (
+        b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<url><loc>http://b.org/2010/12/03/a-post/</loc></url></urlset>"
+    )
     links = d.sitemap_links(gzip.compress(urlset), "http://b.org/sitemap.xml.gz")
     assert links == [d.Link("http://b.org/2010/12/03/a-post/", d.POST)]
-    rdf = (b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
-           b'xmlns="http://purl.org/rss/1.0/"><item rdf:about="http://b.org/?p=7"><link>http://b.org/?p=7</link>'
-           b"</item></rdf:RDF>")
+    rdf = (
+        b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        b'xmlns="http://purl.org/rss/1.0/"><item rdf:about="http://b.org/?p=7"><link>http://b.org/?p=7</link>'
+        b"</item></rdf:RDF>"
+    )
     assert {link.url for link in d.feed_links(rdf, "http://b.org/feed/rdf")} == {"http://b.org/?p=7"}
 
 
 def test_xml_with_entities_is_not_expanded() -> None:
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">'
-            b'<!ENTITY ext SYSTEM "file:///etc/passwd">]><urlset><url><loc>http://b.org/&lol2;&ext;</loc></url></urlset>')
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">'
+        b'<!ENTITY ext SYSTEM "file:///etc/passwd">]><urlset><url><loc>http://b.org/&lol2;&ext;</loc></url></urlset>'
+    )
     links = d.sitemap_links(bomb, "http://b.org/sitemap.xml")
     assert all("root:" not in link.url and "lollol" not in link.url for link in links)
 
 
 @pytest.mark.parametrize(
     "href",
-    ["/" + "a" * 5000, "http://[::1", "http://%zz/", "javascript:alert(1)", "data:text/html,x", "mailto:a@b.org",
-     "http://ex ample.com/", "\u202e/x", "http://user@:99999/"],
+    [
+        "/" + "a" * 5000,
+        "http://[::1",
+        "http://%zz/",
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "mailto:a@b.org",
+        "http://ex ample.com/",
+        "\u202e/x",
+        "http://user@:99999/",
+    ],
 )
 def test_hostile_links_never_raise(href: str) -> None:
-    page = f'<html><body><a href="{href}">x</a><a href="/ok">ok</a></body></html>'.encode("utf-8", "surrogatepass")
+    page = f'<html><body><a href="{href}">x</a><a href="/ok">ok</a></body></html>'.encode(
+        "utf-8", "surrogatepass"
+    )
     links = d.extract_links(page, BASE + "/", "text/html")
     assert BASE + "/ok" in {link.url for link in links}
     assert all(len(link.url) <= d.MAX_URL_LENGTH and link.url.startswith("http") for link in links)
@@ -196,7 +233,11 @@ def test_seeds_file_bad_lines_are_reported_not_fatal(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     result = read_seeds(seeds)
-    assert result.urls == ["http://mirror.example/", "https://blog.example/2010/12/post/", "http://a.example/#frag"]
+    assert result.urls == [
+        "http://mirror.example/",
+        "https://blog.example/2010/12/post/",
+        "http://a.example/#frag",
+    ]
     by_line = {e.line: e.reason for e in result.errors}
     assert set(by_line) == {5, 6, 7, 10, 11}
     assert "scheme 'ftp'" in by_line[6]
@@ -219,9 +260,19 @@ def test_seeds_file_that_cannot_be_read(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("address", "private"),
-    [("127.0.0.1", True), ("10.1.2.3", True), ("192.168.1.1", True), ("169.254.169.254", True),
-     ("::1", True), ("fe80::1", True), ("fd00::1", True), ("::ffff:127.0.0.1", True), ("0.0.0.0", True),
-     ("8.8.8.8", False), ("2001:4860:4860::8888", False)],
+    [
+        ("127.0.0.1", True),
+        ("10.1.2.3", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),
+        ("::1", True),
+        ("fe80::1", True),
+        ("fd00::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("0.0.0.0", True),
+        ("8.8.8.8", False),
+        ("2001:4860:4860::8888", False),
+    ],
 )
 def test_private_addresses(address: str, private: bool) -> None:
     assert is_private_address(ipaddress.ip_address(address)) is private
@@ -257,11 +308,17 @@ def test_retry_after_header() -> None:
 def test_failure_reasons_are_plain_words() -> None:
     from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
 
-    assert "timed out" in describe_exception(DownloadTimeoutError("Getting http://x took longer than 2.0 seconds."))
-    big = DownloadCancelledError("Expected to receive 52428800 bytes which is larger than download max size (20971520)")
+    assert "timed out" in describe_exception(
+        DownloadTimeoutError("Getting http://x took longer than 2.0 seconds.")
+    )
+    big = DownloadCancelledError(
+        "Expected to receive 52428800 bytes which is larger than download max size (20971520)"
+    )
     assert describe_exception(big).startswith("too large: announced size 50.0 MB")
-    bomb = IgnoreRequest("Ignored response <200 http://x> because its body (101941 B compressed, 21037056 B "
-                         "decompressed so far) exceeded DOWNLOAD_MAXSIZE (20971520 B) during decompression.")
+    bomb = IgnoreRequest(
+        "Ignored response <200 http://x> because its body (101941 B compressed, 21037056 B "
+        "decompressed so far) exceeded DOWNLOAD_MAXSIZE (20971520 B) during decompression."
+    )
     assert "decompression bomb" in describe_exception(bomb)
 
 
@@ -273,7 +330,10 @@ def test_frontier_depth_limits_and_free_pagination() -> None:
     f.add_site("http://b.org/")
     links = [d.Link("http://b.org/2010/12/03/post/", d.POST), d.Link("http://b.org/page/2/", d.NEXT)]
     first = list(f.children(links, 0))
-    assert [(t.url, t.depth) for t in first] == [("http://b.org/2010/12/03/post/", 1), ("http://b.org/page/2/", 0)]
+    assert [(t.url, t.depth) for t in first] == [
+        ("http://b.org/2010/12/03/post/", 1),
+        ("http://b.org/page/2/", 0),
+    ]
     # From depth 1 a post is too deep, but the next page of a list is not.
     deeper = [d.Link("http://b.org/2010/12/04/other/", d.POST), d.Link("http://b.org/page/3/", d.NEXT)]
     assert [t.url for t in f.children(deeper, 1)] == ["http://b.org/page/3/"]
@@ -296,7 +356,15 @@ def test_journal_restore_keeps_committed_batches_only(tmp_path: Path) -> None:
     a = Target("http://b.org/2010/12/03/a/", d.POST, 1)
     b = Target("http://b.org/2010/12/04/b/", d.POST, 1)
     c = Target("http://b.org/2010/12/05/c/", d.POST, 1)
-    j.append([{"t": "b", "n": 1, "run": "R1"}, a.to_json(), b.to_json(), {"t": "d", "u": seed.url}, {"t": "c", "n": 1}])
+    j.append(
+        [
+            {"t": "b", "n": 1, "run": "R1"},
+            a.to_json(),
+            b.to_json(),
+            {"t": "d", "u": seed.url},
+            {"t": "c", "n": 1},
+        ]
+    )
     # Killed before "c": page a (which scheduled c) and page b (which scheduled nothing).
     j.append([{"t": "b", "n": 2, "run": "R1"}, c.to_json(), {"t": "d", "u": a.url}, {"t": "d", "u": b.url}])
     with open(j.log_path, "a", encoding="utf-8") as fh:
@@ -310,7 +378,9 @@ def test_journal_restore_keeps_committed_batches_only(tmp_path: Path) -> None:
     # The cut batch's page `a` has a capture from run R1: it is done, its links (c) are kept,
     # and it is not fetched again (its cables were committed with its capture).
     committed = Frontier(3, None)
-    left = committed.restore(Journal(tmp_path / "crawl"), captured=lambda run, urls: {a.url} if run == "R1" else set())
+    left = committed.restore(
+        Journal(tmp_path / "crawl"), captured=lambda run, urls: {a.url} if run == "R1" else set()
+    )
     assert {t.url for t in left} == {b.url, c.url}
     assert committed.pages == 4 and seed.url not in {t.url for t in left}
 

@@ -17,9 +17,22 @@ from mockserver import MockWeb, cablearchive, settings_args
 pytestmark = pytest.mark.slow
 
 ROUTES = (
-    "/flaky.html", "/ratelimited.html", "/reset.html", "/truncated.html", "/slow.html", "/loop/a", "/to-private",
-    "/to-localhost", "/to-ftp", "/bomb.html", "/huge.html", "/huge-stream.html", "/wrongtype.html", "/binary.html",
-    "/hostile.html", "/missing.html",
+    "/flaky.html",
+    "/ratelimited.html",
+    "/reset.html",
+    "/truncated.html",
+    "/slow.html",
+    "/loop/a",
+    "/to-private",
+    "/to-localhost",
+    "/to-ftp",
+    "/bomb.html",
+    "/huge.html",
+    "/huge-stream.html",
+    "/wrongtype.html",
+    "/binary.html",
+    "/hostile.html",
+    "/missing.html",
 )
 
 
@@ -40,8 +53,15 @@ def crawl(web: MockWeb, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     seeds.write_text("# every way a crawl goes wrong\n" + "\n".join(lines) + "\n", encoding="utf-8")
     web.reset()
     archive = folder / "archive"
-    proc = cablearchive("crawl", str(seeds), "--archive", str(archive), "--depth", "1",
-                        *settings_args("DOWNLOAD_TIMEOUT=2", "CABLEARCHIVE_RETRY_AFTER_MAX=5"))
+    proc = cablearchive(
+        "crawl",
+        str(seeds),
+        "--archive",
+        str(archive),
+        "--depth",
+        "1",
+        *settings_args("DOWNLOAD_TIMEOUT=2", "CABLEARCHIVE_RETRY_AFTER_MAX=5"),
+    )
     return {"proc": proc, "hits": web.hits(), "archive": archive, "seeds": seeds, "out": proc.stdout}
 
 
@@ -92,7 +112,9 @@ def test_each_failure_has_a_clear_line(web: MockWeb, crawl: dict[str, Any], rout
         ("/binary.html", r"binary body"),
     ],
 )
-def test_odd_but_usable_answers_are_noted(web: MockWeb, crawl: dict[str, Any], route: str, words: str) -> None:
+def test_odd_but_usable_answers_are_noted(
+    web: MockWeb, crawl: dict[str, Any], route: str, words: str
+) -> None:
     notes = crawl["out"].split("\nnotes (", 1)[1]
     assert re.search(words, _line(notes, web.url("trouble", route)))
 
@@ -125,7 +147,9 @@ def test_hostile_links_do_not_crash(web: MockWeb, crawl: dict[str, Any]) -> None
 
 def test_a_failing_robots_txt_is_reported_and_allows_the_crawl(web: MockWeb, crawl: dict[str, Any]) -> None:
     notes = crawl["out"].split("\nnotes (", 1)[1]
-    assert "robots.txt answered HTTP 500; treated as allowing everything" in _line(notes, web.url("badrobots", "/robots.txt"))
+    assert "robots.txt answered HTTP 500; treated as allowing everything" in _line(
+        notes, web.url("badrobots", "/robots.txt")
+    )
     assert {"/", "/page.html"} <= {h["path"] for h in crawl["hits"] if h["site"] == "badrobots"}
     # The note is kept in the run record too.
     with Archive.open(crawl["archive"]) as arch:
@@ -201,8 +225,15 @@ def test_no_usable_seed_is_an_error(tmp_path: Path) -> None:
 def test_a_seed_that_moved_brings_its_new_site_into_scope(web: MockWeb, tmp_path: Path) -> None:
     seeds = web.write_seeds(tmp_path / "seeds.txt", [web.url("trouble", "/moved")])
     web.reset()
-    proc = cablearchive("crawl", str(seeds), "--archive", str(tmp_path / "a"), "--depth", "1",
-                        *settings_args("CABLEARCHIVE_CONTACT=mailto:archivist@example.org"))
+    proc = cablearchive(
+        "crawl",
+        str(seeds),
+        "--archive",
+        str(tmp_path / "a"),
+        "--depth",
+        "1",
+        *settings_args("CABLEARCHIVE_CONTACT=mailto:archivist@example.org"),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     hits = web.hits()
     assert {h["user_agent"] for h in hits} == {"cablearchive/0.1.0 (+mailto:archivist@example.org)"}

@@ -81,17 +81,29 @@ def _kill_when(proc: subprocess.Popen[str], journal: Path, commits: int, extra_w
     proc.wait(timeout=30)
 
 
-@pytest.mark.parametrize(("commits", "extra_wait"), [(0, 0.2), (2, 0.0), (4, 0.05)],
-                         ids=["before-first-commit", "right-after-a-commit", "between-commits"])
+@pytest.mark.parametrize(
+    ("commits", "extra_wait"),
+    [(0, 0.2), (2, 0.0), (4, 0.05)],
+    ids=["before-first-commit", "right-after-a-commit", "between-commits"],
+)
 def test_kill_then_resume_equals_an_uninterrupted_crawl(
     web: MockWeb, seeds: Path, uninterrupted: dict[str, Any], tmp_path: Path, commits: int, extra_wait: float
 ) -> None:
     archive = tmp_path / "archive"
     journal = archive / "state" / "crawl" / "journal.jsonl"
-    cmd = [sys.executable, "-m", "crawler.cli", "crawl", str(seeds), "--archive", str(archive),
-           *settings_args(*SLOW)]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "crawler.cli",
+        "crawl",
+        str(seeds),
+        "--archive",
+        str(archive),
+        *settings_args(*SLOW),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+    )
     _kill_when(proc, journal, commits, extra_wait)
 
     # Killed: the archive still verifies (opening it settles an interrupted commit).
@@ -115,7 +127,10 @@ def test_kill_then_resume_equals_an_uninterrupted_crawl(
     twice = {u: n for u, n in captures.items() if n > 1 and not u.endswith("/robots.txt")}
     assert not twice, twice
     assert len(runs) == 2 and killed_run <= set(captures)
-    assert json.loads((archive / "state" / "crawl" / "job.json").read_text(encoding="utf-8"))["status"] == "finished"
+    assert (
+        json.loads((archive / "state" / "crawl" / "job.json").read_text(encoding="utf-8"))["status"]
+        == "finished"
+    )
 
 
 def test_resume_without_an_interrupted_crawl_starts_afresh(web: MockWeb, tmp_path: Path) -> None:

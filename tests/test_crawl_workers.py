@@ -15,8 +15,14 @@ BASE = "http://127.0.0.1:8000"
 
 def _job(path: str) -> PageJob:
     body = (WORLD / "cablegate" / path.lstrip("/")).read_bytes()
-    return PageJob(BASE + path, 200, [("Content-Type", "text/html; charset=utf-8")], body, "text/html",
-                   frozenset({site_key(BASE)}))
+    return PageJob(
+        BASE + path,
+        200,
+        [("Content-Type", "text/html; charset=utf-8")],
+        body,
+        "text/html",
+        frozenset({site_key(BASE)}),
+    )
 
 
 def test_workers_give_what_inline_cleaning_gives() -> None:

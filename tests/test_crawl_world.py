@@ -85,7 +85,9 @@ def test_first_crawl_succeeds_with_a_report(first: dict[str, Any]) -> None:
     assert "Traceback" not in log and "] ERROR:" not in log
 
 
-def test_every_cable_of_the_world_is_archived_with_the_cleaners_text(web: MockWeb, first: dict[str, Any]) -> None:
+def test_every_cable_of_the_world_is_archived_with_the_cleaners_text(
+    web: MockWeb, first: dict[str, Any]
+) -> None:
     checked = 0
     expected_refs: set[str] = set()
     with Archive.open(first["archive"]) as arch:
@@ -154,7 +156,9 @@ def test_archive_verifies(first: dict[str, Any]) -> None:
     assert report.ok, report.problems
 
 
-def test_recrawl_of_an_unchanged_world_asks_for_changes_only(first: dict[str, Any], second: dict[str, Any]) -> None:
+def test_recrawl_of_an_unchanged_world_asks_for_changes_only(
+    first: dict[str, Any], second: dict[str, Any]
+) -> None:
     proc = second["proc"]
     assert proc.returncode == 0, proc.stdout + proc.stderr
     hits = second["hits"]
@@ -165,8 +169,9 @@ def test_recrawl_of_an_unchanged_world_asks_for_changes_only(first: dict[str, An
     assert "0 new / 0 changed" in proc.stdout
 
 
-def test_a_changed_page_gives_exactly_one_new_version(web: MockWeb, second: dict[str, Any],
-                                                      third: dict[str, Any]) -> None:
+def test_a_changed_page_gives_exactly_one_new_version(
+    web: MockWeb, second: dict[str, Any], third: dict[str, Any]
+) -> None:
     proc = third["proc"]
     assert proc.returncode == 0, proc.stdout + proc.stderr
     changed = {ref for ref, head in third["heads"].items() if head != second["heads"].get(ref)}
@@ -183,10 +188,13 @@ def test_a_changed_page_gives_exactly_one_new_version(web: MockWeb, second: dict
 
 
 def test_feeds_alone_lead_to_every_post(web: MockWeb, tmp_path: Path) -> None:
-    seeds = web.write_seeds(tmp_path / "seeds.txt", [web.url("wordpress", "/feed/"),
-                                                     web.url("blogger", "/feeds/posts/default")])
+    seeds = web.write_seeds(
+        tmp_path / "seeds.txt", [web.url("wordpress", "/feed/"), web.url("blogger", "/feeds/posts/default")]
+    )
     web.reset()
-    proc = cablearchive("crawl", str(seeds), "--archive", str(tmp_path / "a"), "--depth", "1", *settings_args())
+    proc = cablearchive(
+        "crawl", str(seeds), "--archive", str(tmp_path / "a"), "--depth", "1", *settings_args()
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     posts = {(p["site"], p["path"]) for p in web.meta["pages"] if p["site"] != "cablegate" and p["cables"]}
     fetched = {(h["site"], h["path"]) for h in web.hits()}
@@ -195,8 +203,9 @@ def test_feeds_alone_lead_to_every_post(web: MockWeb, tmp_path: Path) -> None:
 
 def test_max_pages_stops_the_crawl(web: MockWeb, world_seeds: Path, tmp_path: Path) -> None:
     web.reset()
-    proc = cablearchive("crawl", str(world_seeds), "--archive", str(tmp_path / "a"), "--max-pages", "5",
-                        *settings_args())
+    proc = cablearchive(
+        "crawl", str(world_seeds), "--archive", str(tmp_path / "a"), "--max-pages", "5", *settings_args()
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pages = [h for h in web.hits() if not h["path"].endswith(("/robots.txt", "/sitemap.xml"))]
     assert len(pages) <= 5

@@ -144,7 +144,9 @@ def test_one_source_between_versions(archive_path: str) -> None:
     r = cli("diff", "06MADRID76", "v2", "v2", "--source", mirror_a, "--archive", archive_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.rstrip().endswith(f"06MADRID76 {mirror_a} v2→v2: identical")
-    missing = cli("diff", "06MADRID76", "v1", "v2", "--source", "nowhere-000000000000", "--archive", archive_path)
+    missing = cli(
+        "diff", "06MADRID76", "v1", "v2", "--source", "nowhere-000000000000", "--archive", archive_path
+    )
     assert missing.returncode == 1 and "has no source 'nowhere-000000000000'" in missing.stderr
     both = cli("diff", "06MADRID76", "--sources", "--source", mirror_a, "--archive", archive_path)
     assert both.returncode == 2

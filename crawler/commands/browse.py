@@ -93,19 +93,34 @@ def run_show(args: argparse.Namespace) -> int:
         if args.source:
             keys = rec.source_keys(version)
             if args.source not in keys:
-                say(f"{args.ref} v{version or rec.head} has no source {args.source!r}; sources: {', '.join(keys)}")
+                say(
+                    f"{args.ref} v{version or rec.head} has no source {args.source!r}; sources: {', '.join(keys)}"
+                )
                 return EXIT_USAGE
             text, prov = rec.source(args.source, version)
             if args.json:
-                _dump({"reference_id": rec.ref, "version": version or rec.head, "source": args.source,
-                       "text": text, "provenance": prov})
+                _dump(
+                    {
+                        "reference_id": rec.ref,
+                        "version": version or rec.head,
+                        "source": args.source,
+                        "text": text,
+                        "provenance": prov,
+                    }
+                )
             else:
                 sys.stdout.write(text if text.endswith("\n") else text + "\n")
             return EXIT_OK
         text = rec.text(version)
         if args.json:
-            _dump({"reference_id": rec.ref, "version": version or rec.head, "metadata": rec.metadata(version),
-                   "text": text})
+            _dump(
+                {
+                    "reference_id": rec.ref,
+                    "version": version or rec.head,
+                    "metadata": rec.metadata(version),
+                    "text": text,
+                }
+            )
         else:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
     except BadReference as exc:
@@ -139,17 +154,37 @@ def version_log(arch: Archive, ref: str) -> list[dict[str, Any]]:
             cleaning = prov.get("cleaning") or {}
             rs = cleaning.get("ruleset") or {}
             cap = prov.get("capture") or {}
-            changes.append({
-                "source": key,
-                "change": "new source" if path not in prev else ("text changed" if prev[path] != state[path] else "metadata changed"),
-                "url": prov.get("final_url") or prov.get("url"),
-                "fetched_at": prov.get("fetched_at"),
-                "capture": {"warc_file": cap.get("warc_file"), "offset": cap.get("offset"), "record_id": cap.get("record_id")},
-                "rules": {"name": rs.get("name"), "version": rs.get("version"), "digest": rs.get("digest"),
-                          "cleaner_version": cleaning.get("cleaner_version")},
-            })
-        out.append({"version": v.number, "created": v.created, "message": v.message, "user": v.user,
-                    "text_changed": prev.get("cable.txt") != state.get("cable.txt"), "sources": changes})
+            changes.append(
+                {
+                    "source": key,
+                    "change": "new source"
+                    if path not in prev
+                    else ("text changed" if prev[path] != state[path] else "metadata changed"),
+                    "url": prov.get("final_url") or prov.get("url"),
+                    "fetched_at": prov.get("fetched_at"),
+                    "capture": {
+                        "warc_file": cap.get("warc_file"),
+                        "offset": cap.get("offset"),
+                        "record_id": cap.get("record_id"),
+                    },
+                    "rules": {
+                        "name": rs.get("name"),
+                        "version": rs.get("version"),
+                        "digest": rs.get("digest"),
+                        "cleaner_version": cleaning.get("cleaner_version"),
+                    },
+                }
+            )
+        out.append(
+            {
+                "version": v.number,
+                "created": v.created,
+                "message": v.message,
+                "user": v.user,
+                "text_changed": prev.get("cable.txt") != state.get("cable.txt"),
+                "sources": changes,
+            }
+        )
         prev = state
     return out
 
@@ -177,7 +212,9 @@ def run_log(args: argparse.Namespace) -> int:
             cap, rules = s["capture"], s["rules"]
             print(f"    {s['change']}: {s['source']}  {s['url']}")
             print(f"      fetched {s['fetched_at']}, capture {cap['warc_file']}@{cap['offset']}")
-            print(f"      cleaned by {rules['cleaner_version']} with rules {rules['version']} {rules['digest']}")
+            print(
+                f"      cleaned by {rules['cleaner_version']} with rules {rules['version']} {rules['digest']}"
+            )
     return EXIT_OK
 
 
@@ -236,8 +273,11 @@ def run_export(args: argparse.Namespace) -> int:
         return EXIT_PARTIAL
     for e in errors:
         say(e)
-    say(f"exported {n} cable{'s' if n != 1 else ''} as {args.format}" + (f" to {args.out}" if args.out else "")
-        + (f"; {len(errors)} failed" if errors else ""))
+    say(
+        f"exported {n} cable{'s' if n != 1 else ''} as {args.format}"
+        + (f" to {args.out}" if args.out else "")
+        + (f"; {len(errors)} failed" if errors else "")
+    )
     return EXIT_PARTIAL if errors else EXIT_OK
 
 
@@ -251,8 +291,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=run_list)
 
-    p = subparsers.add_parser("show", help="print a cable's text", description="Print a cable's preferred text "
-                              "(or one source's text) at a version.")
+    p = subparsers.add_parser(
+        "show",
+        help="print a cable's text",
+        description="Print a cable's preferred text (or one source's text) at a version.",
+    )
     add_archive_option(p)
     p.add_argument("ref", metavar="REF", help="reference ID, e.g. 08ASTANA611")
     p.add_argument("--version", metavar="V", help="version number (default: the newest)")
@@ -260,26 +303,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="text, metadata and provenance as JSON")
     p.set_defaults(func=run_show)
 
-    p = subparsers.add_parser("log", help="a cable's versions and why each exists",
-                              description="List a cable's versions: when, why, from which capture and rules.")
+    p = subparsers.add_parser(
+        "log",
+        help="a cable's versions and why each exists",
+        description="List a cable's versions: when, why, from which capture and rules.",
+    )
     add_archive_option(p)
     p.add_argument("ref", metavar="REF", help="reference ID, e.g. 08ASTANA611")
     p.add_argument("--json", action="store_true", help="the versions as JSON, one object a line")
     p.set_defaults(func=run_log)
 
-    p = subparsers.add_parser("search", help="full-text search", description="Search the preferred texts "
-                              "(SQLite FTS5 syntax: words, \"phrases\", AND/OR/NOT, prefix*).")
+    p = subparsers.add_parser(
+        "search",
+        help="full-text search",
+        description='Search the preferred texts (SQLite FTS5 syntax: words, "phrases", AND/OR/NOT, prefix*).',
+    )
     add_archive_option(p)
-    p.add_argument("query", metavar="QUERY", help='words to find (SQLite FTS5 syntax: "exact phrase", OR, NOT, prefix*)')
+    p.add_argument(
+        "query", metavar="QUERY", help='words to find (SQLite FTS5 syntax: "exact phrase", OR, NOT, prefix*)'
+    )
     p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N hits (default 20)")
     p.add_argument("--json", action="store_true", help="the hits as JSON, one object a line")
     p.set_defaults(func=run_search)
 
-    p = subparsers.add_parser("export", help="export cables as JSON lines or WARC",
-                              description="Export cables (all, or the REFs given).")
+    p = subparsers.add_parser(
+        "export",
+        help="export cables as JSON lines or WARC",
+        description="Export cables (all, or the REFs given).",
+    )
     add_archive_option(p)
     p.add_argument("refs", metavar="REF", nargs="*", help="only these cables (default: all)")
-    p.add_argument("--format", choices=("jsonl", "warc"), default="jsonl",
-                   help="jsonl: one cable a line (text, metadata, sources); warc: the cables' captures")
+    p.add_argument(
+        "--format",
+        choices=("jsonl", "warc"),
+        default="jsonl",
+        help="jsonl: one cable a line (text, metadata, sources); warc: the cables' captures",
+    )
     p.add_argument("--out", metavar="FILE", help="write here instead of standard output")
     p.set_defaults(func=run_export)

@@ -41,15 +41,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("seeds", metavar="SEEDS", help="seeds file: one http(s) URL a line")
     add_archive_option(p)
-    p.add_argument("--depth", type=_positive, default=3, metavar="N",
-                   help="follow links this many levels from each seed (default 3; pagination, feeds "
-                        "and sitemaps do not count as a level)")
-    p.add_argument("--max-pages", type=_at_least_one, default=None, metavar="N",
-                   help="fetch at most N pages in this crawl (default: no limit)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the interrupted crawl kept in the archive's state/ folder")
-    p.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
-                   help="set a Scrapy or CABLEARCHIVE_* setting (repeatable)")
+    p.add_argument(
+        "--depth",
+        type=_positive,
+        default=3,
+        metavar="N",
+        help="follow links this many levels from each seed (default 3; pagination, feeds "
+        "and sitemaps do not count as a level)",
+    )
+    p.add_argument(
+        "--max-pages",
+        type=_at_least_one,
+        default=None,
+        metavar="N",
+        help="fetch at most N pages in this crawl (default: no limit)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted crawl kept in the archive's state/ folder",
+    )
+    p.add_argument(
+        "-s",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a Scrapy or CABLEARCHIVE_* setting (repeatable)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.set_defaults(func=run)
 

@@ -34,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Blogger blog) on 127.0.0.1, crawl it into a fresh archive, let the viewer mirror publish a new "
         "build of one cable, crawl again (only changes are fetched), and show list, log, reclean and diff.",
     )
-    p.add_argument("--keep", metavar="DIR", help="build the archive in DIR (must be new or empty) and keep it")
+    p.add_argument(
+        "--keep", metavar="DIR", help="build the archive in DIR (must be new or empty) and keep it"
+    )
     p.set_defaults(func=run)
 
 
@@ -50,8 +52,11 @@ def _crawl(seeds: Path, archive: Path) -> int:
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    print(f"$ cablearchive crawl {seeds.name} --archive {archive} " + " ".join(f"-s {s}" for s in CRAWL_SETTINGS),
-          flush=True)
+    print(
+        f"$ cablearchive crawl {seeds.name} --archive {archive} "
+        + " ".join(f"-s {s}" for s in CRAWL_SETTINGS),
+        flush=True,
+    )
     return subprocess.run(cmd, env=env, check=False).returncode
 
 
@@ -141,7 +146,9 @@ def run(args: argparse.Namespace) -> int:
             ref = Path(path).stem
             body = (root / "variants" / "build2" / page["site"] / path.lstrip("/")).read_bytes()
             world.set_page(page["site"], path, body)
-        _step(f"3. The viewer mirror publishes a new build of {ref}; crawl again (unchanged pages answer 304)")
+        _step(
+            f"3. The viewer mirror publishes a new build of {ref}; crawl again (unchanged pages answer 304)"
+        )
         if _crawl(seeds, archive) != 0:
             failed.append("second crawl")
 
@@ -154,7 +161,9 @@ def run(args: argparse.Namespace) -> int:
                 failed.append("log")
 
         rules = root.parent / "rules"
-        _step("6. A user rule drops the Blogger blog's sign-off; re-clean the stored captures under it (no network)")
+        _step(
+            "6. A user rule drops the Blogger blog's sign-off; re-clean the stored captures under it (no network)"
+        )
         # Call site of the re-clean step (archive.reclean), through its command.
         if _command(["reclean", "--rules", str(rules), "--dry-run", "--archive", str(archive)]) not in (0, 1):
             failed.append("reclean --dry-run")
@@ -174,9 +183,20 @@ def run(args: argparse.Namespace) -> int:
                 failed.append("diff --source")
         multi = _most_mirrored(archive)
         if multi:
-            _step(f"9. {multi} as each of its mirrors has it, against the preferred text (re-wrapping ignored)")
+            _step(
+                f"9. {multi} as each of its mirrors has it, against the preferred text (re-wrapping ignored)"
+            )
             # Call site of the diff step (archive.diff, across sources), through its command.
-            argv = ["diff", multi, "--sources", "--ignore-wrapping", "--archive", str(archive), "--color", "never"]
+            argv = [
+                "diff",
+                multi,
+                "--sources",
+                "--ignore-wrapping",
+                "--archive",
+                str(archive),
+                "--color",
+                "never",
+            ]
             if _command(argv) != 0:
                 failed.append("diff --sources")
     finally:
@@ -190,6 +210,10 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"demo finished with problems in: {', '.join(failed)}", file=sys.stderr)
         return EXIT_PARTIAL
-    where = f"kept in {archive}" if args.keep else "in a temporary folder, now removed (use --keep DIR to keep it)"
+    where = (
+        f"kept in {archive}"
+        if args.keep
+        else "in a temporary folder, now removed (use --keep DIR to keep it)"
+    )
     print(f"demo finished: the archive was {where}")
     return EXIT_OK

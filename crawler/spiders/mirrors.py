@@ -1,6 +1,6 @@
 """The `mirrors` spider: from seed URLs through same-site links, feeds and sitemaps, every response archived.
 
-    scrapy crawl mirrors -a seeds=FILE [-a depth=3] [-a max_pages=N] [-a resume=1] [-s NAME=VALUE]
+scrapy crawl mirrors -a seeds=FILE [-a depth=3] [-a max_pages=N] [-a resume=1] [-s NAME=VALUE]
 """
 
 from __future__ import annotations
@@ -25,8 +25,14 @@ from crawler.session import DEFAULT_DEPTH, CrawlOptions, CrawlSession
 from crawler.session import header_pairs as _pairs
 
 # Page-level cleaner warnings that say the input itself is odd (the rest are routine).
-_INPUT_WARNINGS = ("binary body", "body too large", "Content-Type ", "page could not be parsed",
-                   "HTML could not be parsed", "page nested too deeply")
+_INPUT_WARNINGS = (
+    "binary body",
+    "body too large",
+    "Content-Type ",
+    "page could not be parsed",
+    "HTML could not be parsed",
+    "page nested too deeply",
+)
 
 
 def tool_version() -> str:
@@ -109,7 +115,9 @@ class MirrorsSpider(scrapy.Spider):
         if self.session.report.fatal:
             return
         if not self.settings.get("CABLEARCHIVE_CONTACT") and not os.environ.get("CABLEARCHIVE_CONTACT"):
-            self.logger.info("no CABLEARCHIVE_CONTACT set: the User-Agent gives site owners no way to reach you")
+            self.logger.info(
+                "no CABLEARCHIVE_CONTACT set: the User-Agent gives site owners no way to reach you"
+            )
         for target in targets:
             yield self.request_for(target)
 
@@ -150,13 +158,32 @@ class MirrorsSpider(scrapy.Spider):
             if stored is not None:
                 s_headers, s_body = stored
                 s_type = next((v for k, v in s_headers if k.lower() == "content-type"), None)
-                analysis = await session.analyse(PageJob(final, 200, s_headers, s_body, s_type, sites,
-                                                         depth=target.depth, max_depth=session.frontier.max_depth))
+                analysis = await session.analyse(
+                    PageJob(
+                        final,
+                        200,
+                        s_headers,
+                        s_body,
+                        s_type,
+                        sites,
+                        depth=target.depth,
+                        max_depth=session.frontier.max_depth,
+                    )
+                )
                 result, links = analysis.result, analysis.links
         else:
             session.report.add(full_bodies=1)
-            job = PageJob(final, status, headers, response.body, content_type, sites, links=status < 400,
-                          depth=target.depth, max_depth=session.frontier.max_depth)
+            job = PageJob(
+                final,
+                status,
+                headers,
+                response.body,
+                content_type,
+                sites,
+                links=status < 400,
+                depth=target.depth,
+                max_depth=session.frontier.max_depth,
+            )
             analysis = await session.analyse(job)
             result, links = analysis.result, analysis.links
             if analysis.error:
@@ -187,13 +214,17 @@ class MirrorsSpider(scrapy.Spider):
         status = response.status
         url = response.url
         if 300 <= status < 400 and status != 304:
-            reason = response.meta.get("redirect_refused") or f"{_phrase(status)} without a usable Location header"
+            reason = (
+                response.meta.get("redirect_refused") or f"{_phrase(status)} without a usable Location header"
+            )
             session.record_failure(target.url, reason)
         elif status >= 500 or status in (408, 429):
             attempts = response.meta.get("retry_times", 0) + 1
             reason = _phrase(status) + (f" after {attempts} attempts" if attempts > 1 else "")
             if response.meta.get("retry_gave_up"):
-                reason += f"; not retried: {response.meta['retry_gave_up']}, more than CABLEARCHIVE_RETRY_AFTER_MAX"
+                reason += (
+                    f"; not retried: {response.meta['retry_gave_up']}, more than CABLEARCHIVE_RETRY_AFTER_MAX"
+                )
             if target.probe:
                 session.report.note(url, reason)
             else:
@@ -205,7 +236,9 @@ class MirrorsSpider(scrapy.Spider):
                 session.report.broken_link(url, _phrase(status))
         earlier = response.meta.get("retry_reasons")
         if earlier and status < 400:
-            session.report.note(url, f"fetched on attempt {len(earlier) + 1}; earlier attempts: {'; '.join(earlier)}")
+            session.report.note(
+                url, f"fetched on attempt {len(earlier) + 1}; earlier attempts: {'; '.join(earlier)}"
+            )
         if result is not None:
             for warning in result.warnings:
                 if warning.startswith(_INPUT_WARNINGS) and not (
@@ -231,5 +264,7 @@ class MirrorsSpider(scrapy.Spider):
         if target.probe:
             self.session.report.note(request.url, reason)
         else:
-            self.session.record_failure(request.url if request.url == target.url else target.url,
-                                        reason if request.url == target.url else f"{reason} (at {request.url})")
+            self.session.record_failure(
+                request.url if request.url == target.url else target.url,
+                reason if request.url == target.url else f"{reason} (at {request.url})",
+            )
