@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom, resolve_encoding
 
+from cleaners.model import CleanerWarning as W
+from cleaners.model import Warn
+
 # Signatures of formats that are never a page of text.
 _MAGIC = (
     (b"%PDF-", "PDF document"),
@@ -50,7 +53,7 @@ class Decoded:
     kind: str
     encoding: str | None = None
     repairs: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[W] = field(default_factory=list)
 
 
 def header_value(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None, name: str) -> str | None:
@@ -115,25 +118,32 @@ def decode(
     if isinstance(body, str):
         kind = "html" if _HTML_SNIFF.search(body[:65536].encode("utf-8", "ignore")) else "text"
         if not body or body.isspace():
-            return Decoded("", "empty", warnings=["empty body"])
+            return Decoded("", "empty", warnings=[W(Warn.EMPTY, "empty body")])
         return Decoded(body, kind)
     # isspace() stops at the first other byte; strip() would copy the whole body.
     if not body or body.isspace():
-        return Decoded("", "empty", warnings=["empty body"])
+        return Decoded("", "empty", warnings=[W(Warn.EMPTY, "empty body")])
     if len(body) > max_bytes:
         return Decoded(
             "",
             "too-large",
-            warnings=[f"body too large: {len(body):,} bytes > limit {max_bytes:,} bytes; not cleaned"],
+            warnings=[
+                W(
+                    Warn.BAD_INPUT,
+                    f"body too large: {len(body):,} bytes > limit {max_bytes:,} bytes; not cleaned",
+                )
+            ],
         )
     binary = sniff_binary(body)
     if binary:
         note = f" (Content-Type says {content_type})" if content_type else ""
-        return Decoded("", "binary", warnings=[f"binary body: {binary}{note}; no text to clean"])
+        return Decoded(
+            "", "binary", warnings=[W(Warn.BAD_INPUT, f"binary body: {binary}{note}; no text to clean")]
+        )
 
     mime = (content_type or "").split(";")[0].strip().lower()
     repairs: list[str] = []
-    warnings: list[str] = []
+    warnings: list[W] = []
     maybe_html = bool(_HTML_SNIFF.search(body[:65536]))
     bom_enc, bom = read_bom(body)
     candidates: list[tuple[str, str]] = []
@@ -182,7 +192,7 @@ def decode(
     return _finish(body.decode("latin-1"), mime, "latin-1", repairs, warnings)
 
 
-def _finish(text: str, mime: str, encoding: str, repairs: list[str], warnings: list[str]) -> Decoded:
+def _finish(text: str, mime: str, encoding: str, repairs: list[str], warnings: list[W]) -> Decoded:
     """Decide HTML or text from the decoded characters (UTF-16 hides tags from a byte sniff)."""
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -197,7 +207,11 @@ def _finish(text: str, mime: str, encoding: str, repairs: list[str], warnings: l
         "text/xml",
     ):
         warnings.append(
-            f"Content-Type {mime} for a body that is {'HTML' if looks_html else 'text'}; cleaned as such"
+            W(
+                Warn.CONTENT_TYPE,
+                f"Content-Type {mime} for a body that is {'HTML' if looks_html else 'text'}; cleaned as such",
+                detail=mime,
+            )
         )
     return Decoded(text, kind, encoding, repairs, warnings)
 

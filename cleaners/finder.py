@@ -8,6 +8,7 @@ from typing import Any
 
 from cleaners.header import parse_header
 from cleaners.htmltext import Line
+from cleaners.model import CleanerWarning
 
 TABLE_ROW = re.compile(
     r"^\s*(?P<ref>\d{2}[A-Z][A-Z-]*?\d+?)\s*(?P<created>\d{4}-\d{2}-\d{2} \d{2}:\d{2})\s*"
@@ -34,7 +35,7 @@ class Found:
     table: dict[str, str] | None = None
     hashtag: str | None = None
     partial: bool = False
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[CleanerWarning] = field(default_factory=list)
 
 
 def _kind(text: str, common: dict[str, Any], drop_lines: list[re.Pattern[str]]) -> str:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from cleaners.model import CleanerWarning as W
+from cleaners.model import Warn
+
 REF_ID = re.compile(r"^(\d{2})([A-Z][A-Z-]*?)(\d+)$")
 # A reference ID anywhere in a string (URL, title, heading); the year keeps it from matching words.
 REF_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])(\d{2}[A-Za-z][A-Za-z-]*?\d{1,6})(?![A-Za-z0-9])")
@@ -426,12 +429,12 @@ def id_parts(h: Header) -> tuple[str | None, int | None, str | None]:
     return origin, serial, None
 
 
-def derive_ref(h: Header) -> tuple[str | None, str | None, list[str]]:
+def derive_ref(h: Header) -> tuple[str | None, str | None, list[W]]:
     """A reference ID from the header alone: (ref, how, warnings); ref None if it cannot be established."""
-    warnings: list[str] = []
+    warnings: list[W] = []
     origin, serial, note = id_parts(h)
     if note:
-        warnings.append(note)
+        warnings.append(W(Warn.ID_CONFLICT, note))
     if not origin or serial is None:
         return None, None, warnings
     if h.year:
@@ -440,11 +443,18 @@ def derive_ref(h: Header) -> tuple[str | None, str | None, list[str]]:
         year, why = _infer_year(h)
         if year is None:
             warnings.append(
-                f"reference ID not established: {origin} {serial} has no date on the page, and the "
-                f"declassification date ({h.decl_year}) does not settle the year ({why})"
+                W(
+                    Warn.NO_ID,
+                    f"reference ID not established: {origin} {serial} has no date on the page, and the "
+                    f"declassification date ({h.decl_year}) does not settle the year ({why})",
+                )
             )
             return None, None, warnings
-        warnings.append(f"reference ID inferred: no date on the page; year {year} from {why}")
+        warnings.append(
+            W(Warn.ID_INFERRED, f"reference ID inferred: no date on the page; year {year} from {why}")
+        )
         return f"{year % 100:02d}{origin}{serial}", "inferred", warnings
-    warnings.append(f"reference ID not established: {origin} {serial} found but no year on the page")
+    warnings.append(
+        W(Warn.NO_ID, f"reference ID not established: {origin} {serial} found but no year on the page")
+    )
     return None, None, warnings

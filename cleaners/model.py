@@ -5,6 +5,57 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+
+class Warn:
+    """The kinds of cleaner warnings: what a consumer decides on, instead of matching the wording."""
+
+    EMPTY = "empty"  # the body holds nothing (an empty body, whitespace)
+    BAD_INPUT = "bad input"  # binary, too large, not parseable, nested too deeply: not cleaned
+    CONTENT_TYPE = "content type"  # the declared media type is not what the body is
+    NO_CABLE = "no cable"  # cleaned, and no cable on the page
+    NO_ID = "no id"  # a cable whose reference ID could not be established
+    ID_INFERRED = "id inferred"  # the ID's year was inferred, not read
+    ID_CONFLICT = "id conflict"  # the page's sources of the ID disagree
+    SCOPE = "scope"  # the cable was found outside the post body the rules select
+    FALLBACK = "fallback"  # found by the generic extractor; line breaks may differ
+    OTHER = "other"  # read back from JSON, where only the message is kept
+
+    ALL = (EMPTY, BAD_INPUT, CONTENT_TYPE, NO_CABLE, NO_ID, ID_INFERRED, ID_CONFLICT, SCOPE, FALLBACK, OTHER)
+
+
+class CleanerWarning(str):
+    """A cleaner warning: the message as text, with a structured `kind` (one of Warn.ALL) and `detail`.
+
+    A str, so that messages, logs and the JSON of provenance read as they always did.
+    """
+
+    kind: str
+    detail: str | None
+
+    def __new__(cls, kind: str, message: str, detail: str | None = None) -> CleanerWarning:
+        """A warning of `kind` saying `message`; `detail` names what it is about (e.g. a media type)."""
+        if kind not in Warn.ALL:
+            raise ValueError(f"unknown warning kind {kind!r}")
+        obj = super().__new__(cls, message)
+        obj.kind = kind
+        obj.detail = detail
+        return obj
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Warnings cross process boundaries (cleaning workers): pickle the kind with the text.
+        return (CleanerWarning, (self.kind, str(self), self.detail))
+
+    @classmethod
+    def of(cls, value: str) -> CleanerWarning:
+        """A warning from stored text: itself when it is one, else kind OTHER."""
+        return value if isinstance(value, CleanerWarning) else cls(Warn.OTHER, str(value))
+
+    @property
+    def message(self) -> str:
+        """The text of the warning."""
+        return str(self)
+
+
 # The metadata keys written to `<stem>.<REF>.json` by `cablearchive clean --out`
 # and to `cable.json` in the archive; the corpus scorer reads the first five.
 METADATA_KEYS = (
@@ -65,7 +116,7 @@ class Cable:
     ruleset: RulesetInfo | None = None
     cleaner_version: str = ""
     repairs: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[CleanerWarning] = field(default_factory=list)
 
     def metadata(self) -> dict[str, Any]:
         """The cable's metadata (no text, no provenance), as in cable.json."""
@@ -104,7 +155,7 @@ class Cable:
             ruleset=RulesetInfo(**rs) if rs else None,
             cleaner_version=cleaning.get("cleaner_version", ""),
             repairs=list(cleaning.get("repairs", [])),
-            warnings=list(cleaning.get("warnings", [])),
+            warnings=[CleanerWarning.of(w) for w in cleaning.get("warnings", [])],
         )
 
 
@@ -119,7 +170,11 @@ class PageResult:
     cleaner_version: str
     encoding: str | None = None
     repairs: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[CleanerWarning] = field(default_factory=list)
+
+    def has_warning(self, *kinds: str) -> bool:
+        """True when the page (not one of its cables) has a warning of one of these kinds."""
+        return any(w.kind in kinds for w in self.warnings)
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form of the page result."""

@@ -13,7 +13,8 @@ from cleaners import finder
 from cleaners.decode import decode
 from cleaners.header import REF_IN_TEXT, derive_ref, id_parts, is_ref_id, parse_header, split_ref
 from cleaners.htmltext import Line, render
-from cleaners.model import Cable, PageResult
+from cleaners.model import Cable, PageResult, Warn
+from cleaners.model import CleanerWarning as W
 from cleaners.repairs import fix_entity_debris, fix_mojibake, fix_pilcrows, strip_markdown
 from cleaners.ruleset import FamilyRules, Ruleset, load_rules
 
@@ -57,12 +58,12 @@ def clean_page(
         _clean_into(result, body, url, headers, rules, on_tree)
     except RecursionError:
         result.cables = []
-        result.warnings.append("page nested too deeply to lay out; not cleaned")
+        result.warnings.append(W(Warn.BAD_INPUT, "page nested too deeply to lay out; not cleaned"))
     except (ValueError, etree.LxmlError, MemoryError) as exc:
         result.cables = []
-        result.warnings.append(f"page could not be parsed: {type(exc).__name__}: {exc}")
-    if not result.cables and not any("no cable" in w for w in result.warnings):
-        result.warnings.append("no cable found on this page")
+        result.warnings.append(W(Warn.BAD_INPUT, f"page could not be parsed: {type(exc).__name__}: {exc}"))
+    if not result.cables and not result.has_warning(Warn.NO_CABLE):
+        result.warnings.append(W(Warn.NO_CABLE, "no cable found on this page"))
     for cable in result.cables:
         cable.ruleset = rules.info
         cable.cleaner_version = CLEANER_VERSION
@@ -97,7 +98,7 @@ def _clean_into(
     try:
         doc = lxml_html.document_fromstring(raw.encode("utf-8", "surrogatepass"), parser=_PARSER)
     except etree.ParserError as exc:
-        result.warnings.append(f"HTML could not be parsed: {exc}")
+        result.warnings.append(W(Warn.BAD_INPUT, f"HTML could not be parsed: {exc}"))
         return
     if on_tree is not None:
         on_tree(doc, raw)
@@ -127,7 +128,10 @@ def _clean_into(
     if body_el and _find_in_page(result, body_el[0], table, url, title, rules, family):
         if containers:
             result.warnings.append(
-                f"no cable in the post body that the {family.family} rules select; found in the page"
+                W(
+                    Warn.SCOPE,
+                    f"no cable in the post body that the {family.family} rules select; found in the page",
+                )
             )
         return
     # trafilatura costs ~40 ms a page: only for pages that show a cable's header somewhere.
@@ -384,7 +388,7 @@ def _build(
     if not text.strip():
         return None
     h = parse_header(texts)
-    warnings: list[str] = []
+    warnings: list[W] = []
     header_ref, header_how, header_warn = derive_ref(h)
     origin, serial, _ = id_parts(h)
 
@@ -407,7 +411,9 @@ def _build(
             # The viewer's own table names the cable even where its header is garbled.
             ref, how = cand, source
             if agree is False:
-                warnings.append(f"header names {origin} {serial}; the {source} says {cand}")
+                warnings.append(
+                    W(Warn.ID_CONFLICT, f"header names {origin} {serial}; the {source} says {cand}")
+                )
             break
         if agree is True or (agree is None and page_cables == 1):
             ref, how = cand, source
@@ -415,14 +421,17 @@ def _build(
         if agree is False and page_cables == 1 and source in ("url", "title") and header_ref is None:
             ref, how = cand, source
             warnings.append(
-                f"reference ID {cand} from the {source} disagrees with the header ({origin} {serial})"
+                W(
+                    Warn.ID_CONFLICT,
+                    f"reference ID {cand} from the {source} disagrees with the header ({origin} {serial})",
+                )
             )
             break
     if ref is None:
         ref, how = header_ref, header_how
         warnings.extend(header_warn)
     elif header_ref and header_ref != ref and header_how == "dtg+serial":
-        warnings.append(f"header reads as {header_ref}; kept {ref} from the {how}")
+        warnings.append(W(Warn.ID_CONFLICT, f"header reads as {header_ref}; kept {ref} from the {how}"))
 
     meta_table = f.table if f.table and f.table.get("reference_id") == ref else None
     classification = meta_table["classification"] if meta_table else _classification(h)
@@ -449,7 +458,9 @@ def _build(
         warnings=warnings + f.warnings,
     )
     if ref is None:
-        cable.warnings.append("no reference ID: this cable is reported but not given a guessed ID")
+        cable.warnings.append(
+            W(Warn.NO_ID, "no reference ID: this cable is reported but not given a guessed ID")
+        )
     return cable
 
 
@@ -484,5 +495,8 @@ def _trafilatura_fallback(
         for cable in result.cables[before:]:
             cable.lines_kept = False
             cable.warnings.append(
-                "found by the generic fallback (trafilatura): line breaks may differ from the page"
+                W(
+                    Warn.FALLBACK,
+                    "found by the generic fallback (trafilatura): line breaks may differ from the page",
+                )
             )

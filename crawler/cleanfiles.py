@@ -10,11 +10,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from cleaners import Cable, PageResult, clean_page, load_rules
+from cleaners import Cable, PageResult, Warn, clean_page, load_rules
 from cleaners.ruleset import RulesError, Ruleset
 
-# Warnings that mean the input itself was bad (as opposed to a page that holds no cable).
-_BAD_INPUT = ("empty body", "binary body", "body too large", "could not be parsed", "nested too deeply")
 PAGE_SUFFIXES = (".html", ".htm", ".xhtml", ".txt", ".text", ".md", "")
 
 
@@ -118,7 +116,7 @@ def clean_paths(
             _report(err, path, f"cannot read: {exc.strerror or exc}")
             continue
         result: PageResult = clean_page(body, url=url, rules=rules)
-        if not result.cables and any(b in w for w in result.warnings for b in _BAD_INPUT):
+        if not result.cables and result.has_warning(Warn.EMPTY, Warn.BAD_INPUT):
             failed += 1
             _report(err, path, "; ".join(result.warnings[:2]))
             continue

@@ -16,6 +16,7 @@ from scrapy import signals
 from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
+from cleaners import Warn
 from crawler.analysis import PageJob
 from crawler.discovery import site_key
 from crawler.failures import ROBOTS_REFUSAL, describe_exception
@@ -23,16 +24,6 @@ from crawler.frontier import Target
 from crawler.items import CaptureItem
 from crawler.session import DEFAULT_DEPTH, CrawlOptions, CrawlSession
 from crawler.session import header_pairs as _pairs
-
-# Page-level cleaner warnings that say the input itself is odd (the rest are routine).
-_INPUT_WARNINGS = (
-    "binary body",
-    "body too large",
-    "Content-Type ",
-    "page could not be parsed",
-    "HTML could not be parsed",
-    "page nested too deeply",
-)
 
 
 def tool_version() -> str:
@@ -241,8 +232,9 @@ class MirrorsSpider(scrapy.Spider):
             )
         if result is not None:
             for warning in result.warnings:
-                if warning.startswith(_INPUT_WARNINGS) and not (
-                    warning.startswith("Content-Type ") and "xml" in warning.split(" for ", 1)[0]
+                # Odd input is worth a note; a feed or sitemap served as XML is routine.
+                if warning.kind == Warn.BAD_INPUT or (
+                    warning.kind == Warn.CONTENT_TYPE and "xml" not in (warning.detail or "")
                 ):
                     session.report.note(url, warning)
 
