@@ -47,19 +47,22 @@ compares against index.sqlite, so re-recording an unchanged page costs one looku
 `progress` callables are called as progress(stage, done, total).
 """
 
-from archive.captures import Capture
-from archive.errors import ArchiveError, BadReference, DiskFull, LockBusy
-from archive.ids import is_reference, source_key
-from archive.store import (
-    Archive,
+from archive.cable import (
     CableRecord,
     CableState,
     CableSummary,
-    CommitReport,
+    LogEntry,
     SearchHit,
+    SourceChange,
     VersionInfo,
-    Writer,
 )
+from archive.captures import Capture
+from archive.commit import CommitReport
+from archive.errors import ArchiveError, BadReference, DiskFull, LockBusy
+from archive.ids import is_reference, source_key
+from archive.layout import Layout
+from archive.store import Archive
+from archive.writer import Writer
 
 __all__ = [
     "Archive",
@@ -71,8 +74,11 @@ __all__ = [
     "Capture",
     "CommitReport",
     "DiskFull",
+    "Layout",
     "LockBusy",
+    "LogEntry",
     "SearchHit",
+    "SourceChange",
     "VersionInfo",
     "Writer",
     "is_reference",

@@ -23,6 +23,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from archive.fsutil import raise_if_disk_full
+from archive.layout import Layout, warc_name
 
 try:  # pywb's SURT; without it the urlkey falls back to the lower-cased URL
     import surt as _surt
@@ -234,8 +235,8 @@ Lookup = Callable[[str], "tuple[str, str, str, str] | None"]
 class WarcSink:
     """Appends captures of one run to `<run>-<n>.warc.gz` files, rolling past a size limit."""
 
-    def __init__(self, folder: str, run_id: str, info: dict[str, Any], size_limit: int) -> None:
-        self.folder = folder
+    def __init__(self, layout: Layout, run_id: str, info: dict[str, Any], size_limit: int) -> None:
+        self.layout = layout
         self.run_id = run_id
         self.info = info
         self.size_limit = size_limit
@@ -248,14 +249,14 @@ class WarcSink:
         self._writer: WARCWriter | None = None
 
     def _path(self, name: str) -> str:
-        return os.path.join(self.folder, name)
+        return self.layout.warc_path(name)
 
     def _open_next(self) -> None:
         # The file left behind may hold records of the commit in progress: durable before it is closed.
         self.fsync()
         self.close()
         self.n += 1
-        self.name = f"{self.run_id}-{self.n:05d}.warc.gz"
+        self.name = warc_name(self.run_id, self.n)
         path = self._path(self.name)
         try:
             self.fh = open(path, "xb")  # noqa: SIM115 - kept open across calls
@@ -267,7 +268,8 @@ class WarcSink:
         self._write(record)
 
     def _write(self, record: Any) -> tuple[int, int]:
-        assert self.fh is not None and self._writer is not None
+        # record: a warcio ArcWarcRecord (warcio has no type information)
+        assert self.fh is not None and self._writer is not None and self.name is not None
         start = self.fh.tell()
         try:
             self._writer.write_record(record)
@@ -278,10 +280,10 @@ class WarcSink:
             with contextlib.suppress(OSError):
                 self.fh.truncate(start)
                 self.fh.seek(start)
-            raise_if_disk_full(exc, self._path(self.name or "?"))
+            raise_if_disk_full(exc, self._path(self.name))
             raise
         end = self.fh.tell()
-        self.sizes[self.name or "?"] = end
+        self.sizes[self.name] = end
         return start, end - start
 
     def write(

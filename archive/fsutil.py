@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from archive.errors import DiskFull
 
@@ -16,6 +18,11 @@ TMP_MARKER = ".tmp-cablearchive-"
 
 # Past this many files in one batch, one system-wide sync is cheaper than fsyncing each.
 SYNC_EACH_LIMIT = 256
+
+
+def json_bytes(obj: Any) -> bytes:
+    """Canonical JSON: sorted keys, UTF-8, one line and a newline (the C encoder: indenting is 5x slower)."""
+    return (json.dumps(obj, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:

@@ -1,15 +1,22 @@
-"""index.sqlite: a derived, rebuildable index of captures, cables, versions, sources and full text."""
+"""index.sqlite: a derived, rebuildable index of captures, cables, versions, sources and full text.
+
+This module holds every SQL statement of the archive; the rest asks it by name.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from archive import ocfl
 from archive.captures import Capture
+from archive.errors import ArchiveError
+from archive.layout import CABLE_JSON, CABLE_TEXT, Layout, source_text
 
 SCHEMA_VERSION = 1
 
@@ -81,6 +88,33 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+def connect_for_rebuild(path: str) -> sqlite3.Connection:
+    """A new index file to fill in one go: no rollback journal, no syncs (it is swapped in whole)."""
+    conn = connect(path)
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA synchronous=OFF")
+    return conn
+
+
+def raise_if_busy(path: str, exc: sqlite3.DatabaseError) -> None:
+    """A locked index is busy, not broken: rebuilding it would wait on the very lock that holds it."""
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        raise ArchiveError(f"{path}: the index is busy ({exc}); another process holds it, try again") from exc
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One transaction: committed when the block ends, rolled back when it raises."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def capture_row(cap: Capture) -> tuple[Any, ...]:
     """The captures-table row of a Capture."""
     return (
@@ -135,9 +169,33 @@ def insert_captures(conn: sqlite3.Connection, caps: list[Capture]) -> None:
     )
 
 
-def set_cleaned(conn: sqlite3.Connection, notes: list[tuple[str, str]]) -> None:
-    """Record under which rules digest each capture was last cleaned: [(record_id, digest)]."""
+def set_cleaned(conn: sqlite3.Connection, notes: Iterable[tuple[str, str | None]]) -> None:
+    """Record under which rules digest each capture was last cleaned: [(record_id, digest or None)]."""
     conn.executemany("UPDATE captures SET cleaned=? WHERE record_id=?", [(d, r) for r, d in notes])
+
+
+def cleaned_digest(conn: sqlite3.Connection, record_id: str) -> str | None:
+    """The rules digest a capture was last cleaned under (None: never cleaned, or not indexed)."""
+    row = conn.execute("SELECT cleaned FROM captures WHERE record_id=?", (record_id,)).fetchone()
+    return row[0] if row else None
+
+
+def has_capture(conn: sqlite3.Connection, url: str, fetched_at: str, digest: str) -> bool:
+    """True when a capture of this URL, at this time, with this payload digest is indexed."""
+    row = conn.execute(
+        "SELECT 1 FROM captures WHERE url=? AND fetched_at=? AND digest=? LIMIT 1", (url, fetched_at, digest)
+    ).fetchone()
+    return row is not None
+
+
+def drop_captures_past(conn: sqlite3.Connection, prefix: str, lengths: dict[str, int]) -> int:
+    """Drop the rows of captures in WARC files named `prefix`... that lie past those files' `lengths`."""
+    rows = conn.execute(
+        "SELECT id, filename, offset FROM captures WHERE substr(filename, 1, ?) = ?", (len(prefix), prefix)
+    ).fetchall()
+    gone = [(rid,) for rid, name, off in rows if off >= lengths.get(name, 0)]
+    conn.executemany("DELETE FROM captures WHERE id=?", gone)
+    return len(gone)
 
 
 def iter_captures(conn: sqlite3.Connection, newest_per_url: bool) -> Iterator[Capture]:
@@ -178,6 +236,14 @@ def original_by_digest(conn: sqlite3.Connection, digest: str) -> Capture | None:
         (digest,),
     ).fetchone()
     return row_capture(row) if row else None
+
+
+def refs_by_key(conn: sqlite3.Connection) -> dict[str, set[str]]:
+    """For each source key, the cables the archive holds from it."""
+    out: dict[str, set[str]] = {}
+    for key, ref in conn.execute("SELECT key, ref FROM sources"):
+        out.setdefault(key, set()).add(ref)
+    return out
 
 
 def source_digests(conn: sqlite3.Connection, ref: str, key: str) -> tuple[str, str] | None:
@@ -252,7 +318,7 @@ def write_cable(
                 ref,
                 s["key"],
                 s.get("url"),
-                state.get(f"sources/{s['key']}.txt"),
+                state.get(source_text(s["key"])),
                 s.get("metadata_digest"),
                 s.get("capture_id"),
                 s.get("fidelity"),
@@ -262,27 +328,92 @@ def write_cable(
     )
 
 
+# A row of the cables table as `list` shows it: ref, head, created, updated, subject,
+# classification, origin, date, n_sources, preferred.
+CableRow = tuple[
+    str,
+    int,
+    "str | None",
+    "str | None",
+    "str | None",
+    "str | None",
+    "str | None",
+    "str | None",
+    int,
+    "str | None",
+]
+
+
+def cable_rows(conn: sqlite3.Connection) -> Iterator[CableRow]:
+    """Every cable's summary row, by reference ID."""
+    yield from conn.execute(
+        "SELECT ref, head, created, updated, subject, classification, origin, date, n_sources, preferred "
+        "FROM cables ORDER BY ref"
+    )
+
+
+def heads(conn: sqlite3.Connection) -> dict[str, int]:
+    """The head version of each indexed cable."""
+    return dict(conn.execute("SELECT ref, head FROM cables").fetchall())
+
+
+def count_captures(conn: sqlite3.Connection) -> int:
+    """How many captures are indexed."""
+    n: int = conn.execute("SELECT count(*) FROM captures").fetchone()[0]
+    return n
+
+
+def read_only_summary(path: str) -> tuple[dict[str, int], int]:
+    """(head of each cable, number of captures) of an index file, opened read-only; sqlite3.Error when unreadable."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return heads(conn), count_captures(conn)
+    finally:
+        conn.close()
+
+
+_FTS_OPERATORS = ("AND", "OR", "NOT", "NEAR")
+
+
+def search(conn: sqlite3.Connection, query: str, limit: int) -> list[tuple[str, str | None, float]]:
+    """(ref, subject, bm25 score) of the best full-text matches; a query FTS5 rejects is searched as plain words."""
+    sql = (
+        "SELECT c.ref, c.subject, bm25(fts) AS score FROM fts JOIN cables c ON c.fts_rowid = fts.rowid "
+        "WHERE fts MATCH ? ORDER BY score LIMIT ?"
+    )
+    try:
+        return conn.execute(sql, (query, limit)).fetchall()
+    except sqlite3.OperationalError:
+        words = re.findall(r"\w+", query)
+        if not words:
+            return []
+        quoted = " ".join('"' + w + '"' for w in words)
+        return conn.execute(sql, (quoted, limit)).fetchall()
+
+
+def search_terms(query: str) -> list[str]:
+    """The words of a query (FTS5 operators left out), lower case: what a snippet looks for."""
+    return [w.lower() for w in re.findall(r"\w+", query) if w.upper() not in _FTS_OPERATORS]
+
+
 def fts_rows(conn: sqlite3.Connection) -> tuple[int, int]:
     """(rows in the full-text table, cables): the difference is rows of replaced texts."""
     rows = conn.execute("SELECT count(*) FROM fts_docsize").fetchone()[0]
     return rows, conn.execute("SELECT count(*) FROM cables").fetchone()[0]
 
 
-def compact_fts(conn: sqlite3.Connection, cables_dir: str) -> int:
+def compact_fts(conn: sqlite3.Connection, archive: Layout) -> int:
     """Rebuild the full-text table from each cable's head text, in one transaction; returns the rows."""
-    conn.execute("BEGIN")
-    try:
+    n = 0
+    with transaction(conn):
         conn.execute("INSERT INTO fts(fts) VALUES ('delete-all')")
         rows = conn.execute("SELECT id, ref, subject FROM cables ORDER BY id").fetchall()
-        n = 0
         for cable_id, ref, subject in rows:
-            obj_dir = os.path.join(cables_dir, ref)
             try:
+                obj_dir = archive.object_dir(ref)
                 inv = ocfl.load_inventory(obj_dir)
-                text = (
-                    ocfl.read_logical(obj_dir, inv, "cable.txt").decode("utf-8", "replace") if inv else None
-                )
-            except (OSError, ValueError, KeyError):
+                text = ocfl.read_logical(obj_dir, inv, CABLE_TEXT).decode("utf-8", "replace") if inv else None
+            except (OSError, ValueError, KeyError, ArchiveError):
                 text = None
             fts_rowid = None
             if text is not None:
@@ -291,10 +422,6 @@ def compact_fts(conn: sqlite3.Connection, cables_dir: str) -> int:
                 ).lastrowid
                 n += 1
             conn.execute("UPDATE cables SET fts_rowid=? WHERE id=?", (fts_rowid, cable_id))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return n
 
 
@@ -304,8 +431,8 @@ def index_object(conn: sqlite3.Connection, ref: str, obj_dir: str) -> bool:
     if inv is None:
         drop_cable(conn, ref)
         return False
-    cable_json = json.loads(ocfl.read_logical(obj_dir, inv, "cable.json"))
-    text = ocfl.read_logical(obj_dir, inv, "cable.txt").decode("utf-8", "replace")
+    cable_json = json.loads(ocfl.read_logical(obj_dir, inv, CABLE_JSON))
+    text = ocfl.read_logical(obj_dir, inv, CABLE_TEXT).decode("utf-8", "replace")
     write_cable(conn, ref, inv, cable_json, text)
     return True
 

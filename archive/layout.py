@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from archive.errors import ArchiveError
-from archive.ids import check_reference, is_source_key
+from archive.ids import check_reference, is_reference, is_source_key
 
 FORMAT_NAME = "cablearchive"
 FORMAT_VERSION = 1
@@ -31,6 +31,7 @@ CLEANED = "cleaned.jsonl"
 JOURNAL = "journal.json"
 LOCK = "lock"
 CRAWL_STATE = "crawl"
+RUN_SUFFIX = ".json"  # runs/<run>.json
 # Folders a new archive starts with (cables/ is made by the OCFL storage root).
 FOLDERS = (CAPTURES, RUNS, STATE)
 
@@ -39,6 +40,9 @@ CABLE_TEXT = "cable.txt"
 CABLE_JSON = "cable.json"
 SOURCES = "sources"
 _SOURCE_PATH = re.compile(r"sources/(?P<key>[^/]+)\.(?P<ext>txt|json)")
+
+# How cablearchive.json describes the layout to other tools.
+CAPTURES_DESCRIPTION = f"{CAPTURES}/<run>-<n>.warc.gz, {CAPTURES}/{CDXJ}"
 
 # -- WARC files: <run>-<n>.warc.gz, n counted from 1 within a run
 WARC_SUFFIXES = (".warc.gz", ".warc")
@@ -59,6 +63,18 @@ def source_of(path: str) -> tuple[str, str] | None:
     """(key, "txt" or "json") of a source's logical path; None for any other path."""
     m = _SOURCE_PATH.fullmatch(path)
     return (m["key"], m["ext"]) if m else None
+
+
+def in_sources(path: str, ext: str | None = None) -> bool:
+    """True for any logical path under sources/ (with that extension, when given), well-formed or not."""
+    return path.startswith(SOURCES + "/") and (ext is None or path.endswith("." + ext))
+
+
+def source_key_in(path: str) -> str | None:
+    """The key part of any logical path under sources/ (unchecked: verify checks it); None elsewhere."""
+    if not in_sources(path):
+        return None
+    return path[len(SOURCES) + 1 :].rsplit(".", 1)[0]
 
 
 def source_keys(paths: Iterable[str]) -> list[str]:
@@ -170,7 +186,15 @@ class Layout:
         """runs/<run>.json."""
         if not run_id or "/" in run_id or run_id.startswith("."):
             raise ArchiveError(f"{run_id!r} is not a run id")
-        return os.path.join(self.runs_dir, f"{run_id}.json")
+        return os.path.join(self.runs_dir, f"{run_id}{RUN_SUFFIX}")
+
+    def run_records(self) -> list[str]:
+        """The paths of the run records in runs/, oldest run first."""
+        try:
+            names = os.listdir(self.runs_dir)
+        except FileNotFoundError:
+            return []
+        return [os.path.join(self.runs_dir, n) for n in sorted(names) if n.endswith(RUN_SUFFIX)]
 
     def warc_path(self, name: str) -> str:
         """captures/<name> for a WARC file name as an index or provenance records it (never a path outside)."""
@@ -190,6 +214,18 @@ class Layout:
         except FileNotFoundError:
             return []
         return sorted(n for n in names if is_warc_name(n))
+
+    def run_warc_files(self, run_id: str) -> list[str]:
+        """The WARC files one run of ours wrote (<run>-<n>.warc.gz), in order."""
+        return [n for n in self.warc_files() if run_of_warc(n) == run_id]
+
+    def object_refs(self) -> list[str]:
+        """The cable IDs that have an object folder in cables/, sorted."""
+        try:
+            names = os.listdir(self.cables_dir)
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if is_reference(n) and os.path.isdir(os.path.join(self.cables_dir, n)))
 
 
 def check_source_key(key: str) -> str:

@@ -20,12 +20,17 @@ from archive.fsutil import (
 
 OCFL_VERSION = "1.1"
 ROOT_NAMASTE = "0=ocfl_1.1"
+ROOT_NAMASTE_CONTENT = b"ocfl_1.1\n"
 OBJECT_NAMASTE = "0=ocfl_object_1.1"
+OBJECT_NAMASTE_CONTENT = b"ocfl_object_1.1\n"
 INVENTORY = "inventory.json"
 SIDECAR = "inventory.json.sha512"
 DIGEST_ALGORITHM = "sha512"
 INVENTORY_TYPE = "https://ocfl.io/1.1/spec/#inventory"
+LAYOUT_FILE = "ocfl_layout.json"
 LAYOUT_EXTENSION = "0002-flat-direct-storage-layout"
+# What a storage root may hold besides its objects (the spec's declaration, layout, extensions, spec copy).
+ROOT_ENTRIES = frozenset({ROOT_NAMASTE, LAYOUT_FILE, "extensions", "ocfl_1.1.txt"})
 
 
 def digest(data: bytes) -> str:
@@ -36,12 +41,12 @@ def digest(data: bytes) -> str:
 def init_root(path: str) -> None:
     """Create an empty OCFL 1.1 storage root using the flat-direct layout extension."""
     os.makedirs(path, exist_ok=True)
-    atomic_write(os.path.join(path, ROOT_NAMASTE), b"ocfl_1.1\n")
+    atomic_write(os.path.join(path, ROOT_NAMASTE), ROOT_NAMASTE_CONTENT)
     layout = {
         "extension": LAYOUT_EXTENSION,
         "description": "Flat direct storage layout: the object id is the object's folder name.",
     }
-    atomic_write(os.path.join(path, "ocfl_layout.json"), (json.dumps(layout, indent=2) + "\n").encode())
+    atomic_write(os.path.join(path, LAYOUT_FILE), (json.dumps(layout, indent=2) + "\n").encode())
     # No extensions/0002-flat-direct-storage-layout/config.json: the extension has no
     # parameters, and ocfl-py's validator fails on a config for it.
 
@@ -153,7 +158,7 @@ def prepare_version(
             pass  # an empty folder of that name (settle() removes any partial object first)
         written.append(os.path.dirname(obj_dir))
         namaste = os.path.join(obj_dir, OBJECT_NAMASTE)
-        write_bytes(namaste, b"ocfl_object_1.1\n")
+        write_bytes(namaste, OBJECT_NAMASTE_CONTENT)
         written.append(namaste)
         inv = {
             "id": obj_id,

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive import index, ocfl
+from archive import index
 from archive.captures import Capture
 from archive.diff import diff_texts
 from archive.errors import ArchiveError
 from archive.ids import is_reference, source_key
-from archive.store import Archive, _text_bytes, metadata_digest
+from archive.store import Archive
+from archive.writer import source_digests
 from cleaners import PageResult, Ruleset, RulesetInfo, clean_page, load_rules
 
 Progress = Callable[[str, int, int], None]
@@ -169,9 +170,7 @@ class _Done:
 
 def source_digests_of(text: str, metadata: dict[str, Any], ref: str) -> tuple[str, str]:
     """(text digest, metadata digest) of a cable as the archive's writer computes them."""
-    meta = dict(metadata)
-    meta["reference_id"] = ref
-    return ocfl.digest(_text_bytes(text)), metadata_digest(meta)
+    return source_digests(ref, text, metadata)
 
 
 def _compare(arch: Archive, cap: Capture, result: PageResult, detail: bool) -> list[CableOutcome]:
@@ -399,14 +398,6 @@ def _resolve_rules(rules: Ruleset | str | os.PathLike[str] | None) -> tuple[Rule
     return load_rules(rules_dir), rules_dir
 
 
-def _refs_by_key(arch: Archive) -> dict[str, set[str]]:
-    """For each source key, the cables the archive holds from it."""
-    out: dict[str, set[str]] = {}
-    for key, ref in arch.conn.execute("SELECT key, ref FROM sources"):
-        out.setdefault(key, set()).add(ref)
-    return out
-
-
 def _scope(
     arch: Archive,
     refs: Sequence[str] | None,
@@ -507,7 +498,7 @@ def reclean(
         jobs = 1  # a Ruleset object cannot be sent to worker processes
     detail = dry_run if detail is None else detail
     report = RecleanReport(dry_run=dry_run, rules=ruleset.info)
-    by_key = _refs_by_key(arch)
+    by_key = index.refs_by_key(arch.conn)
     groups = _Groups(by_key)
     todo = _scope(arch, refs, by_key, groups, report, force)
     total = len(todo)

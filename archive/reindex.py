@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
 from archive import index
+from archive.capturelog import cdxj_bytes, read_cdxj, read_cleaned
 from archive.captures import Capture, header_value, mime_of, scan_warc
 from archive.fsutil import atomic_write
-from archive.ids import is_reference
-
-if TYPE_CHECKING:
-    from archive.store import Archive, Progress
-
-
-def warc_files(arch: Archive) -> list[str]:
-    """The archive's WARC file names, oldest run first (run ids start with their UTC time)."""
-    return sorted(n for n in os.listdir(arch.captures_dir) if n.endswith((".warc.gz", ".warc")))
+from archive.layout import Layout
+from archive.progress import Progress
 
 
 def captures_from_warc(path: str, name: str, problems: list[str] | None = None) -> list[Capture]:
@@ -55,65 +49,61 @@ def captures_from_warc(path: str, name: str, problems: list[str] | None = None) 
     return out
 
 
-def object_refs(arch: Archive) -> list[str]:
-    """The cable IDs that have an object folder in the storage root."""
-    try:
-        names = os.listdir(arch.cables_dir)
-    except FileNotFoundError:
-        return []
-    return sorted(n for n in names if is_reference(n) and os.path.isdir(os.path.join(arch.cables_dir, n)))
-
-
 def rebuild_index(
-    arch: Archive, progress: Progress | None = None, *, from_warc: bool = False
-) -> dict[str, Any]:
-    """Write a fresh index.sqlite (and, with from_warc, index.cdxj) and swap it in atomically."""
+    layout: Layout,
+    progress: Progress | None = None,
+    *,
+    from_warc: bool = False,
+    notify: Callable[[str], None] | None = None,
+) -> dict[str, int]:
+    """Write a fresh index.sqlite (and, with from_warc, index.cdxj) and swap it in atomically.
+
+    The caller holds the lock. Each file that cannot be read whole is reported to `notify`.
+    """
     problems: list[str] = []
     if from_warc:
         caps: list[Capture] = []
-        files = warc_files(arch)
+        files = layout.warc_files()
         for i, name in enumerate(files):
-            caps += captures_from_warc(os.path.join(arch.captures_dir, name), name, problems)
+            caps += captures_from_warc(layout.warc_path(name), name, problems)
             if progress:
                 progress("reading WARC files", i + 1, len(files))
-        atomic_write(arch.cdxj_path, "".join(c.to_cdxj() + "\n" for c in caps).encode("utf-8"))
-    tmp = arch.index_path + ".rebuild"
+        atomic_write(layout.cdxj_path, cdxj_bytes(caps))
+    tmp = layout.index_path + ".rebuild"
     for suffix in ("", "-journal"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp + suffix)
-    conn = index.connect(tmp)
-    conn.execute("PRAGMA journal_mode=OFF")
-    conn.execute("PRAGMA synchronous=OFF")
-    conn.execute("BEGIN")
-    n_caps = 0
-    batch: list[Capture] = []
-    for cap in arch._read_cdxj():
-        batch.append(cap)
-        if len(batch) >= 5000:
-            index.insert_captures(conn, batch)
-            n_caps += len(batch)
-            batch = []
-    index.insert_captures(conn, batch)
-    n_caps += len(batch)
-    index.set_cleaned(conn, arch._read_cleaned())
-    refs = object_refs(arch)
-    n_obj = 0
-    for i, ref in enumerate(refs):
-        try:
-            if index.index_object(conn, ref, os.path.join(arch.cables_dir, ref)):
-                n_obj += 1
-        except (OSError, ValueError, KeyError) as exc:
-            problems.append(f"{os.path.join(arch.cables_dir, ref)}: not indexed: {exc}")
-        if progress and (i % 500 == 0 or i + 1 == len(refs)):
-            progress("indexing cables", i + 1, len(refs))
-    conn.execute("COMMIT")
+    conn = index.connect_for_rebuild(tmp)
+    n_caps = n_obj = 0
+    with index.transaction(conn):
+        batch: list[Capture] = []
+        for cap in read_cdxj(layout):
+            batch.append(cap)
+            if len(batch) >= 5000:
+                index.insert_captures(conn, batch)
+                n_caps += len(batch)
+                batch = []
+        index.insert_captures(conn, batch)
+        n_caps += len(batch)
+        index.set_cleaned(conn, read_cleaned(layout))
+        refs = layout.object_refs()
+        for i, ref in enumerate(refs):
+            obj_dir = layout.object_dir(ref)
+            try:
+                if index.index_object(conn, ref, obj_dir):
+                    n_obj += 1
+            except (OSError, ValueError, KeyError) as exc:
+                problems.append(f"{obj_dir}: not indexed: {exc}")
+            if progress and (i % 500 == 0 or i + 1 == len(refs)):
+                progress("indexing cables", i + 1, len(refs))
     conn.close()
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     # A rollback journal left by the old file must not be applied to the new one.
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(arch.index_path + "-journal")
-    os.replace(tmp, arch.index_path)
+        os.unlink(layout.index_path + "-journal")
+    os.replace(tmp, layout.index_path)
     for p in problems:
-        arch.notify(p)
+        if notify is not None:
+            notify(p)
     return {"captures": n_caps, "cables": n_obj, "problems": len(problems)}

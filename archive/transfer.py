@@ -12,12 +12,18 @@ from typing import IO, TYPE_CHECKING, Any
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
-from archive.captures import mime_of, payload_digest, safe_url, to_iso
+from archive import index
+from archive.captures import Capture, mime_of, payload_digest, safe_url, to_iso
+from archive.commit import CommitReport
 from archive.errors import ArchiveError
 from archive.ids import check_reference
+from archive.layout import CABLE_JSON, CABLE_TEXT, tool_name
+from archive.progress import Progress
+from cleaners import Ruleset, clean_page
 
 if TYPE_CHECKING:
-    from archive.store import Archive, Progress
+    # Only for types: import and export use an archive's writer() and readers, never the writer's code.
+    from archive.store import Archive
 
 # Media types worth cleaning; everything else in a foreign WARC (images, scripts) is skipped.
 PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml", "unk")
@@ -113,14 +119,12 @@ def import_warcs(
     arch: Archive,
     paths: Iterable[str],
     *,
-    rules: Any = None,
+    rules: Ruleset | None = None,
     progress: Progress | None = None,
     commit_every: int = 200,
     wait: float | None = None,
 ) -> ImportReport:
     """Store each HTML/text response of the WARC files as a capture, clean it and archive its cables."""
-    from cleaners import clean_page
-
     paths = list(paths)
     report = ImportReport()
     with arch.writer(kind="import", args={"files": [os.path.abspath(p) for p in paths]}, wait=wait) as w:
@@ -156,7 +160,7 @@ def import_warcs(
                         continue
                     fetched_at = to_iso(record.rec_headers.get_header("WARC-Date"))
                     ident = (safe_url(url), fetched_at, payload_digest(body))
-                    if ident in seen or _already_stored(arch, *ident):
+                    if ident in seen or index.has_capture(arch.conn, *ident):
                         report.duplicates += 1
                         continue
                     seen.add(ident)
@@ -179,15 +183,7 @@ def import_warcs(
     return report
 
 
-def _already_stored(arch: Archive, url: str, fetched_at: str, digest: str) -> bool:
-    """True when the archive holds a capture of this URL, at this time, with this payload."""
-    row = arch.conn.execute(
-        "SELECT 1 FROM captures WHERE url=? AND fetched_at=? AND digest=? LIMIT 1", (url, fetched_at, digest)
-    ).fetchone()
-    return row is not None
-
-
-def _add(report: ImportReport, commit: Any) -> None:
+def _add(report: ImportReport, commit: CommitReport) -> None:
     report.new += len(commit.new)
     report.changed += len(commit.changed)
     report.unchanged += len(commit.unchanged)
@@ -236,8 +232,6 @@ def export_warc(
     on_error: Callable[[str], None] | None = None,
 ) -> int:
     """Write a WARC: per cable, its text (resource), cable.json (metadata) and its sources' captures."""
-    from archive.store import tool_name
-
     writer = WARCWriter(out, gzip=True)
     writer.write_record(
         writer.create_warcinfo_record(
@@ -255,8 +249,8 @@ def export_warc(
     for i, ref in enumerate(todo):
         try:
             rec = arch.cable(ref)
-            text = rec.read("cable.txt")
-            meta = rec.read("cable.json")
+            text = rec.read(CABLE_TEXT)
+            meta = rec.read(CABLE_JSON)
             uri = f"urn:cablearchive:cable:{ref}:v{rec.head}"
             resource = writer.create_warc_record(
                 uri,
@@ -293,9 +287,9 @@ def export_warc(
     return n
 
 
-def _copy_record(arch: Archive, cap: Any, out: IO[bytes]) -> None:
+def _copy_record(arch: Archive, cap: Capture, out: IO[bytes]) -> None:
     """Copy a capture's record byte for byte (each record is its own gzip member)."""
-    with open(os.path.join(arch.captures_dir, os.path.basename(cap.warc_file)), "rb") as fh:
+    with open(arch.layout.warc_path(cap.warc_file), "rb") as fh:
         fh.seek(cap.offset)
         data = fh.read(cap.length)
     if len(data) != cap.length:

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from archive import ocfl
+from archive import index, ocfl
 from archive.captures import Capture, scan_warc
+from archive.commit import Journal, JournalEntry
 from archive.errors import ArchiveError
+from archive.folder import ArchiveFolder
 from archive.ids import is_reference, is_source_key
-from archive.reindex import object_refs, warc_files
-
-if TYPE_CHECKING:
-    from archive.store import Archive, Progress
-
-_ROOT_ENTRIES = {ocfl.ROOT_NAMASTE, "ocfl_layout.json", "extensions", "ocfl_1.1.txt"}
+from archive.layout import CABLE_JSON, CABLE_TEXT, CABLES, CDXJ, INDEX, Layout, in_sources, source_key_in
+from archive.progress import Progress
 
 
 @dataclass
@@ -106,7 +103,7 @@ def verify_object(report: VerifyReport, obj_dir: str, ref: str) -> list[tuple[st
     namaste = os.path.join(obj_dir, ocfl.OBJECT_NAMASTE)
     try:
         with open(namaste, "rb") as fh:
-            if fh.read() != b"ocfl_object_1.1\n":
+            if fh.read() != ocfl.OBJECT_NAMASTE_CONTENT:
                 report.add(namaste, "wrong object declaration content")
     except FileNotFoundError:
         report.add(namaste, "object declaration missing")
@@ -150,7 +147,7 @@ def verify_object(report: VerifyReport, obj_dir: str, ref: str) -> list[tuple[st
         d
         for v in versions.values()
         for d, paths in (v.get("state") or {}).items()
-        if any(p.startswith("sources/") and p.endswith(".json") for p in paths)
+        if any(in_sources(p, "json") for p in paths)
     }
     for d, paths in manifest.items():
         for rel in paths:
@@ -187,43 +184,41 @@ def verify_object(report: VerifyReport, obj_dir: str, ref: str) -> list[tuple[st
                 report.add(os.path.join(dirpath, dn), "folder is not a version of this object")
                 dirnames.remove(dn)
     head_state = ocfl.version_state(inv)
-    for needed in ("cable.txt", "cable.json"):
+    for needed in (CABLE_TEXT, CABLE_JSON):
         if needed not in head_state:
             report.add(inv_path, f"head version has no {needed}")
     for path in head_state:
-        if path.startswith("sources/"):
-            key = path[len("sources/") :].rsplit(".", 1)[0]
-            if not is_source_key(key):
-                report.add(inv_path, f"source key {key!r} is not a safe key")
+        key = source_key_in(path)
+        if key is not None and not is_source_key(key):
+            report.add(inv_path, f"source key {key!r} is not a safe key")
     return provs
 
 
-def verify_archive(arch: Archive, progress: Progress | None = None) -> VerifyReport:
+def verify_archive(folder: ArchiveFolder, progress: Progress | None = None) -> VerifyReport:
     """Check the whole archive (see module doc); settles an interrupted commit first when it can."""
     report = VerifyReport()
-    lock = arch._lock()
-    live_journal: dict[str, Any] | None = None
+    lock = folder.lock()
+    live: JournalEntry | None = None
     try:
-        lock.acquire({"kind": "verify", "run": None}, wait=0, what=f"archive {arch.path}")
+        lock.acquire({"kind": "verify", "run": None}, wait=0, what=f"archive {folder.path}")
         have_lock = True
     except ArchiveError as exc:
         have_lock = False
         report.notes.append(f"{exc}: checking what is committed, skipping what the writer has in flight")
-        with contextlib.suppress(OSError, ValueError), open(arch.journal_path, encoding="utf-8") as fh:
-            live_journal = json.load(fh)
+        live = Journal(folder.layout).peek()
     try:
         if have_lock:
             try:
-                done = arch._recover(lock)
+                done = folder.recover()
             except ArchiveError as exc:
-                report.add(arch.journal_path, str(exc))
+                report.add(folder.journal_path, str(exc))
                 done = None
             if done:
                 report.notes.append(
-                    f"an interrupted commit of run {done['run']} was settled: "
-                    f"{len(done['back'])} version(s) rolled back, {len(done['forward'])} completed"
+                    f"an interrupted commit of run {done.run} was settled: "
+                    f"{len(done.back)} version(s) rolled back, {len(done.forward)} completed"
                 )
-        _verify(arch, report, progress, live_journal)
+        _verify(folder.layout, report, progress, live)
     finally:
         if have_lock:
             lock.release()
@@ -231,52 +226,55 @@ def verify_archive(arch: Archive, progress: Progress | None = None) -> VerifyRep
 
 
 def _verify(
-    arch: Archive, report: VerifyReport, progress: Progress | None, live: dict[str, Any] | None
+    layout: Layout, report: VerifyReport, progress: Progress | None, live: JournalEntry | None
 ) -> None:
-    from archive.store import MARKER
-
     try:
-        with open(os.path.join(arch.path, MARKER), encoding="utf-8") as fh:
+        with open(layout.marker, encoding="utf-8") as fh:
             json.load(fh)
     except (OSError, ValueError) as exc:
-        report.add(os.path.join(arch.path, MARKER), f"unreadable: {exc}")
-    in_flight = {o["id"] for o in (live or {}).get("objects", [])}
-    live_lengths: dict[str, int] = (live or {}).get("warc", {})
-    live_prefix = f"{live['run']}-" if live else None
+        report.add(layout.marker, f"unreadable: {exc}")
+    in_flight = {o.ref for o in live.objects} if live else set()
+    live_lengths: dict[str, int] = live.warc if live else {}
+    live_prefix = f"{live.run}-" if live else None
 
     # -- OCFL storage root
-    root = arch.cables_dir
+    root = layout.cables_dir
+    namaste = os.path.join(root, ocfl.ROOT_NAMASTE)
     try:
-        with open(os.path.join(root, ocfl.ROOT_NAMASTE), "rb") as fh:
-            if fh.read() != b"ocfl_1.1\n":
-                report.add(os.path.join(root, ocfl.ROOT_NAMASTE), "wrong storage root declaration content")
+        with open(namaste, "rb") as fh:
+            if fh.read() != ocfl.ROOT_NAMASTE_CONTENT:
+                report.add(namaste, "wrong storage root declaration content")
     except FileNotFoundError:
-        report.add(os.path.join(root, ocfl.ROOT_NAMASTE), "storage root declaration missing")
+        report.add(namaste, "storage root declaration missing")
+    layout_file = os.path.join(root, ocfl.LAYOUT_FILE)
     try:
-        layout = json.load(open(os.path.join(root, "ocfl_layout.json"), encoding="utf-8"))  # noqa: SIM115
-        if layout.get("extension") != ocfl.LAYOUT_EXTENSION:
-            report.add(os.path.join(root, "ocfl_layout.json"), f"layout is not {ocfl.LAYOUT_EXTENSION}")
+        with open(layout_file, encoding="utf-8") as fh:
+            root_layout = json.load(fh)
+        if root_layout.get("extension") != ocfl.LAYOUT_EXTENSION:
+            report.add(layout_file, f"layout is not {ocfl.LAYOUT_EXTENSION}")
     except (OSError, ValueError) as exc:
-        report.add(os.path.join(root, "ocfl_layout.json"), f"unreadable: {exc}")
+        report.add(layout_file, f"unreadable: {exc}")
     for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-        if name not in _ROOT_ENTRIES and not (is_reference(name) and os.path.isdir(os.path.join(root, name))):
+        if name not in ocfl.ROOT_ENTRIES and not (
+            is_reference(name) and os.path.isdir(os.path.join(root, name))
+        ):
             report.add(os.path.join(root, name), "not an OCFL object folder named by a cable ID")
-    refs = object_refs(arch)
+    refs = layout.object_refs()
     provs: list[tuple[str, bytes]] = []
     for i, ref in enumerate(refs):
         if ref in in_flight:
             report.notes.append(f"{ref}: skipped (being written by the running writer)")
             continue
-        provs += verify_object(report, os.path.join(root, ref), ref)
+        provs += verify_object(report, layout.object_dir(ref), ref)
         report.bump("objects")
         if progress and (i % 200 == 0 or i + 1 == len(refs)):
             progress("checking cables", i + 1, len(refs))
 
     # -- WARC files
     records: dict[tuple[str, int], dict[str, Any]] = {}
-    files = warc_files(arch)
+    files = layout.warc_files()
     for i, name in enumerate(files):
-        path = os.path.join(arch.captures_dir, name)
+        path = layout.warc_path(name)
         limit = live_lengths.get(name) if live_prefix and name.startswith(live_prefix) else None
         if live_prefix and name.startswith(live_prefix) and limit is None:
             continue
@@ -304,12 +302,12 @@ def _verify(
 
     # -- index.cdxj against the WARC files
     indexed: dict[str, Capture] = {}
-    limit_cdxj = (live or {}).get("cdxj")
+    limit_cdxj = live.cdxj if live else None
     try:
-        with open(arch.cdxj_path, "rb") as fh:
+        with open(layout.cdxj_path, "rb") as fh:
             data = fh.read() if limit_cdxj is None else fh.read(limit_cdxj)
     except FileNotFoundError:
-        report.add(arch.cdxj_path, "missing")
+        report.add(layout.cdxj_path, "missing")
         data = b""
     for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
         if not line.strip():
@@ -317,24 +315,23 @@ def _verify(
         try:
             cap = Capture.from_cdxj(line)
         except (ValueError, KeyError) as exc:
-            report.add(arch.cdxj_path, f"line {n}: malformed: {exc}")
+            report.add(layout.cdxj_path, f"line {n}: malformed: {exc}")
             continue
         report.bump("cdxj lines")
         indexed[cap.record_id] = cap
-        rec = records.get((cap.warc_file, cap.offset))
-        if rec is None:
-            report.add(arch.cdxj_path, f"line {n}: no record at {cap.warc_file} offset {cap.offset}")
-        elif rec["record_id"] != cap.record_id or rec["length"] != cap.length or rec["url"] != cap.url:
+        found = records.get((cap.warc_file, cap.offset))
+        if found is None:
+            report.add(layout.cdxj_path, f"line {n}: no record at {cap.warc_file} offset {cap.offset}")
+        elif found["record_id"] != cap.record_id or found["length"] != cap.length or found["url"] != cap.url:
             report.add(
-                arch.cdxj_path, f"line {n}: does not match the record at {cap.warc_file} offset {cap.offset}"
+                layout.cdxj_path,
+                f"line {n}: does not match the record at {cap.warc_file} offset {cap.offset}",
             )
-        elif (rec["digest"] or "") != cap.payload_digest:
-            report.add(arch.cdxj_path, f"line {n}: payload digest differs from the WARC record's")
+        elif (found["digest"] or "") != cap.payload_digest:
+            report.add(layout.cdxj_path, f"line {n}: payload digest differs from the WARC record's")
     for (name, offset), rec in records.items():
         if rec["type"] in ("response", "revisit") and rec["record_id"] not in indexed:
-            report.add(
-                os.path.join(arch.captures_dir, name), f"record at offset {offset} is not in index.cdxj"
-            )
+            report.add(layout.warc_path(name), f"record at offset {offset} is not in {CDXJ}")
 
     # -- provenance pointers
     for path, raw in provs:
@@ -346,48 +343,40 @@ def _verify(
             report.add(path, f"provenance unreadable: {exc}")
             continue
         report.bump("provenance pointers")
-        cap = indexed.get(rid)
-        if cap is None:
-            report.add(path, f"points at capture {rid}, which is not in index.cdxj")
-        elif cap.warc_file != cap_info.get("warc_file") or cap.offset != cap_info.get("offset"):
+        pointed = indexed.get(rid)
+        if pointed is None:
+            report.add(path, f"points at capture {rid}, which is not in {CDXJ}")
+        elif pointed.warc_file != cap_info.get("warc_file") or pointed.offset != cap_info.get("offset"):
             report.add(
                 path,
                 f"points at {cap_info.get('warc_file')} offset {cap_info.get('offset')}, "
-                f"but capture {rid} is at {cap.warc_file} offset {cap.offset}",
+                f"but capture {rid} is at {pointed.warc_file} offset {pointed.offset}",
             )
 
     # -- the derived index
     if live is None:
-        _verify_index(arch, report, refs, indexed)
+        _verify_index(layout, report, refs, indexed)
 
 
-def _verify_index(arch: Archive, report: VerifyReport, refs: list[str], indexed: dict[str, Capture]) -> None:
-    hint = "index.sqlite is out of date: run `cablearchive reindex`"
-    if not os.path.exists(arch.index_path):
-        report.notes.append(f"{arch.index_path} is missing; it is rebuilt from the files on next use")
+def _verify_index(layout: Layout, report: VerifyReport, refs: list[str], indexed: dict[str, Capture]) -> None:
+    hint = f"{INDEX} is out of date: run `cablearchive reindex`"
+    if not os.path.exists(layout.index_path):
+        report.notes.append(f"{layout.index_path} is missing; it is rebuilt from the files on next use")
         return
     try:
-        conn = sqlite3.connect(f"file:{arch.index_path}?mode=ro", uri=True)
+        heads, n_caps = index.read_only_summary(layout.index_path)
     except sqlite3.Error as exc:
-        report.add(arch.index_path, f"unreadable ({exc}); run `cablearchive reindex`")
+        report.add(layout.index_path, f"unreadable ({exc}); run `cablearchive reindex`")
         return
-    try:
-        heads = dict(conn.execute("SELECT ref, head FROM cables").fetchall())
-        n_caps = conn.execute("SELECT count(*) FROM captures").fetchone()[0]
-    except sqlite3.Error as exc:
-        report.add(arch.index_path, f"unreadable ({exc}); run `cablearchive reindex`")
-        return
-    finally:
-        conn.close()
     if set(heads) != set(refs):
-        report.add(arch.index_path, f"{hint} ({len(heads)} cables indexed, {len(refs)} in cables/)")
+        report.add(layout.index_path, f"{hint} ({len(heads)} cables indexed, {len(refs)} in {CABLES}/)")
         return
     for ref in refs:
-        inv = ocfl.load_inventory(os.path.join(arch.cables_dir, ref))
+        inv = ocfl.load_inventory(layout.object_dir(ref))
         if inv is not None and heads.get(ref) != ocfl.head_number(inv):
             report.add(
-                arch.index_path, f"{hint} ({ref} indexed at v{heads.get(ref)}, object at {inv['head']})"
+                layout.index_path, f"{hint} ({ref} indexed at v{heads.get(ref)}, object at {inv['head']})"
             )
             return
     if n_caps != len(indexed):
-        report.add(arch.index_path, f"{hint} ({n_caps} captures indexed, {len(indexed)} in index.cdxj)")
+        report.add(layout.index_path, f"{hint} ({n_caps} captures indexed, {len(indexed)} in {CDXJ})")

@@ -110,7 +110,7 @@ CHILD = r"""
 import os, signal, sys
 sys.path.insert(0, {root!r})
 sys.path.insert(0, {tests!r})
-from archive import Archive, fsutil, ocfl, store
+from archive import Archive, commit, index, ocfl, runs
 from archive_support import RULES_B, cable, html_headers, page_body, parse_body, result, text_for
 
 path, gen, crash_at, refs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(",")
@@ -132,9 +132,10 @@ def counting(fn):
 
 def arm():
     if crash_at >= 0:
-        for mod, name in ((ocfl, "write_bytes"), (ocfl, "atomic_write"), (store, "atomic_write"),
-                          (store, "sync_files"), (store.index, "write_cable"), (store.Writer, "_append"),
-                          (os, "replace"), (os, "truncate"), (os, "unlink"), (os, "mkdir"), (os, "link")):
+        for mod, name in ((ocfl, "write_bytes"), (ocfl, "atomic_write"), (commit, "atomic_write"),
+                          (runs, "atomic_write"), (commit, "sync_files"), (index, "write_cable"),
+                          (commit, "append_at"), (os, "replace"), (os, "truncate"), (os, "unlink"),
+                          (os, "mkdir"), (os, "link")):
             setattr(mod, name, counting(getattr(mod, name)))
 
 def crawl(gen):

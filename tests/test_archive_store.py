@@ -456,7 +456,7 @@ def test_a_new_version_creates_few_files_and_folders(arch):
 
 
 def test_replaced_texts_are_not_found_and_a_run_compacts_the_full_text_index(arch, monkeypatch):
-    from archive import store
+    from archive import writer
 
     url = "https://a.example.org/x"
 
@@ -470,7 +470,7 @@ def test_replaced_texts_are_not_found_and_a_run_compacts_the_full_text_index(arc
     # Replaced rows stay until there are many of them; search never finds them.
     assert arch.conn.execute("SELECT count(*) FROM fts_docsize").fetchone()[0] == 2
     assert arch.search("alpha") == []
-    monkeypatch.setattr(store, "FTS_SLACK", 0)
+    monkeypatch.setattr(writer, "FTS_SLACK", 0)
     run("CHARLIE DELTA\n", "SECOND")  # a subject change alone replaces the row too
     assert arch.cable("08ASTANA611").head == 3
     assert arch.conn.execute("SELECT count(*) FROM fts_docsize").fetchone()[0] == 1
@@ -512,11 +512,11 @@ def test_a_busy_index_is_not_rebuilt():
     """'database is locked' means another process holds the index: report it, do not rebuild."""
     import sqlite3
 
-    from archive.store import _raise_if_busy
+    from archive.index import raise_if_busy
 
     with pytest.raises(ArchiveError, match="busy"):
-        _raise_if_busy("index.sqlite", sqlite3.OperationalError("database is locked"))
-    assert _raise_if_busy("index.sqlite", sqlite3.DatabaseError("file is not a database")) is None
+        raise_if_busy("index.sqlite", sqlite3.OperationalError("database is locked"))
+    assert raise_if_busy("index.sqlite", sqlite3.DatabaseError("file is not a database")) is None
 
 
 @pytest.mark.parametrize(
