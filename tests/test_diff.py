@@ -11,6 +11,7 @@ import pytest
 
 from archive.classify import body_start, classify_change, header_mask
 from archive.diff import diff_texts
+from archive.render import html, render, unified, words
 
 HISTORY = Path(__file__).parent / "fixtures" / "history"
 
@@ -200,32 +201,32 @@ def _apply_unified(old: str, patch: str) -> str:
 def test_unified_output_is_a_patch_that_rebuilds_the_new_text(ref: str) -> None:
     old, new = builds(ref)[:2]
     d = diff_texts(old, new)
-    patch = d.unified()
+    patch = unified(d)
     assert "\x1b[" not in patch
     assert _apply_unified(old, patch) == new
 
 
 def test_unified_colour_and_labels() -> None:
     d = pair("10HARARE93")
-    plain = d.unified()
+    plain = unified(d)
     assert "@@ -36,7 +36,7 @@ [redaction]" in plain
     assert plain.rstrip().endswith("10HARARE93 v1→v2: 1 redaction")
-    coloured = d.unified(color=True)
+    coloured = unified(d, color=True)
     assert "\x1b[31m-" in coloured and "\x1b[32m+" in coloured
     # The changed word itself is highlighted inside the added line.
     assert "\x1b[30;42mXXXXXXXXXXXX,\x1b[0;32m" in coloured
 
 
 def test_words_format_marks_changes_inline() -> None:
-    out = pair("10HARARE93").words()
+    out = words(pair("10HARARE93"))
     assert "As such, said [-Mudarikwa,-] {+XXXXXXXXXXXX,+}" in out
-    out = pair("09CASABLANCA226", 1).words()
+    out = words(pair("09CASABLANCA226", 1))
     assert 'waste of time", XXXXXXXXXXXX {+said+} that,' in out
 
 
 def test_json_format() -> None:
     d = pair("09NAIROBI2497")
-    data = json.loads(d.render("json"))
+    data = json.loads(render(d, "json"))
     assert data["summary"] == d.summary()
     assert data["counts"] == {"redaction": 4, "header": 2, "typography": 1}
     old_lines = builds("09NAIROBI2497")[0].split("\n")
@@ -245,7 +246,7 @@ def test_json_format() -> None:
 
 def test_html_page_is_self_contained_and_labelled() -> None:
     d = pair("09TRIPOLI771")
-    page = d.html()
+    page = html(d)
     doc = lxml.html.fromstring(page)
     assert doc.findtext(".//title") == "09TRIPOLI771 v1→v2"
     assert d.summary() in doc.text_content()

@@ -66,8 +66,9 @@ def _use_colour(args: argparse.Namespace) -> bool:
 def run(args: argparse.Namespace) -> int:
     """Print the diff; 0 done, 1 the cable or version is not in the archive, 2 usage error."""
     from archive import Archive
-    from archive.diff import NothingToCompare, diff_sources, diff_versions, render_many
+    from archive.diff import NothingToCompare, diff_sources, diff_versions
     from archive.errors import ArchiveError
+    from archive.render import render, render_many
 
     if args.context < 0:
         print("cablearchive diff: --context must be 0 or more", file=sys.stderr)
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         # Several diffs: one JSON list, one html page, or the texts one after the other.
         output = render_many(diffs, args.format, color=colour, title=f"{args.ref}: mirrors compared")
     else:
-        output = diffs[0].render(args.format, color=colour)
+        output = render(diffs[0], args.format, color=colour)
     if args.out:
         try:
             with open(args.out, "w", encoding="utf-8") as fh:
