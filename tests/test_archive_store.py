@@ -205,6 +205,44 @@ def test_metadata_change_alone_makes_a_version(arch):
     )
 
 
+def test_log_says_why_each_version_exists(arch):
+    """CableRecord.log(): per version, which sources it added or changed, from which capture and rules."""
+    a, b = "https://a.example.org/x", "https://b.example.org/y"
+    runs = []
+    for url, text, cls in (
+        (a, "ONE\n", "SECRET"),
+        (b, "ONE\n", "SECRET"),
+        (a, "TWO\n", "SECRET"),
+        (b, "ONE\n", "CONFIDENTIAL"),
+    ):
+        with arch.writer(kind="crawl") as w:
+            cap = w.add_capture(url, 200, html_headers(), (text + cls).encode())
+            w.record(cap, result(cable("08ASTANA611", text, classification=cls)))
+        runs.append((w.run_id, cap))
+    log = arch.cable("08ASTANA611").log()
+    assert [e.version for e in log] == [1, 2, 3, 4]
+    assert [[(s.source, s.change) for s in e.sources] for e in log] == [
+        [(source_key(a), "new source")],
+        [(source_key(b), "new source")],
+        [(source_key(a), "text changed")],
+        [(source_key(b), "metadata changed")],
+    ]
+    # The preferred text changes with a source's text, not with its metadata.
+    assert [e.text_changed for e in log] == [True, False, True, False]
+    assert all(e.message.startswith(f"crawl {run_id}: ") for e, (run_id, _cap) in zip(log, runs, strict=True))
+    change = log[2].sources[0].to_json()
+    cap = runs[2][1]
+    assert change["url"] == a and change["fetched_at"] == cap.fetched_at
+    assert change["capture"] == {"warc_file": cap.warc_file, "offset": cap.offset, "record_id": cap.record_id}
+    assert change["rules"] == {
+        "name": RULES_A.name,
+        "version": RULES_A.version,
+        "digest": RULES_A.digest,
+        "cleaner_version": "test",
+    }
+    assert log[3].to_json()["sources"][0]["change"] == "metadata changed"
+
+
 def test_consensus_prefers_the_text_closest_to_the_others(arch):
     truth = true_text("00HARARE6677")
     damaged = truth.replace("ZIMBABWE", "ZlMBABWE").replace("the", "teh")
