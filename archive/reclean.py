@@ -7,13 +7,10 @@ already cleaned under the same rules digest is skipped, so a second run is a no-
 
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
 import os
 import sqlite3
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +20,11 @@ from archive.captures import Capture
 from archive.diff import diff_texts
 from archive.errors import ArchiveError
 from archive.ids import is_reference, source_key
+from archive.progress import Progress
 from archive.store import Archive
-from archive.writer import source_digests
+from archive.workers import OrderedPool, WorkersDidNotStart, default_jobs
+from archive.writer import Admitted, Writer, admit, source_digests
 from cleaners import PageResult, Ruleset, RulesetInfo, clean_page, load_rules
-
-Progress = Callable[[str, int, int], None]
 
 # How a cable's source fares under the new rules.
 NEW_CABLE = "new cable"  # the archive does not hold this cable yet
@@ -42,9 +39,6 @@ CHANGES = (NEW_CABLE, NEW_SOURCE, TEXT, METADATA, LOST)
 COMMIT_PAGES = 2000
 COMMIT_STAGED = 500
 COMMIT_SECONDS = 60.0
-# Captures per task sent to a worker, and tasks in flight per worker.
-TASK_SIZE = 8
-IN_FLIGHT = 4
 
 
 @dataclass
@@ -168,24 +162,20 @@ class _Done:
 # ----------------------------------------------------------------------------- cleaning
 
 
-def source_digests_of(text: str, metadata: dict[str, Any], ref: str) -> tuple[str, str]:
-    """(text digest, metadata digest) of a cable as the archive's writer computes them."""
-    return source_digests(ref, text, metadata)
-
-
 def _compare(arch: Archive, cap: Capture, result: PageResult, detail: bool) -> list[CableOutcome]:
-    """The cables of a freshly cleaned page that differ from what the archive holds for that page."""
+    """The cables of a freshly cleaned page that differ from what the archive holds for that page.
+
+    The writer's own admission rule and digests decide, so that a dry run predicts what a
+    real run writes.
+    """
     url = cap.final_url or cap.url
     key = source_key(url)
     outcomes = []
-    seen: set[str] = set()
-    for cable in result.cables:
-        ref = cable.reference_id
-        # As the writer does: no ID or a malformed one is not archived; a repeat is ignored.
-        if ref is None or not is_reference(ref) or ref in seen:
+    for verdict in admit(result.cables):
+        if not isinstance(verdict, Admitted):
             continue
-        seen.add(ref)
-        digests = source_digests_of(cable.text, cable.metadata(), ref)
+        ref, cable = verdict.ref, verdict.cable
+        digests = source_digests(ref, cable.text, cable.metadata())
         current = index.source_digests(arch.conn, ref, key)
         if current == digests:
             continue
@@ -241,8 +231,17 @@ def _clean_one(arch: Archive, rules: Ruleset, cap: Capture, detail: bool) -> _Do
     return _Done(cap, result, None, outcomes)
 
 
-# Worker-process state, set once by _worker_init.
-_WORKER: dict[str, Any] = {}
+@dataclass
+class _WorkerState:
+    """What a worker process works with, set once by _worker_init."""
+
+    detail: bool = False
+    arch: Archive | None = None
+    rules: Ruleset | None = None
+    error: str | None = None  # why this worker cannot clean (answered for every capture)
+
+
+_WORKER = _WorkerState()
 
 
 def _worker_init(path: str, rules_dir: str | None, digest: str, detail: bool) -> None:
@@ -251,16 +250,16 @@ def _worker_init(path: str, rules_dir: str | None, digest: str, detail: bool) ->
     Never raises (a failing initializer would only show as a broken pool): what went
     wrong is kept and given back for every task.
     """
-    _WORKER["detail"] = detail
+    _WORKER.detail = detail
     try:
-        _WORKER["arch"] = Archive.open(path)
+        _WORKER.arch = Archive.open(path)
         rules = load_rules(rules_dir)
     except Exception as exc:
-        _WORKER["error"] = f"worker could not start: {type(exc).__name__}: {_clip(exc)}"
+        _WORKER.error = f"worker could not start: {type(exc).__name__}: {_clip(exc)}"
         return
-    _WORKER["rules"] = rules
+    _WORKER.rules = rules
     # The rule files may have been edited since the parent read them: refuse to mix rules.
-    _WORKER["error"] = (
+    _WORKER.error = (
         None
         if rules.info.digest == digest
         else f"the rules changed while re-cleaning (digest {rules.info.digest}, expected {digest})"
@@ -269,122 +268,59 @@ def _worker_init(path: str, rules_dir: str | None, digest: str, detail: bool) ->
 
 def _worker_ready() -> str | None:
     """A no-op task: answers once the worker has started; the reason it cannot work, if any."""
-    return _WORKER.get("error")
+    return _WORKER.error
 
 
 def _worker_clean(caps: list[Capture]) -> list[_Done]:
     """Clean a batch of captures in a worker process."""
-    if _WORKER.get("error"):
-        return [_Done(cap, None, _WORKER["error"]) for cap in caps]
-    return [_clean_one(_WORKER["arch"], _WORKER["rules"], cap, _WORKER["detail"]) for cap in caps]
+    arch, rules = _WORKER.arch, _WORKER.rules
+    if _WORKER.error or arch is None or rules is None:
+        return [_Done(cap, None, _WORKER.error or "worker not started") for cap in caps]
+    return [_clean_one(arch, rules, cap, _WORKER.detail) for cap in caps]
 
 
-def default_jobs() -> int:
-    """Worker processes by default: one per core."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+def _worker_died(cap: Capture) -> _Done:
+    """The answer for a capture that killed the cleaning worker twice."""
+    return _Done(cap, None, "the cleaning worker died on this page")
 
 
 class _Cleaner:
-    """Cleans captures in order, inline or in a pool of worker processes, a bounded number at a time."""
+    """Cleans captures in order: inline, or in a pool of worker processes (archive.workers)."""
 
     def __init__(self, arch: Archive, rules: Ruleset, rules_dir: str | None, jobs: int, detail: bool) -> None:
-        self.arch, self.rules, self.rules_dir, self.jobs, self.detail = arch, rules, rules_dir, jobs, detail
-        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self.arch, self.rules, self.detail = arch, rules, detail
+        self.pool: OrderedPool[Capture, _Done] | None = None
         if jobs > 1:
-            self._start()
-            self._wait_ready()
-
-    def _start(self) -> None:
-        # spawn, not fork: the parent holds an open index connection, a lock and maybe a
-        # progress thread, none of which a child should inherit.
-        self.pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=self.jobs,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init,
-            initargs=(self.arch.path, self.rules_dir, self.rules.info.digest, self.detail),
-        )
-
-    def _wait_ready(self) -> None:
-        """Start every worker now, before the archive is locked, and fail clearly if they cannot start."""
-        assert self.pool is not None
-        try:
-            problems = [fut.result() for fut in [self.pool.submit(_worker_ready) for _ in range(self.jobs)]]
-        except concurrent.futures.process.BrokenProcessPool:
-            self.close()
-            raise RuntimeError(
-                "the re-clean worker processes could not start; a script that calls reclean() "
-                'with jobs > 1 must do so under `if __name__ == "__main__":` (workers import it)'
-            ) from None
-        problem = next((p for p in problems if p), None)
-        if problem:
-            self.close()
-            raise RuntimeError(problem)
+            try:
+                self.pool = OrderedPool(
+                    jobs,
+                    work=_worker_clean,
+                    died=_worker_died,
+                    initializer=_worker_init,
+                    initargs=(arch.path, rules_dir, rules.info.digest, detail),
+                    ready=_worker_ready,
+                )
+            except WorkersDidNotStart as exc:
+                raise RuntimeError(
+                    exc.reason
+                    or "the re-clean worker processes could not start; a script that calls reclean() "
+                    'with jobs > 1 must do so under `if __name__ == "__main__":` (workers import it)'
+                ) from None
 
     def close(self) -> None:
         """Stop the workers."""
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool.close()
             self.pool = None
 
-    def run(self, capture_ids: Iterable[str]) -> Iterable[_Done]:
+    def run(self, capture_ids: Iterable[str]) -> Iterator[_Done]:
         """Clean the captures, yielding their results in the order given."""
-        ids = iter(capture_ids)
+        caps = (cap for cap in map(self.arch.capture, capture_ids) if cap is not None)
         if self.pool is None:
-            for cid in ids:
-                cap = self.arch.capture(cid)
-                if cap is not None:
-                    yield _clean_one(self.arch, self.rules, cap, self.detail)
-            return
-        # Tasks in flight, oldest first: (future, captures, attempt).
-        flight: deque[tuple[concurrent.futures.Future[list[_Done]], list[Capture], int]] = deque()
-        retry: deque[tuple[list[Capture], int]] = deque()
-
-        def submit_next() -> bool:
-            if retry:
-                caps, attempt = retry.popleft()
-            else:
-                caps = []
-                for cid in ids:
-                    cap = self.arch.capture(cid)
-                    if cap is not None:
-                        caps.append(cap)
-                    if len(caps) >= TASK_SIZE:
-                        break
-                if not caps:
-                    return False
-                attempt = 0
-            assert self.pool is not None
-            flight.append((self.pool.submit(_worker_clean, caps), caps, attempt))
-            return True
-
-        for _ in range(self.jobs * IN_FLIGHT):
-            if not submit_next():
-                break
-        while flight:
-            fut, caps, attempt = flight.popleft()
-            try:
-                done = fut.result()
-            except concurrent.futures.process.BrokenProcessPool:
-                # A worker died (a crash in a C library, out of memory). Every task in flight
-                # is lost: retry them one capture at a time; a capture that kills a worker
-                # on its own twice is reported and skipped.
-                lost = [(caps, attempt)] + [(c, a) for _f, c, a in flight]
-                flight.clear()
-                self.close()
-                self._start()
-                for c, a in reversed(lost):
-                    if len(c) > 1:
-                        retry.extendleft(([one], a) for one in reversed(c))
-                    elif a >= 1:
-                        yield _Done(c[0], None, "the cleaning worker died on this page")
-                    else:
-                        retry.appendleft((c, a + 1))
-                for _ in range(self.jobs * IN_FLIGHT):
-                    if not submit_next():
-                        break
-                continue
-            submit_next()
-            yield from done
+            for cap in caps:
+                yield _clean_one(self.arch, self.rules, cap, self.detail)
+        else:
+            yield from self.pool.run(caps)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -509,7 +445,7 @@ def reclean(
         return report
     # Workers start before the archive is locked: if they cannot, nothing is held or written.
     cleaner = _Cleaner(arch, ruleset, rules_dir, max(1, min(jobs, total)), detail)
-    writer = None
+    writer: Writer | None = None
     if not dry_run:
         args = {
             "rules": rules_dir,
@@ -572,7 +508,7 @@ def _take(
     report: RecleanReport,
     by_key: dict[str, set[str]],
     staged: dict[tuple[str, str], tuple[str, str]],
-    writer: Any,
+    writer: Writer | None,
 ) -> None:
     """Account for one cleaned capture and, in a real run, hand it to the writer."""
     url = done.cap.final_url or done.cap.url
