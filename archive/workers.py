@@ -2,8 +2,9 @@
 
 Items go to the workers in small batches; results come back in the order the items were
 given. A worker that dies (a crash in a C library, out of memory) loses the batches in
-flight: they are retried one item at a time, and an item that kills a worker on its own
-twice gets the answer `died(item)` instead of stopping the run.
+flight: their items are retried one at a time, each alone in flight, so that an item that
+kills a worker on its own twice is known, and gets the answer `died(item)` instead of
+stopping the run, while the items around it are cleaned as usual.
 """
 
 from __future__ import annotations
@@ -94,50 +95,56 @@ class OrderedPool(Generic[T, R]):
     def run(self, items: Iterable[T]) -> Iterator[R]:
         """Work through the items, yielding their results in the order given (taken lazily from `items`)."""
         todo = iter(items)
-        # Tasks in flight, oldest first: (future, batch, attempt).
-        flight: deque[tuple[concurrent.futures.Future[list[R]], list[T], int]] = deque()
-        retry: deque[tuple[list[T], int]] = deque()
+        # Tasks in flight, oldest first: (future, batch, sent alone to find which item kills a worker).
+        flight: deque[tuple[concurrent.futures.Future[list[R]], list[T], bool]] = deque()
+        # Items lost when a worker died, in order, with how often each killed a worker while
+        # alone in flight: they go one at a time, alone, so that a crash names its item.
+        suspects: deque[tuple[T, int]] = deque()
 
         def submit_next() -> bool:
-            if retry:
-                batch, attempt = retry.popleft()
-            else:
-                batch = []
-                for item in todo:
-                    batch.append(item)
-                    if len(batch) >= TASK_SIZE:
-                        break
-                if not batch:
-                    return False
-                attempt = 0
             assert self.pool is not None
-            flight.append((self.pool.submit(self.work, batch), batch, attempt))
+            if suspects:
+                if flight:
+                    return False
+                item = suspects[0][0]
+                flight.append((self.pool.submit(self.work, [item]), [item], True))
+                return True
+            batch = []
+            for item in todo:
+                batch.append(item)
+                if len(batch) >= TASK_SIZE:
+                    break
+            if not batch:
+                return False
+            flight.append((self.pool.submit(self.work, batch), batch, False))
             return True
 
         def fill() -> None:
-            for _ in range(self.jobs * IN_FLIGHT):
-                if not submit_next():
-                    break
+            while len(flight) < self.jobs * IN_FLIGHT and submit_next():
+                pass
 
         fill()
         while flight:
-            fut, batch, attempt = flight.popleft()
+            fut, batch, alone = flight.popleft()
             try:
                 done = fut.result()
             except concurrent.futures.process.BrokenProcessPool:
-                # Every task in flight is lost: retry them one item at a time.
-                lost = [(batch, attempt)] + [(b, a) for _f, b, a in flight]
-                flight.clear()
+                # Every task in flight is lost; the pool starts again.
                 self.close()
                 self._start()
-                for b, a in reversed(lost):
-                    if len(b) > 1:
-                        retry.extendleft(([one], a) for one in reversed(b))
-                    elif a >= 1:
-                        yield self.died(b[0])
+                if alone:
+                    item, crashes = suspects.popleft()
+                    if crashes >= 1:
+                        yield self.died(item)
                     else:
-                        retry.appendleft((b, a + 1))
+                        suspects.appendleft((item, crashes + 1))
+                else:
+                    lost = [batch] + [b for _f, b, _alone in flight]
+                    flight.clear()
+                    suspects.extend((item, 0) for b in lost for item in b)
                 fill()
                 continue
-            submit_next()
+            if alone:
+                suspects.popleft()
+            fill()
             yield from done
