@@ -60,9 +60,11 @@ class ObjectChange:
         return {"id": self.ref, "old": self.old, "new": self.new}
 
     @classmethod
-    def from_json(cls, data: Any) -> ObjectChange | None:
+    def from_json(cls, data: object) -> ObjectChange | None:
         """Read one `objects` entry; None for one that names no cable (never a path)."""
-        ref = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return None
+        ref = data.get("id")
         if not isinstance(ref, str) or not is_reference(ref):
             return None
         old, new = data.get("old"), data.get("new")
@@ -133,7 +135,7 @@ class JournalEntry:
         )
 
     @staticmethod
-    def from_json(data: Any) -> JournalEntry:
+    def from_json(data: object) -> JournalEntry:
         """The entry of a journal's JSON, by its phase; ValueError when it is not one."""
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")

@@ -20,7 +20,7 @@ from archive.captures import Capture
 from archive.diff import diff_texts
 from archive.errors import ArchiveError
 from archive.ids import is_reference, source_key
-from archive.progress import Progress
+from archive.progress import CountedProgress
 from archive.store import Archive
 from archive.workers import OrderedPool, WorkersDidNotStart, default_jobs
 from archive.writer import Admitted, Writer, admit, source_digests
@@ -409,7 +409,7 @@ def reclean(
     dry_run: bool = False,
     jobs: int | None = None,
     refs: Sequence[str] | None = None,
-    progress: Progress | None = None,
+    progress: CountedProgress | None = None,
     *,
     force: bool = False,
     detail: bool | None = None,
