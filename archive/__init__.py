@@ -37,14 +37,22 @@ The format is specified in docs/archive-format.md. The library API::
     arch.cable(ref) -> CableRecord         # .head, .versions [VersionInfo(number, created,
                                            #  message, user)], .state(v) -> CableState(text,
                                            #  metadata, sources {key: (text, provenance)}),
-                                           #  .text(v), .metadata(v), .source(key, v), .read(path, v)
+                                           #  .text(v), .metadata(v), .source(key, v), .read(path, v),
+                                           #  .provenance(key, v) -> Provenance,
+                                           #  .log() -> [LogEntry(version, ..., sources [SourceChange])]
     arch.search(query, limit=20) -> list[SearchHit]            # FTS5 syntax
+    arch.runs() -> list[dict]                                   # the run records
     arch.verify(progress=None) -> VerifyReport                  # .ok, .problems, .notes
     arch.reindex(progress=None, from_warc=False)                # rebuild index.sqlite
+    arch.layout                                                 # every path: archive.layout.Layout
 
 A new OCFL version is written only when a source's text or metadata changes; record()
 compares against index.sqlite, so re-recording an unchanged page costs one lookup.
 `progress` callables are called as progress(stage, done, total).
+
+Elsewhere: archive.diff (diff_texts, diff_versions, diff_sources) and archive.render
+(unified, words, html, render, render_many); archive.reclean.reclean; archive.transfer
+(import_warcs, export_jsonl, export_warc). DEVELOPERS.md maps the modules.
 """
 
 from archive.cable import (

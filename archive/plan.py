@@ -122,19 +122,7 @@ def plan_cable(obj_dir: str, ref: str, staged: dict[str, Staged]) -> CablePlan |
     cable_json["reference_id"] = ref
     cable_json["preferred"] = {"source": choice.preferred, "reason": choice.reason}
     cable_json["sources"] = [
-        {
-            "key": c.key,
-            "url": c.url or None,
-            "fidelity": choice.fidelity[c.key],
-            "distance": round(1.0 - choice.fidelity[c.key], 6),
-            "family": c.family,
-            "lines_kept": c.lines_kept,
-            "fetched_at": c.fetched_at,
-            "capture_id": src.provenance.capture.record_id if src.provenance.capture else None,
-            "metadata_digest": src.metadata_digest or metadata_digest(src.metadata),
-        }
-        for c in sorted(cands, key=lambda c: c.key)
-        for src in (sources[c.key],)
+        _source_entry(c, sources[c.key], choice.fidelity[c.key]) for c in sorted(cands, key=lambda c: c.key)
     ]
     cable_bytes = json_bytes(cable_json)
     files[layout.CABLE_JSON] = cable_bytes
@@ -162,6 +150,22 @@ def plan_cable(obj_dir: str, ref: str, staged: dict[str, Staged]) -> CablePlan |
         metadata_only=len(staged) - added - changed,
         rulesets=[s.provenance.ruleset for s in staged.values() if s.provenance.ruleset],
     )
+
+
+def _source_entry(cand: Candidate, src: _Source, fidelity: float) -> dict[str, Any]:
+    """A source's entry in cable.json's `sources`."""
+    cap = src.provenance.capture
+    return {
+        "key": cand.key,
+        "url": cand.url or None,
+        "fidelity": fidelity,
+        "distance": round(1.0 - fidelity, 6),
+        "family": cand.family,
+        "lines_kept": cand.lines_kept,
+        "fetched_at": cand.fetched_at,
+        "capture_id": cap.record_id if cap else None,
+        "metadata_digest": src.metadata_digest or metadata_digest(src.metadata),
+    }
 
 
 def version_message(plan: CablePlan, kind: str, run_id: str, note: str | None) -> str:
