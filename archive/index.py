@@ -88,6 +88,11 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+def rollback_journal(path: str) -> str:
+    """The rollback journal SQLite keeps beside a database file while it writes."""
+    return path + "-journal"
+
+
 def connect_for_rebuild(path: str) -> sqlite3.Connection:
     """A new index file to fill in one go: no rollback journal, no syncs (it is swapped in whole)."""
     conn = connect(path)

@@ -158,6 +158,11 @@ class Layout:
         return os.path.join(self.root, INDEX)
 
     @property
+    def index_rebuild_path(self) -> str:
+        """index.sqlite.rebuild: a new index being built, swapped in whole when done."""
+        return self.index_path + ".rebuild"
+
+    @property
     def cdxj_path(self) -> str:
         """captures/index.cdxj: one line per capture."""
         return os.path.join(self.captures_dir, CDXJ)

@@ -69,10 +69,10 @@ def rebuild_index(
             if progress:
                 progress("reading WARC files", i + 1, len(files))
         atomic_write(layout.cdxj_path, cdxj_bytes(caps))
-    tmp = layout.index_path + ".rebuild"
-    for suffix in ("", "-journal"):
+    tmp = layout.index_rebuild_path
+    for stale in (tmp, index.rollback_journal(tmp)):
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp + suffix)
+            os.unlink(stale)
     conn = index.connect_for_rebuild(tmp)
     n_caps = n_obj = 0
     with index.transaction(conn):
@@ -101,7 +101,7 @@ def rebuild_index(
         os.fsync(fh.fileno())
     # A rollback journal left by the old file must not be applied to the new one.
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(layout.index_path + "-journal")
+        os.unlink(index.rollback_journal(layout.index_path))
     os.replace(tmp, layout.index_path)
     for p in problems:
         if notify is not None:

@@ -14,7 +14,6 @@ from warcio.warcwriter import WARCWriter
 
 from archive import index
 from archive.captures import Capture, mime_of, payload_digest, safe_url, to_iso
-from archive.commit import CommitReport
 from archive.errors import ArchiveError
 from archive.ids import check_reference
 from archive.layout import CABLE_JSON, CABLE_TEXT, tool_name
@@ -23,6 +22,7 @@ from cleaners import Ruleset, clean_page
 
 if TYPE_CHECKING:
     # Only for types: import and export use an archive's writer() and readers, never the writer's code.
+    from archive.commit import CommitReport
     from archive.store import Archive
 
 # Media types worth cleaning; everything else in a foreign WARC (images, scripts) is skipped.
