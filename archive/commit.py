@@ -468,6 +468,7 @@ class Committer:
         cleaned_data = cleaned_bytes(self.marks, self.run_id)
         new = Lengths(dict(sink.sizes), old.cdxj + len(cdxj_data), old.cleaned + len(cleaned_data))
         objects = [v.change for v in versions]
+        decision = Install.at(self.run_id, old, new, objects)
         created = now_iso()
         inventories: list[dict[str, Any]] = []
         decided = False
@@ -497,7 +498,7 @@ class Committer:
             sink.fsync()
             sync_files(written)
             # 3. The decision: from here on a crash completes this commit instead of undoing it.
-            self.journal.write(Install.at(self.run_id, old, new, objects))
+            self.journal.write(decision)
             decided = True
             # 4. The root inventories make the versions visible; durable before the journal moves on.
             small = len(versions) * 2 <= SYNC_EACH_LIMIT
@@ -514,7 +515,7 @@ class Committer:
                     index.write_cable(conn, v.ref, inv, v.cable_json, v.text, v.text_changed)
         except BaseException as exc:
             if decided:
-                self._complete(holder, Install.at(self.run_id, old, new, objects))
+                self._complete(holder, decision)
                 self._committed(new)
             else:
                 self._undo(objects, old)
