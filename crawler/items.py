@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from cleaners import PageResult
+from crawler.journal import Record
 
 
 @dataclass
@@ -22,8 +22,8 @@ class CaptureItem:
     method: str = "GET"
     protocol: str = "HTTP/1.1"
     result: PageResult | None = None  # None for a 304 (nothing new to clean)
-    # Journal records to write once this capture is committed (crawler.frontier).
-    journal: list[dict[str, Any]] = field(default_factory=list)
+    # Journal records to write once this capture is committed (crawler.journal).
+    journal: list[Record] = field(default_factory=list)
 
     def __repr__(self) -> str:
         # Scrapy logs items; a body in the log helps no one.

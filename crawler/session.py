@@ -28,8 +28,9 @@ from archive import Archive, ArchiveError
 from archive.errors import DiskFull
 from crawler.analysis import Analyser, PageAnalysis, PageJob, default_workers
 from crawler.discovery import classify, follow_links, probe_urls, robots_sitemaps, site_key
-from crawler.frontier import Frontier, Journal, Target
+from crawler.frontier import Frontier, Target
 from crawler.items import CaptureItem
+from crawler.journal import Done, Journal, Record, SiteAdded
 from crawler.report import CrawlReport, ProgressDisplay
 from crawler.safety import UrlPolicy
 from crawler.seeds import Seeds, SeedsFileError, read_seeds
@@ -110,7 +111,7 @@ class CrawlSession:
         self.analyser: Analyser | None = None
         self._wx = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cablearchive-writer")
         self._rx = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cablearchive-reader")
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[Record] = []
         self._pending_pages = 0
         self._last_commit = time.monotonic()
         self._commit_queued = False
@@ -197,31 +198,31 @@ class CrawlSession:
             "runs": [*((self.journal.job() or {}).get("runs", []) if resume else []), self.writer.run_id],
         }
         self.journal.start(job, resume)
-        records: list[dict[str, Any]] = []
+        records: list[Record] = []
         assert self.seeds is not None
         for url in self.seeds.urls:
             seed = Target(url, classify(url), 0, seed=True)
             if self.frontier.admit(seed):
                 targets.append(seed)
-                records.append(seed.to_json())
+                records.append(seed.record())
             records.extend(self._probes(url, targets))
-        records.extend({"t": "site", "s": s} for s in sorted(self.frontier.sites))
+        records.extend(SiteAdded(s) for s in sorted(self.frontier.sites))
         self.journal.append(records)
         return targets
 
-    def _probes(self, url: str, targets: list[Target]) -> list[dict[str, Any]]:
+    def _probes(self, url: str, targets: list[Target]) -> list[Record]:
         """robots.txt and /sitemap.xml of a site, once per site."""
         site = site_key(url)
         if site is None or site in self._probed:
             return []
         self._probed.add(site)
-        out = []
+        out: list[Record] = []
         # With robots.txt obeyed, the robots middleware reads it (and its Sitemap: lines) anyway.
         for link in probe_urls(url, robots=not self.settings.getbool("ROBOTSTXT_OBEY")):
             probe = Target(link.url, link.kind, 0, probe=True)
             if self.frontier.admit(probe):
                 targets.append(probe)
-                out.append(probe.to_json())
+                out.append(probe.record())
         return out
 
     def add_site(self, url: str) -> list[Target]:
@@ -231,7 +232,7 @@ class CrawlSession:
         if key is None or key in before:
             return []
         targets: list[Target] = []
-        records = [{"t": "site", "s": key}, *self._probes(url, targets)]
+        records: list[Record] = [SiteAdded(key), *self._probes(url, targets)]
         self._wx.submit(self._pending.extend, records)
         return targets
 
@@ -250,16 +251,16 @@ class CrawlSession:
         url = response.url
         self.frontier.mark_seen(url)
         self.report.add(pages=1, **({"not_modified": 1} if response.status == 304 else {"full_bodies": 1}))
-        journal: list[dict[str, Any]] = []
+        journal: list[Record] = []
         spider = self.crawler.spider
         engine = self.crawler.engine
         if response.status in (200, 304) and spider is not None and engine is not None:
             links = follow_links(robots_sitemaps(rules, url), frozenset(self.frontier.sites))
             for child in self.frontier.children(links, 0):
                 child = Target(child.url, child.kind, child.depth, probe=True)
-                journal.append(child.to_json())
+                journal.append(child.record())
                 engine.crawl(spider.request_for(child))
-        journal.append({"t": "d", "u": url})
+        journal.append(Done(url))
         result = None
         if self.analyser is not None and (response.status != 304 or rules):
             body = rules if response.status == 304 else response.body
@@ -421,7 +422,7 @@ class CrawlSession:
         if w is None or w.closed or self.report.fatal:
             return
         self._batch += 1
-        self.journal.append([{"t": "b", "n": self._batch, "run": w.run_id}, *self._pending])
+        self.journal.begin_batch(self._batch, w.run_id, self._pending)
         try:
             result = w.commit()
         except (ArchiveError, OSError) as exc:
@@ -433,7 +434,7 @@ class CrawlSession:
             cables_unchanged=len(result.unchanged),
             commits=1,
         )
-        self.journal.append([{"t": "c", "n": self._batch}])
+        self.journal.end_batch(self._batch)
         self._pending = []
         self._pending_pages = 0
         self._last_commit = time.monotonic()

@@ -22,6 +22,7 @@ from crawler.discovery import site_key
 from crawler.failures import ROBOTS_REFUSAL, describe_exception
 from crawler.frontier import Target
 from crawler.items import CaptureItem
+from crawler.journal import Done, Record
 from crawler.session import DEFAULT_DEPTH, CrawlOptions, CrawlSession
 from crawler.session import header_pairs as _pairs
 
@@ -180,11 +181,11 @@ class MirrorsSpider(scrapy.Spider):
             if analysis.error:
                 session.report.note(final, analysis.error)
         self._report_status(target, response, result)
-        journal: list[dict[str, Any]] = []
+        journal: list[Record] = []
         for child in session.frontier.children(links, target.depth, session.robots_allowed):
-            journal.append(child.to_json())
+            journal.append(child.record())
             yield self.request_for(child)
-        journal.append({"t": "d", "u": target.url, **({"f": final} if final != target.url else {})})
+        journal.append(Done(target.url, final))
         yield CaptureItem(
             url=target.url,
             final_url=final,
