@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scrapy.http.headers import Headers
+
 from cleaners import PageResult
 from crawler.journal import Record
 
@@ -28,3 +30,13 @@ class CaptureItem:
     def __repr__(self) -> str:
         # Scrapy logs items; a body in the log helps no one.
         return f"<CaptureItem {self.status} {self.final_url} {len(self.body)} B>"
+
+
+def header_pairs(headers: Headers) -> list[tuple[str, str]]:
+    """Scrapy Headers as (name, value) pairs, every value kept."""
+    out = []
+    for name, values in headers.items():
+        key = name.decode("latin-1") if isinstance(name, bytes) else str(name)
+        for v in values:
+            out.append((key, v.decode("latin-1") if isinstance(v, bytes) else str(v)))
+    return out
