@@ -71,9 +71,9 @@ class CrawlReport:
                 setattr(self, name, getattr(self, name) + n)
 
     @property
-    def exit_code(self) -> int:
-        """0 when everything was fetched, 1 when some input failed or the crawl could not run."""
-        return 1 if (self.failures or self.fatal) else 0
+    def failed(self) -> bool:
+        """True when some input failed or the crawl could not run."""
+        return bool(self.failures or self.fatal)
 
     def summary_line(self) -> str:
         """One line with the main counters, for progress and the report."""

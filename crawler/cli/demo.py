@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 import crawler
-from crawler.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from crawler.cli.common import Subcommands
+from crawler.cli.exits import BAD_ARGUMENT, INPUT_FAILED, CommandError, Exit
 from crawler.world.demo import DemoError, keep_refusal, run_demo
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subcommands) -> None:
     """Add the `demo` subcommand."""
     p = subparsers.add_parser(
         "demo",
@@ -33,18 +34,16 @@ def _child(argv: list[str]) -> int:
     env = dict(os.environ)
     root = str(Path(crawler.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return subprocess.run([sys.executable, "-m", "crawler.cli", *argv], env=env, check=False).returncode
+    return subprocess.run([sys.executable, "-m", __package__, *argv], env=env, check=False).returncode
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when every step worked."""
     keep = Path(args.keep) if args.keep else None
     if keep is not None and (reason := keep_refusal(keep)):
-        print(f"cablearchive demo: {reason}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(BAD_ARGUMENT, reason)
     try:
         failed = run_demo(_child, keep)
     except DemoError as exc:
-        print(f"cablearchive demo: {exc}", file=sys.stderr)
-        return EXIT_PARTIAL
-    return EXIT_PARTIAL if failed else EXIT_OK
+        raise CommandError(INPUT_FAILED, str(exc)) from None
+    return INPUT_FAILED.code if failed else Exit.OK
