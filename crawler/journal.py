@@ -36,13 +36,13 @@ JsonRecord = dict[str, Any]
 Captured = Callable[[str, list[str]], set[str]]
 
 
-def _int(value: Any) -> int | None:
+def _int(value: object) -> int | None:
     """`value` as an int, or None when it is not a whole number (a damaged line)."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (ValueError, OverflowError):
         return None
 
 

@@ -6,7 +6,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.text import Text
 
 
 @dataclass
@@ -151,7 +155,7 @@ class ProgressDisplay:
         self.report = report
         self.stream = stream or sys.stderr
         self.interval = interval
-        self._live: Any = None
+        self._live: Live | None = None
         self._last = time.time()
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
@@ -170,7 +174,7 @@ class ProgressDisplay:
             )
             self._live.start()
 
-    def _renderable(self) -> Any:
+    def _renderable(self) -> Text:
         from rich.text import Text
 
         took = time.time() - self.report.started

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def future_to_deferred(fut: concurrent.futures.Future[T]) -> Deferred[T]:
@@ -47,17 +48,17 @@ class Worker:
     def __init__(self, name: str) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=name)
 
-    def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+    def submit(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> concurrent.futures.Future[T]:
         """Queue a call; its future (no need to wait for it)."""
-        return self._pool.submit(fn, *args)
+        return self._pool.submit(fn, *args, **kwargs)
 
-    def call(self, fn: Callable[..., T], *args: Any) -> Deferred[T]:
+    def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
         """Queue a call; a Deferred that fires with its result on the reactor thread."""
-        return future_to_deferred(self._pool.submit(fn, *args))
+        return future_to_deferred(self._pool.submit(fn, *args, **kwargs))
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a call in the thread and wait for its result."""
-        return await maybe_deferred_to_future(self.call(fn, *args))
+        return await maybe_deferred_to_future(self.call(fn, *args, **kwargs))
 
     def shutdown(self) -> None:
         """Stop taking calls; the ones queued still run."""
