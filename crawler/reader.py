@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from archive import Archive, ArchiveError
 from archive.layout import run_of_warc
@@ -17,6 +17,7 @@ from crawler.threads import Worker
 
 Headers = list[tuple[str, str]]
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class ArchiveReader:
@@ -78,9 +79,9 @@ class ArchiveReader:
         """Headers and body of the archived copy of `url` (a 304 says it is still current)."""
         return await self._thread.run(self._stored, url)
 
-    async def run(self, fn: Callable[[], T]) -> T:
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `fn` in the reader thread (work that calls `captured`)."""
-        return await self._thread.run(fn)
+        return await self._thread.run(fn, *args, **kwargs)
 
     def close(self) -> None:
         """Close the archive handle (in the reader thread, after the look-ups queued) and stop the thread."""

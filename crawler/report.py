@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from rich.live import Live
     from rich.text import Text
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -112,6 +118,16 @@ class CrawlReport:
             "notes": [{"url": p.url, "reason": p.reason} for p in self.notes],
             "broken_links": [{"url": p.url, "reason": p.reason} for p in self.broken],
         }
+
+    def save(self, path: Path) -> None:
+        """Write the whole report as JSON (through a temp file; a failure is logged, not raised)."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            logger.warning("could not write %s: %s", path, exc)
 
     def render(
         self, out: TextIO, max_notes: int = 100, max_broken: int = 10, full: str | None = None

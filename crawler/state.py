@@ -14,7 +14,6 @@ worker processes.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -29,6 +28,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 from twisted.internet.task import LoopingCall
 
+from archive import ArchiveError
 from archive.layout import Layout
 from crawler.analysis import Analyser, PageAnalysis, PageJob, default_workers
 from crawler.discovery import classify, probe_urls, site_key
@@ -137,7 +137,11 @@ class CrawlState:
                 self.note(
                     str(self.journal.folder), "--resume: no interrupted crawl to resume; starting a new one"
                 )
-        self.start_targets = await self.reader.run(lambda: self._start_journal(resume))
+        try:
+            self.start_targets = await self.reader.run(self._start_journal, resume)
+        except (ArchiveError, OSError) as exc:
+            self.report.fatal = f"crawl state {self.journal.folder}: {exc}"
+            return
         self.analyser = Analyser(self.workers)
         if self.show_progress:
             self.progress.start()
@@ -254,7 +258,8 @@ class CrawlState:
                     f"limit of {self.options.max_pages} pages reached; "
                     f"{self.frontier.dropped_for_limit} more links not followed",
                 )
-            self._save_report()
+            if self.report_path is not None:
+                self.report.save(self.report_path)
             logger.info("crawl %s: %s", reason, self.report.summary_line())
             for problem in self.report.failures:
                 logger.warning("failed: %s", problem)
@@ -265,17 +270,3 @@ class CrawlState:
         if not self.report.run_ids:
             return None
         return self.journal.folder / f"{self.report.run_ids[-1]}.report.json"
-
-    def _save_report(self) -> None:
-        path = self.report_path
-        if path is None:
-            return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(
-                json.dumps(self.report.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-            os.replace(tmp, path)
-        except OSError as exc:
-            logger.warning("could not write %s: %s", path, exc)
