@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.bare:
         run_bare(*args.bare)
         return 0
-    from crawler.worldserver import World
+    from crawler.world.server import World
 
     corpus = Path(args.corpus)
     if not (corpus / "cablegate" / "pages").is_dir():

@@ -1,1 +1,1 @@
-"""The Scrapy project (settings, spiders, pipelines) and the `cablearchive` command line."""
+"""The cablearchive crawler: the Scrapy project, the command line (`cli/`) and the demo world (`world/`)."""

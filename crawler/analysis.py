@@ -12,7 +12,8 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+
+import lxml.etree
 
 from cleaners import PageResult, clean_page
 from crawler.discovery import DEPTH_COST, Link, extract_links, follow_links, links_in_tree, sniff_kind
@@ -50,7 +51,7 @@ def analyse(job: PageJob) -> PageAnalysis:
     errors = []
     found: list[list[Link]] = []  # the links read from the cleaner's tree, when it parsed one
 
-    def links_from_tree(doc: Any, text: str) -> None:
+    def links_from_tree(doc: lxml.etree._Element, text: str) -> None:
         try:
             found.append(links_in_tree(doc, text, job.url))
         except Exception as exc:  # hostile markup must not stop the crawl, nor the cleaning

@@ -7,11 +7,12 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from cleaners import Cable, PageResult, Warn, clean_page, load_rules
-from cleaners.ruleset import RulesError, Ruleset
+from cleaners.ruleset import Ruleset
 
 PAGE_SUFFIXES = (".html", ".htm", ".xhtml", ".txt", ".text", ".md", "")
 
@@ -77,6 +78,15 @@ def _report(err: TextIO, path: Path, message: str) -> None:
     print(f"{path}: {message}", file=err)
 
 
+@dataclass
+class CleanSummary:
+    """What cleaning the pages gave: pages read, cables found, pages that failed."""
+
+    pages: int = 0
+    cables: int = 0
+    failed: int = 0
+
+
 def clean_paths(
     paths: Sequence[str],
     url: str | None = None,
@@ -86,45 +96,40 @@ def clean_paths(
     quiet: bool = False,
     out: TextIO | None = None,
     err: TextIO | None = None,
-) -> int:
-    """Clean every page named; print cables or write them to `out_dir`. Returns the exit code."""
+) -> CleanSummary:
+    """Clean every page named; print cables or write them to `out_dir`; report each failure on `err`.
+
+    RulesError when the rules do not load, OSError when `out_dir` cannot be created.
+    """
     out = out or sys.stdout
     err = err or sys.stderr
-    try:
-        rules: Ruleset = load_rules(rules_dir)
-    except RulesError as exc:
-        print(f"cablearchive clean: {exc}", file=err)
-        return 2
+    rules: Ruleset = load_rules(rules_dir)
     target = Path(out_dir) if out_dir else None
     if target is not None:
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            print(f"cablearchive clean: cannot create {target}: {exc.strerror or exc}", file=err)
-            return 2
-    failed = pages = found = 0
+        target.mkdir(parents=True, exist_ok=True)
+    done = CleanSummary()
     for path, problem in iter_pages(paths):
-        pages += 1
+        done.pages += 1
         if problem:
-            failed += 1
+            done.failed += 1
             _report(err, path, problem)
             continue
         try:
             body = path.read_bytes()
         except OSError as exc:
-            failed += 1
+            done.failed += 1
             _report(err, path, f"cannot read: {exc.strerror or exc}")
             continue
         result: PageResult = clean_page(body, url=url, rules=rules)
         if not result.cables and result.has_warning(Warn.EMPTY, Warn.BAD_INPUT):
-            failed += 1
+            done.failed += 1
             _report(err, path, "; ".join(result.warnings[:2]))
             continue
         if not result.cables:
             if not quiet:
                 _report(err, path, f"no cable found ({result.family} page)")
             continue
-        found += len(result.cables)
+        done.cables += len(result.cables)
         for cable in result.cables:
             for warning in cable.warnings:
                 _report(err, path, f"{cable.reference_id or 'cable without ID'}: {warning}")
@@ -132,7 +137,7 @@ def clean_paths(
             try:
                 write_cables(target, safe_stem(path), result.cables)
             except OSError as exc:
-                failed += 1
+                done.failed += 1
                 _report(err, path, f"cannot write output: {exc.strerror or exc}")
             continue
         for cable in result.cables:
@@ -143,5 +148,5 @@ def clean_paths(
                     f"== {path}: {cable.reference_id or '(no reference ID)'} "
                     f"[{cable.family}, ID from {cable.id_source or 'nowhere'}]\n{cable.text}\n\n"
                 )
-    print(f"{pages} page(s), {found} cable(s), {failed} failed", file=err)
-    return 1 if failed else 0
+    print(f"{done.pages} page(s), {done.cables} cable(s), {done.failed} failed", file=err)
+    return done

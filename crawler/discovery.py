@@ -358,7 +358,7 @@ def _resolve_href(href: str, base: str, origin: str) -> str | None:
     return _resolve(base, href)
 
 
-_MISS = object()
+_MISS = Link("", PAGE)  # a cache miss (compared by identity)
 _HREF_CACHE: dict[str, dict[str, Link | None]] = {}
 _HREF_CACHE_MAX = 300_000
 _HREF_CACHED = 0

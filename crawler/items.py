@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from scrapy.http.headers import Headers
 
 from cleaners import PageResult
+from crawler.journal import Record
 
 
 @dataclass
@@ -22,9 +24,19 @@ class CaptureItem:
     method: str = "GET"
     protocol: str = "HTTP/1.1"
     result: PageResult | None = None  # None for a 304 (nothing new to clean)
-    # Journal records to write once this capture is committed (crawler.frontier).
-    journal: list[dict[str, Any]] = field(default_factory=list)
+    # Journal records to write once this capture is committed (crawler.journal).
+    journal: list[Record] = field(default_factory=list)
 
     def __repr__(self) -> str:
         # Scrapy logs items; a body in the log helps no one.
         return f"<CaptureItem {self.status} {self.final_url} {len(self.body)} B>"
+
+
+def header_pairs(headers: Headers) -> list[tuple[str, str]]:
+    """Scrapy Headers as (name, value) pairs, every value kept."""
+    out = []
+    for name, values in headers.items():
+        key = name.decode("latin-1") if isinstance(name, bytes) else str(name)
+        for v in values:
+            out.append((key, v.decode("latin-1") if isinstance(v, bytes) else str(v)))
+    return out

@@ -1,12 +1,16 @@
 """Downloader middlewares: URL safety, robots.txt that reports its troubles, conditional requests,
-retries with backoff and Retry-After, redirects that refuse loops and other schemes, fetch times."""
+retries with backoff and Retry-After, redirects that refuse loops and other schemes, fetch times.
+
+Each one reaches the crawl's state through `crawler.get_extension(CrawlState)`; with another
+spider (no state) they do Scrapy's job alone, strictly.
+"""
 
 from __future__ import annotations
 
 import email.utils
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
@@ -20,18 +24,27 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 from w3lib.url import safe_url_string
 
-from crawler.discovery import site_key
+from crawler.analysis import PageJob
+from crawler.discovery import follow_links, robots_sitemaps, site_key
 from crawler.failures import ROBOTS_REFUSAL, describe_exception
-from crawler.safety import UrlPolicy, literal_address, resolve_host
+from crawler.frontier import Target
+from crawler.items import CaptureItem, header_pairs
+from crawler.journal import Done, Record
+from crawler.pipelines import ArchivePipeline
+from crawler.safety import IPAddress, UrlPolicy, literal_address, resolve_host
+from crawler.signals import targets_found
+from crawler.state import CrawlState
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.robotstxt import RobotParser
+    from scrapy.settings import BaseSettings
+    from scrapy.spiders import Spider
 
 
-def _session(crawler: Crawler) -> Any:
-    """The crawl session of the running MirrorsSpider, or None for another spider."""
-    return getattr(crawler.spider, "session", None)
+def _state(crawler: Crawler) -> CrawlState | None:
+    """The crawl's state, or None for a spider without one."""
+    return crawler.get_extension(CrawlState)
 
 
 async def sleep(seconds: float) -> None:
@@ -46,8 +59,9 @@ class SafetyMiddleware:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self.state = _state(crawler)
         self.allow_private = crawler.settings.getbool("CABLEARCHIVE_ALLOW_PRIVATE")
-        self._addresses: dict[str, list[Any]] = {}
+        self._addresses: dict[str, list[IPAddress]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SafetyMiddleware:
@@ -55,13 +69,12 @@ class SafetyMiddleware:
         return cls(crawler)
 
     def policy(self) -> UrlPolicy:
-        """The spider's policy (it knows the seeds), or a strict one for other spiders."""
-        session = _session(self.crawler)
-        if session is not None:
-            return session.policy
+        """The crawl's policy (it knows the seeds), or a strict one for other spiders."""
+        if self.state is not None:
+            return self.state.policy
         return UrlPolicy(allow_private=self.allow_private)
 
-    async def process_request(self, request: Request) -> None:
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         """Raise IgnoreRequest (reaching the errback with the reason) for a refused URL."""
         # Politeness is per site (host and port), also for requests the spider did not make.
         request.meta.setdefault("download_slot", site_key(request.url) or "?")
@@ -72,17 +85,17 @@ class SafetyMiddleware:
         if not policy.needs_address_check(request.url):
             return
         host = urlsplit(request.url).hostname or ""
-        addresses = self._addresses.get(host)
-        if addresses is None:
+        known = self._addresses.get(host)
+        if known is None:
             literal = literal_address(host)
             if literal is not None:
-                addresses = [literal]
+                known = [literal]
             else:
-                addresses = await maybe_deferred_to_future(threads.deferToThread(resolve_host, host))
+                known = await maybe_deferred_to_future(threads.deferToThread(resolve_host, host))
             if len(self._addresses) > 10000:
                 self._addresses.clear()
-            self._addresses[host] = addresses
-        reason = policy.address_refusal(host, addresses)
+            self._addresses[host] = known
+        reason = policy.address_refusal(host, known)
         if reason:
             raise IgnoreRequest(reason)
 
@@ -93,26 +106,27 @@ class ReportingRobotsTxtMiddleware(RobotsTxtMiddleware):
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        session = _session(crawler)
-        if session is not None:
-            session.robots = self
+        self.state = _state(crawler)
+        self._pipeline: ArchivePipeline | None = None
 
-    def allowed(self, url: str, netloc: str) -> bool:
-        """True unless the already-parsed robots.txt of `netloc` disallows `url` (unknown yet: True)."""
-        rp = self._parsers.get(netloc)
-        if rp is None or isinstance(rp, Deferred):
+    def allowed(self, url: str) -> bool:
+        """False when the site's robots.txt, already read, disallows `url` (not read yet: True)."""
+        try:
+            rp = self._parsers.get(urlsplit(url).netloc)
+            if rp is None or isinstance(rp, Deferred):
+                return True
+            return bool(rp.allowed(url, self._robotstxt_useragent or self._default_useragent))
+        except ValueError:
             return True
-        return bool(rp.allowed(url, self._robotstxt_useragent or self._default_useragent))
 
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
-        session = _session(self.crawler)
         rules = response.body
-        if response.status == 304 and session is not None:
-            # Unchanged since the last crawl: read the rules from the archived copy.
-            stored = await session.stored_page(response.url)
-            rules = stored[1] if stored is not None else b""
-        if session is not None:
-            await session.robots_fetched(response, rules)
+        if self.state is not None:
+            if response.status == 304:
+                # Unchanged since the last crawl: read the rules from the archived copy.
+                stored = await self.state.reader.stored_page(response.url)
+                rules = stored[1] if stored is not None else b""
+            await self._archive(self.state, response, rules)
         if response.status >= 400:
             # An error page is not a robots.txt. RFC 9309 reads 4xx as "no rules" and 5xx as
             # "unreachable", which Scrapy (and this crawler) treats as allow, but reports.
@@ -124,6 +138,53 @@ class ReportingRobotsTxtMiddleware(RobotsTxtMiddleware):
             rules = b""
         await super()._parse_robots(response.replace(body=rules), netloc, request)
 
+    async def _archive(self, state: CrawlState, response: Response, rules: bytes) -> None:
+        """Archive a robots.txt like any page, and have the spider follow its Sitemap: lines."""
+        url = response.url
+        state.frontier.mark_seen(url)
+        state.report.add(pages=1, **({"not_modified": 1} if response.status == 304 else {"full_bodies": 1}))
+        journal: list[Record] = []
+        if response.status in (200, 304):
+            links = follow_links(robots_sitemaps(rules, url), frozenset(state.frontier.sites))
+            found = [Target(c.url, c.kind, c.depth, probe=True) for c in state.frontier.children(links, 0)]
+            journal.extend(t.record() for t in found)
+            if found:
+                self.crawler.signals.send_catch_log(signal=targets_found, targets=found)
+        journal.append(Done(url))
+        result = None
+        if state.analyser is not None and (response.status != 304 or rules):
+            job = PageJob(
+                url,
+                200 if response.status == 304 else response.status,
+                header_pairs(response.headers),
+                rules if response.status == 304 else response.body,
+                None,
+                frozenset(),
+                links=False,
+            )
+            result = (await state.analyse(job)).result
+        item = CaptureItem(
+            url=url,
+            final_url=url,
+            status=response.status,
+            headers=header_pairs(response.headers),
+            body=response.body,
+            request_headers=header_pairs(response.request.headers) if response.request else [],
+            fetched_at=response.meta.get("fetched_at") or time.time(),
+            protocol=response.protocol or "HTTP/1.1",
+            result=result,
+            journal=journal,
+        )
+        pipeline = self._archive_pipeline()
+        if pipeline is not None and not state.closed:
+            pipeline.store(item)
+
+    def _archive_pipeline(self) -> ArchivePipeline | None:
+        # Item pipelines are built after the downloader's middlewares: found on first use.
+        if self._pipeline is None:
+            self._pipeline = self.crawler.get_item_pipeline(ArchivePipeline)
+        return self._pipeline
+
     def _robots_error(self, exc: Exception, netloc: str) -> None:
         # A refused host is reported on the page request itself.
         if not isinstance(exc, IgnoreRequest):
@@ -134,9 +195,8 @@ class ReportingRobotsTxtMiddleware(RobotsTxtMiddleware):
         super()._robots_error(exc, netloc)
 
     def _tell(self, url: str, message: str) -> None:
-        session = _session(self.crawler)
-        if session is not None:
-            session.note(url, message)
+        if self.state is not None:
+            self.state.note(url, message)
 
     def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
         """Scrapy's check, with a plainer reason."""
@@ -149,22 +209,21 @@ class ReportingRobotsTxtMiddleware(RobotsTxtMiddleware):
 class ConditionalRequestMiddleware:
     """Adds If-None-Match / If-Modified-Since from the archive, so an unchanged page costs no body."""
 
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
+    def __init__(self, state: CrawlState | None) -> None:
+        self.state = state
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
         """Scrapy factory."""
-        return cls(crawler)
+        return cls(_state(crawler))
 
-    async def process_request(self, request: Request) -> None:
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         """Look the URL up in the archive (off the reactor thread) and add its validators."""
-        session = _session(self.crawler)
-        if session is None or request.method != "GET":
+        if self.state is None or request.method != "GET":
             return
         if b"If-None-Match" in request.headers or b"If-Modified-Since" in request.headers:
             return
-        for name, value in (await session.conditional_headers(request.url)).items():
+        for name, value in (await self.state.reader.conditional_headers(request.url)).items():
             request.headers[name] = value
 
 
@@ -188,13 +247,21 @@ def retry_after_seconds(value: bytes | str | None, now: float | None = None) -> 
 class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retries, spaced out: exponential backoff, and Retry-After when the server sends one."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: BaseSettings) -> None:
         super().__init__(settings)
         self.backoff = settings.getfloat("CABLEARCHIVE_RETRY_BACKOFF", 1.0)
         self.max_delay = settings.getfloat("CABLEARCHIVE_RETRY_MAX_DELAY", 60.0)
         self.retry_after_max = settings.getfloat("CABLEARCHIVE_RETRY_AFTER_MAX", 300.0)
+        self.state: CrawlState | None = None
 
-    async def process_request(self, request: Request) -> None:
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:
+        """Scrapy factory: the retry middleware, counting retries in the crawl's report."""
+        mw = super().from_crawler(crawler)
+        mw.state = _state(crawler)
+        return mw
+
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         """Hold a retry until its backoff has passed (the reactor keeps serving other requests)."""
         wait = request.meta.get("retry_not_before", 0.0) - time.monotonic()
         if wait > 0:
@@ -206,7 +273,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
         # A little jitter keeps many failed requests from coming back at the same instant.
         return min(self.max_delay, self.backoff * 2 ** max(0, attempt - 1)) * random.uniform(0.9, 1.1)
 
-    def process_response(self, request: Request, response: Response) -> Request | Response:
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
         """Retry a 5xx/429/408 after a delay; give up at once if Retry-After asks for too long."""
         if request.meta.get("dont_retry") or response.status not in self.retry_http_codes:
             return response
@@ -223,7 +292,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
             self._count()
         return new
 
-    def process_exception(self, request: Request, exception: Exception) -> Request | Response | None:
+    def process_exception(
+        self, request: Request, exception: Exception, spider: Spider | None = None
+    ) -> Request | Response | None:
         """Retry a connection failure or timeout after a delay."""
         new = super().process_exception(request, exception)
         if isinstance(new, Request):
@@ -236,23 +307,21 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return new
 
     def _count(self) -> None:
-        session = _session(self.crawler)
-        if session is not None:
-            session.report.add(retried=1)
+        if self.state is not None:
+            self.state.report.add(retried=1)
 
 
 class CheckedRedirectMiddleware(RedirectMiddleware):
     """Scrapy's redirects, but a loop is stopped at once and a redirect to another scheme is named."""
 
-    def process_response(self, request: Request, response: Response) -> Request | Response:
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
         """Follow http(s) redirects; leave the 3xx to the spider (and say why) when not followed."""
         result = super().process_response(request, response)
-        if (
-            result is response
-            and response.status in (301, 302, 303, 307, 308)
-            and b"Location" in response.headers
-        ):
-            location = response.headers[b"Location"].decode("latin-1")
+        header = response.headers.get(b"Location")
+        if result is response and response.status in (301, 302, 303, 307, 308) and header is not None:
+            location = header.decode("latin-1")
             try:
                 target = urljoin(request.url, safe_url_string(location))
             except ValueError:
@@ -263,7 +332,7 @@ class CheckedRedirectMiddleware(RedirectMiddleware):
             )
         return result
 
-    def _redirect(self, redirected: Request, request: Request, reason: Any) -> Request:
+    def _redirect(self, redirected: Request, request: Request, reason: object) -> Request:
         chain = [*request.meta.get("redirect_urls", []), request.url]
         if redirected.url in chain:
             hops = " -> ".join([*chain[chain.index(redirected.url) :], redirected.url])
@@ -274,7 +343,9 @@ class CheckedRedirectMiddleware(RedirectMiddleware):
 class FetchTimeMiddleware:
     """Stamps each response with the time it arrived (for the WARC record)."""
 
-    def process_response(self, request: Request, response: Response) -> Response:
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
         """Record the arrival time in the request's meta."""
         request.meta["fetched_at"] = time.time()
         return response

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.text import Text
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -71,9 +81,9 @@ class CrawlReport:
                 setattr(self, name, getattr(self, name) + n)
 
     @property
-    def exit_code(self) -> int:
-        """0 when everything was fetched, 1 when some input failed or the crawl could not run."""
-        return 1 if (self.failures or self.fatal) else 0
+    def failed(self) -> bool:
+        """True when some input failed or the crawl could not run."""
+        return bool(self.failures or self.fatal)
 
     def summary_line(self) -> str:
         """One line with the main counters, for progress and the report."""
@@ -108,6 +118,16 @@ class CrawlReport:
             "notes": [{"url": p.url, "reason": p.reason} for p in self.notes],
             "broken_links": [{"url": p.url, "reason": p.reason} for p in self.broken],
         }
+
+    def save(self, path: Path) -> None:
+        """Write the whole report as JSON (through a temp file; a failure is logged, not raised)."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            logger.warning("could not write %s: %s", path, exc)
 
     def render(
         self, out: TextIO, max_notes: int = 100, max_broken: int = 10, full: str | None = None
@@ -151,7 +171,7 @@ class ProgressDisplay:
         self.report = report
         self.stream = stream or sys.stderr
         self.interval = interval
-        self._live: Any = None
+        self._live: Live | None = None
         self._last = time.time()
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
@@ -170,7 +190,7 @@ class ProgressDisplay:
             )
             self._live.start()
 
-    def _renderable(self) -> Any:
+    def _renderable(self) -> Text:
         from rich.text import Text
 
         took = time.time() - self.report.started

@@ -10,8 +10,10 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from archive import Archive, ArchiveError
+from archive.layout import Layout
 from crawler.report import CrawlReport
-from crawler.session import DEFAULT_DEPTH
+from crawler.spiders.mirrors import MirrorsSpider
+from crawler.state import DEFAULT_DEPTH, CrawlState
 
 
 class SettingError(ValueError):
@@ -52,8 +54,6 @@ def run_crawl(
     progress: bool = True,
 ) -> CrawlReport:
     """Crawl from a seeds file into an archive and return the report (runs the Twisted reactor once)."""
-    from crawler.spiders.mirrors import MirrorsSpider
-
     report = CrawlReport()
     try:
         arch = Archive.open_or_create(archive)
@@ -68,7 +68,7 @@ def run_crawl(
     # Scrapy's own log goes to a file in the archive's state folder, unless asked otherwise:
     # the terminal gets the progress line and the report.
     if settings.getpriority("LOG_FILE") in (None, 0, 10, 20) and "LOG_FILE" not in (overrides or {}):
-        log_dir = Path(archive) / "state" / "crawl"
+        log_dir = Path(Layout.at(archive).crawl_state_dir)
         log_dir.mkdir(parents=True, exist_ok=True)
         settings.set("LOG_FILE", str(log_dir / "scrapy.log"), priority="cmdline")
         settings.set("LOG_FILE_APPEND", True, priority="cmdline")
@@ -78,10 +78,12 @@ def run_crawl(
         crawler, seeds=os.path.abspath(seeds), depth=depth, max_pages=max_pages or "", resume=resume
     )
     process.start()
-    spider = getattr(crawler, "spider", None)
-    session = getattr(spider, "session", None)
-    if session is None:
-        report.fatal = "the crawl did not start (see the log in state/crawl/scrapy.log)"
+    try:
+        state = crawler.get_extension(CrawlState)
+    except RuntimeError:  # the crawl stopped before its extensions were built
+        state = None
+    if state is None:
+        report.fatal = f"the crawl did not start (see the log in {settings.get('LOG_FILE') or 'stderr'})"
         return report
-    session.report.full_path = str(session.report_path) if session.report_path else None
-    return session.report
+    state.report.full_path = str(state.report_path) if state.report_path else None
+    return state.report

@@ -61,7 +61,7 @@ def resolve_host(host: str) -> list[IPAddress]:
     out: list[IPAddress] = []
     for info in infos:
         try:
-            out.append(ipaddress.ip_address(info[4][0].split("%", 1)[0]))
+            out.append(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
         except ValueError:
             continue
     return out

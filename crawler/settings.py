@@ -4,6 +4,14 @@ Any of these can be overridden with `-s NAME=VALUE` on `cablearchive crawl` or `
 The CABLEARCHIVE_* settings are the crawler's own.
 """
 
+import os
+
+
+def archive_dir(setting: str | None = None) -> str:
+    """The archive folder CABLEARCHIVE_ARCHIVE names: the setting, else $CABLEARCHIVE_DIR, else ./archive."""
+    return setting or os.environ.get("CABLEARCHIVE_DIR") or "archive"
+
+
 BOT_NAME = "cablearchive"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -85,6 +93,11 @@ DOWNLOADER_MIDDLEWARES = {
 SPIDER_MIDDLEWARES = {
     # Depth is counted by the crawler itself: pagination, feeds and sitemaps do not cost a level.
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+}
+# The crawl's shared state (crawler.state.CrawlState); the middlewares and the pipeline find it
+# with crawler.get_extension(CrawlState).
+EXTENSIONS = {
+    "crawler.state.CrawlState": 0,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ArchivePipeline": 300,

@@ -9,7 +9,7 @@ with cables pasted in, front page, pagination, archives, feed, sitemap, an "abou
 without a cable). One cable of the cablegate-history set is served at its first build; its
 second build is kept in `variants/build2/` for a re-crawl that finds a real change.
 
-Pages name their own site as http://<site>.world.invalid; crawler.worldserver serves them.
+Pages name their own site as http://<site>.world.invalid; crawler.world.server serves them.
 Links of a blog post that lead to pages outside the world are made absolute to the blog's
 original host, so the world is closed: every same-site link has a page behind it.
 """
@@ -29,7 +29,7 @@ from urllib.parse import urljoin, urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from crawler.discovery import extract_links, follow_links, is_skipped, site_key
-from crawler.worldserver import PLACEHOLDER, query_filename
+from crawler.world.server import PLACEHOLDER, query_filename
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 

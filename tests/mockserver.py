@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawler.worldserver import World, WorldHandler
+from crawler.world.server import World, WorldHandler
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_WORLD = HERE / "fixtures" / "world"

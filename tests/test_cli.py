@@ -90,3 +90,95 @@ def test_console_script_runs():
     done = subprocess.run([sys.executable, "-m", "crawler.cli", "--version"], capture_output=True, text=True)
     assert done.returncode == 0
     assert done.stdout.startswith("cablearchive ")
+
+
+def _summary_commands() -> set[str]:
+    """The commands the README's command line summary names."""
+    summary = README.split("## Commands", 1)[1].split("```", 2)[1]
+    names = set()
+    for line in summary.splitlines():
+        if not line.startswith("cablearchive "):
+            continue
+        for part in line[len("cablearchive ") :].split(" | "):
+            word = part.split()[0]
+            if not word.startswith(("-", "[")):
+                names.add(word)
+    return names
+
+
+def test_the_readme_names_only_commands_that_exist():
+    """Every command the README's summary lists is a command, and every command is in the summary."""
+    assert _summary_commands() == set(_commands())
+
+
+def test_every_command_module_is_registered():
+    """A module of crawler/cli that defines commands is one the parser is built from."""
+    import importlib
+    import pkgutil
+
+    import crawler.cli
+    from crawler.cli.main import COMMANDS
+
+    modules = []
+    for info in pkgutil.iter_modules(crawler.cli.__path__):
+        if info.name == "__main__":
+            continue
+        module = importlib.import_module(f"crawler.cli.{info.name}")
+        if hasattr(module, "register"):
+            modules.append(module)
+    assert modules and set(modules) == set(COMMANDS)
+
+
+def test_one_table_of_exit_codes():
+    """Every problem exits with a documented code; codes kept apart name real commands and problems."""
+    from crawler.cli.exits import KEPT, MEANING, PROBLEMS, Exit, summary
+
+    assert {int(c) for c in Exit} >= {0, 1, 2} and set(MEANING) == set(Exit)
+    assert all(p.code in Exit for p in PROBLEMS) and len({p.name for p in PROBLEMS}) == len(PROBLEMS)
+    names = {p.name for p in PROBLEMS}
+    for (command, problem), code in KEPT.items():
+        assert command in _commands() and problem in names and code in Exit
+    # The README and --help state the same codes.
+    assert summary() in " ".join(build_parser().format_help().split())
+    for code in (Exit.OK, Exit.FAILED, Exit.USAGE):
+        assert f"{int(code)} {MEANING[code].split(' (')[0]}" in " ".join(README.split())
+
+
+ARCHIVE_COMMANDS = [
+    ["list"],
+    ["show", "08ASTANA611"],
+    ["log", "08ASTANA611"],
+    ["search", "word"],
+    ["verify"],
+    ["reindex"],
+    ["export"],
+    ["reclean"],
+    ["diff", "08ASTANA611"],
+]
+
+
+@pytest.mark.parametrize("argv", ARCHIVE_COMMANDS, ids=lambda a: a[0])
+def test_an_archive_that_cannot_be_opened_gives_the_same_code_everywhere(argv, tmp_path, capsys):
+    """One problem, one exit code (the table's), and a message naming the archive and the command."""
+    from crawler.cli.exits import NO_ARCHIVE
+
+    missing = tmp_path / "missing"
+    assert main([*argv, "--archive", str(missing)]) == NO_ARCHIVE.code_in(argv[0])
+    err = capsys.readouterr().err
+    assert f"cablearchive {argv[0]}: " in err and str(missing) in err
+
+
+@pytest.mark.parametrize("command", ["show", "log", "diff", "export"])
+def test_a_bad_reference_or_a_missing_cable_gives_the_same_code_everywhere(command, tmp_path, capsys):
+    """A REF that is not a reference ID, and one the archive does not hold: the table's codes."""
+    from archive import Archive
+    from crawler.cli.exits import BAD_REFERENCE, INPUT_FAILED, NOT_IN_ARCHIVE
+
+    Archive.create(tmp_path / "a").close()
+    at = ["--archive", str(tmp_path / "a")]
+    assert main([command, "../../etc", *at]) == BAD_REFERENCE.code_in(command)
+    assert "not a cable reference" in capsys.readouterr().err
+    # export goes on with the other cables: the missing one is an input that failed.
+    missing = INPUT_FAILED if command == "export" else NOT_IN_ARCHIVE
+    assert main([command, "99NOSUCHCABLE1", *at]) == missing.code_in(command)
+    assert "no such cable" in capsys.readouterr().err

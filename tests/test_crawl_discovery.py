@@ -10,7 +10,8 @@ import pytest
 
 from crawler import discovery as d
 from crawler.failures import describe_exception
-from crawler.frontier import Frontier, Journal, Target
+from crawler.frontier import Frontier, Target
+from crawler.journal import BatchCommitted, BatchStart, Done, Journal
 from crawler.middlewares import retry_after_seconds
 from crawler.safety import UrlPolicy, is_private_address, literal_address
 from crawler.seeds import SeedsFileError, read_seeds
@@ -352,21 +353,21 @@ def test_journal_restore_keeps_committed_batches_only(tmp_path: Path) -> None:
     j = Journal(tmp_path / "crawl")
     j.start({"seeds": "s.txt"}, resume=False)
     seed = Target("http://b.org/", d.PAGE, 0, seed=True)
-    j.append([seed.to_json()])
+    j.append([seed.record()])
     a = Target("http://b.org/2010/12/03/a/", d.POST, 1)
     b = Target("http://b.org/2010/12/04/b/", d.POST, 1)
     c = Target("http://b.org/2010/12/05/c/", d.POST, 1)
     j.append(
         [
-            {"t": "b", "n": 1, "run": "R1"},
-            a.to_json(),
-            b.to_json(),
-            {"t": "d", "u": seed.url},
-            {"t": "c", "n": 1},
+            BatchStart(1, "R1"),
+            a.record(),
+            b.record(),
+            Done(seed.url),
+            BatchCommitted(1),
         ]
     )
     # Killed before "c": page a (which scheduled c) and page b (which scheduled nothing).
-    j.append([{"t": "b", "n": 2, "run": "R1"}, c.to_json(), {"t": "d", "u": a.url}, {"t": "d", "u": b.url}])
+    j.append([BatchStart(2, "R1"), c.record(), Done(a.url), Done(b.url)])
     with open(j.log_path, "a", encoding="utf-8") as fh:
         fh.write('{"t": "d", "u": "http://b.org/torn')  # a line cut by the kill
     assert j.resumable()

@@ -13,7 +13,7 @@ import pytest
 from archive import Archive
 from archive.diff import diff_versions
 from archive.reclean import reclean
-from crawler.worldserver import World
+from crawler.world.server import World
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY = Path(__file__).parent / "fixtures" / "history" / "10HARARE93"

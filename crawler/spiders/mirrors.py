@@ -1,6 +1,9 @@
 """The `mirrors` spider: from seed URLs through same-site links, feeds and sitemaps, every response archived.
 
 scrapy crawl mirrors -a seeds=FILE [-a depth=3] [-a max_pages=N] [-a resume=1] [-s NAME=VALUE]
+
+The spider turns targets into requests and responses into CaptureItems (which the archive
+pipeline stores) and new targets; what the crawl knows lives in the CrawlState extension.
 """
 
 from __future__ import annotations
@@ -9,31 +12,27 @@ import http
 import os
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import scrapy
-from scrapy import signals
 from scrapy.http import Request, Response
+from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
-from cleaners import Warn
+from archive.layout import tool_version
+from cleaners import PageResult, Warn
 from crawler.analysis import PageJob
 from crawler.discovery import site_key
 from crawler.failures import ROBOTS_REFUSAL, describe_exception
 from crawler.frontier import Target
-from crawler.items import CaptureItem
-from crawler.session import DEFAULT_DEPTH, CrawlOptions, CrawlSession
-from crawler.session import header_pairs as _pairs
+from crawler.items import CaptureItem, header_pairs
+from crawler.journal import Done, Record
+from crawler.middlewares import ReportingRobotsTxtMiddleware
+from crawler.signals import targets_found
+from crawler.state import DEFAULT_DEPTH, CrawlOptions, CrawlState
 
-
-def tool_version() -> str:
-    """The installed cablearchive version."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("cablearchive")
-    except PackageNotFoundError:
-        return "0.1.0"
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 
 def user_agent(contact: str) -> str:
@@ -42,7 +41,7 @@ def user_agent(contact: str) -> str:
     return f"{ua} (+{contact.strip()})" if contact.strip() else ua
 
 
-def _flag(value: Any) -> bool:
+def _flag(value: object) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -70,46 +69,56 @@ class MirrorsSpider(scrapy.Spider):
         super().__init__(*args, **kwargs)
         if not seeds:
             raise ValueError("the mirrors spider needs a seeds file: scrapy crawl mirrors -a seeds=FILE")
-        self.options = CrawlOptions(
+        # The CrawlState extension reads these (spider arguments reach components as attributes).
+        self.crawl_options = CrawlOptions(
             seeds=str(seeds),
             depth=int(depth),
             max_pages=int(max_pages) if max_pages not in (None, "", "0", 0) else None,
             resume=_flag(resume),
         )
-        self.session: CrawlSession
+        self._state: CrawlState | None = None
+        self._robots: ReportingRobotsTxtMiddleware | None = None
 
     @classmethod
-    def update_settings(cls, settings: Any) -> None:
+    def update_settings(cls, settings: BaseSettings) -> None:
         """Set the User-Agent from CABLEARCHIVE_CONTACT unless the user set one."""
         super().update_settings(settings)
-        if settings.getpriority("USER_AGENT") < settings.getpriority("CABLEARCHIVE_CONTACT") or (
-            settings.getpriority("USER_AGENT") <= 10  # Scrapy's default
-        ):
+        ua_priority = settings.getpriority("USER_AGENT") or 0
+        if (
+            ua_priority < (settings.getpriority("CABLEARCHIVE_CONTACT") or 0) or ua_priority <= 10
+        ):  # 10: Scrapy's default
             contact = settings.get("CABLEARCHIVE_CONTACT") or os.environ.get("CABLEARCHIVE_CONTACT", "")
             settings.set("USER_AGENT", user_agent(contact), priority="spider")
 
     @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> MirrorsSpider:
-        """Scrapy factory: the spider and its crawl session."""
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> MirrorsSpider:
+        """Scrapy factory: the spider, listening for targets other components find."""
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.session = CrawlSession(crawler, spider.options)
-        crawler.signals.connect(spider._on_closed, signal=signals.spider_closed)
+        crawler.signals.connect(spider._schedule, signal=targets_found)
         return spider
 
-    async def _on_closed(self, spider: Any, reason: str) -> None:
-        await self.session.close(reason)
+    @property
+    def state(self) -> CrawlState:
+        """The crawl's state (the CrawlState extension; built after the spider, so found on first use)."""
+        if self._state is None:
+            state = self.crawler.get_extension(CrawlState)
+            if state is None:
+                raise RuntimeError("the mirrors spider needs crawler.state.CrawlState in EXTENSIONS")
+            self._state = state
+        return self._state
 
     # ------------------------------------------------------------------ requests
-    async def start(self) -> AsyncIterator[Any]:
+    async def start(self) -> AsyncIterator[Request]:
         """Seeds and their sites' robots.txt and sitemap first; on --resume, what was left."""
-        targets = await self.session.open()
-        if self.session.report.fatal:
+        state = self.state
+        if state.report.fatal:
             return
+        self._robots = self.crawler.get_downloader_middleware(ReportingRobotsTxtMiddleware)
         if not self.settings.get("CABLEARCHIVE_CONTACT") and not os.environ.get("CABLEARCHIVE_CONTACT"):
             self.logger.info(
                 "no CABLEARCHIVE_CONTACT set: the User-Agent gives site owners no way to reach you"
             )
-        for target in targets:
+        for target in state.start_targets:
             yield self.request_for(target)
 
     def request_for(self, target: Target) -> Request:
@@ -122,34 +131,43 @@ class MirrorsSpider(scrapy.Spider):
             meta={"target": target, "download_slot": site_key(target.url) or "?"},
         )
 
+    def _schedule(self, targets: list[Target]) -> None:
+        """Fetch targets found outside a callback (the robots middleware's Sitemap: lines)."""
+        engine = self.crawler.engine
+        for target in targets:
+            engine.crawl(self.request_for(target))
+
     # ------------------------------------------------------------------ responses
-    async def parse(self, response: Response) -> AsyncIterator[Any]:
+    async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[Request | CaptureItem]:
         """Archive the response, clean it, and follow its links."""
-        session = self.session
+        state = self.state
         target: Target = response.meta["target"]
         status = response.status
         final = response.url
-        headers = _pairs(response.headers)
+        headers = header_pairs(response.headers)
         ctype = response.headers.get(b"Content-Type")
         content_type = ctype.decode("latin-1") if ctype else None
-        session.report.add(pages=1)
+        journal: list[Record] = []
+        state.report.add(pages=1)
         if final != target.url:
-            session.frontier.mark_seen(final)
+            state.frontier.mark_seen(final)
             if target.seed and site_key(final) != site_key(target.url):
-                for probe in session.add_site(final):
+                probes, records = state.add_site(final)
+                journal.extend(records)
+                for probe in probes:
                     yield self.request_for(probe)
-        sites = frozenset(session.frontier.sites)
+        sites = frozenset(state.frontier.sites)
         result = None
         links = []
         if status == 304:
             # Not modified: the archived copy is still the page; clean it again (no network, and a
             # rule change since the last crawl shows up) and take its links.
-            session.report.add(not_modified=1)
-            stored = await session.stored_page(final)
+            state.report.add(not_modified=1)
+            stored = await state.reader.stored_page(final)
             if stored is not None:
                 s_headers, s_body = stored
                 s_type = next((v for k, v in s_headers if k.lower() == "content-type"), None)
-                analysis = await session.analyse(
+                analysis = await state.analyse(
                     PageJob(
                         final,
                         200,
@@ -158,12 +176,12 @@ class MirrorsSpider(scrapy.Spider):
                         s_type,
                         sites,
                         depth=target.depth,
-                        max_depth=session.frontier.max_depth,
+                        max_depth=state.frontier.max_depth,
                     )
                 )
                 result, links = analysis.result, analysis.links
         else:
-            session.report.add(full_bodies=1)
+            state.report.add(full_bodies=1)
             job = PageJob(
                 final,
                 status,
@@ -173,42 +191,43 @@ class MirrorsSpider(scrapy.Spider):
                 sites,
                 links=status < 400,
                 depth=target.depth,
-                max_depth=session.frontier.max_depth,
+                max_depth=state.frontier.max_depth,
             )
-            analysis = await session.analyse(job)
+            analysis = await state.analyse(job)
             result, links = analysis.result, analysis.links
             if analysis.error:
-                session.report.note(final, analysis.error)
+                state.report.note(final, analysis.error)
         self._report_status(target, response, result)
-        journal: list[dict[str, Any]] = []
-        for child in session.frontier.children(links, target.depth, session.robots_allowed):
-            journal.append(child.to_json())
+        allowed = self._robots.allowed if self._robots is not None else None
+        for child in state.frontier.children(links, target.depth, allowed):
+            journal.append(child.record())
             yield self.request_for(child)
-        journal.append({"t": "d", "u": target.url, **({"f": final} if final != target.url else {})})
+        journal.append(Done(target.url, final))
+        request = response.request
         yield CaptureItem(
             url=target.url,
             final_url=final,
             status=status,
             headers=headers,
             body=response.body,
-            request_headers=_pairs(response.request.headers),
+            request_headers=header_pairs(request.headers) if request is not None else [],
             fetched_at=response.meta.get("fetched_at") or time.time(),
-            method=response.request.method,
+            method=request.method if request is not None else "GET",
             protocol=response.protocol or "HTTP/1.1",
             result=result,
             journal=journal,
         )
 
-    def _report_status(self, target: Target, response: Response, result: Any) -> None:
+    def _report_status(self, target: Target, response: Response, result: PageResult | None) -> None:
         """Failures and notes for statuses and odd bodies."""
-        session = self.session
+        state = self.state
         status = response.status
         url = response.url
         if 300 <= status < 400 and status != 304:
             reason = (
                 response.meta.get("redirect_refused") or f"{_phrase(status)} without a usable Location header"
             )
-            session.record_failure(target.url, reason)
+            state.record_failure(target.url, reason)
         elif status >= 500 or status in (408, 429):
             attempts = response.meta.get("retry_times", 0) + 1
             reason = _phrase(status) + (f" after {attempts} attempts" if attempts > 1 else "")
@@ -217,17 +236,17 @@ class MirrorsSpider(scrapy.Spider):
                     f"; not retried: {response.meta['retry_gave_up']}, more than CABLEARCHIVE_RETRY_AFTER_MAX"
                 )
             if target.probe:
-                session.report.note(url, reason)
+                state.report.note(url, reason)
             else:
-                session.record_failure(url, reason)
+                state.record_failure(url, reason)
         elif status >= 400:
             if target.seed:
-                session.record_failure(target.url, _phrase(status))
+                state.record_failure(target.url, _phrase(status))
             elif not target.probe:
-                session.report.broken_link(url, _phrase(status))
+                state.report.broken_link(url, _phrase(status))
         earlier = response.meta.get("retry_reasons")
         if earlier and status < 400:
-            session.report.note(
+            state.report.note(
                 url, f"fetched on attempt {len(earlier) + 1}; earlier attempts: {'; '.join(earlier)}"
             )
         if result is not None:
@@ -236,27 +255,28 @@ class MirrorsSpider(scrapy.Spider):
                 if warning.kind == Warn.BAD_INPUT or (
                     warning.kind == Warn.CONTENT_TYPE and "xml" not in (warning.detail or "")
                 ):
-                    session.report.note(url, warning)
+                    state.report.note(url, warning)
 
     async def on_error(self, failure: Failure) -> None:
         """A request that got no response: report why (robots.txt refusals are only counted)."""
-        request = failure.request
-        target: Target | None = request.meta.get("target")
-        if target is None:
+        request = getattr(failure, "request", None)  # Scrapy sets it on the failures it hands errbacks
+        target = request.meta.get("target") if isinstance(request, Request) else None
+        if request is None or not isinstance(target, Target):
             return
+        state = self.state
         reason = describe_exception(failure.value)
         if reason == ROBOTS_REFUSAL:
-            self.session.robots_refused += 1
+            state.robots_refused += 1
             if target.seed:
-                self.session.record_failure(target.url, reason)
+                state.record_failure(target.url, reason)
             return
         attempts = request.meta.get("retry_times", 0) + 1
         if attempts > 1:
             reason += f" (after {attempts} attempts)"
         if target.probe:
-            self.session.report.note(request.url, reason)
+            state.report.note(request.url, reason)
         else:
-            self.session.record_failure(
+            state.record_failure(
                 request.url if request.url == target.url else target.url,
                 reason if request.url == target.url else f"{reason} (at {request.url})",
             )

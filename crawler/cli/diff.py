@@ -6,12 +6,23 @@ import argparse
 import os
 import sys
 
-from crawler.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_archive_option
+from archive import ArchiveError, BadReference
+from archive.diff import NothingToCompare, diff_sources, diff_versions
+from archive.render import render, render_many
+from crawler.cli.common import Subcommands, add_archive_option, open_archive, say, text_output
+from crawler.cli.exits import (
+    BAD_ARGUMENT,
+    BAD_REFERENCE,
+    NO_SUCH_VERSION,
+    NOT_IN_ARCHIVE,
+    CommandError,
+    Exit,
+)
 
 FORMATS = ("unified", "words", "html", "json")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subcommands) -> None:
     """Add the `diff` subcommand."""
     p = subparsers.add_parser(
         "diff",
@@ -65,39 +76,24 @@ def _use_colour(args: argparse.Namespace) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Print the diff; 0 done, 1 the cable or version is not in the archive, 2 usage error."""
-    from archive import Archive
-    from archive.diff import NothingToCompare, diff_sources, diff_versions
-    from archive.errors import ArchiveError
-    from archive.render import render, render_many
-
     if args.context < 0:
-        print("cablearchive diff: --context must be 0 or more", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(BAD_ARGUMENT, "--context must be 0 or more")
     if args.sources and args.v2:
-        print("cablearchive diff: --sources takes one version at most", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(BAD_ARGUMENT, "--sources takes one version at most")
     if args.sources and args.source:
-        print("cablearchive diff: use --sources or --source KEY, not both", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(BAD_ARGUMENT, "use --sources or --source KEY, not both")
     for v in (args.v1, args.v2):
         if v is not None and not v.lower().lstrip("v").isdigit():
-            print(f"cablearchive diff: {v!r} is not a version (write v2 or 2)", file=sys.stderr)
-            return EXIT_USAGE
-    try:
-        arch = Archive.open(args.archive)
-    except (ArchiveError, OSError) as exc:
-        print(f"cablearchive diff: cannot open archive {args.archive}: {exc}", file=sys.stderr)
-        return EXIT_PARTIAL
+            raise CommandError(BAD_ARGUMENT, f"{v!r} is not a version (write v2 or 2)")
+    arch = open_archive(args)
     try:
         if args.sources:
             diffs = diff_sources(
                 arch, args.ref, args.v1, ignore_wrapping=args.ignore_wrapping, context=args.context
             )
             if not diffs:
-                print(
-                    f"cablearchive diff: {args.ref} has a single source; nothing to compare", file=sys.stderr
-                )
-                return EXIT_OK
+                say(args, f"{args.ref} has a single source; nothing to compare")
+                return Exit.OK
         else:
             diffs = [
                 diff_versions(
@@ -111,11 +107,14 @@ def run(args: argparse.Namespace) -> int:
                 )
             ]
     except NothingToCompare as exc:
-        print(f"cablearchive diff: {exc}", file=sys.stderr)
-        return EXIT_OK
-    except (ValueError, ArchiveError) as exc:
-        print(f"cablearchive diff: {exc}", file=sys.stderr)
-        return EXIT_PARTIAL
+        say(args, str(exc))
+        return Exit.OK
+    except BadReference as exc:
+        raise CommandError(BAD_REFERENCE, str(exc)) from None
+    except ArchiveError as exc:
+        raise CommandError(NOT_IN_ARCHIVE, str(exc)) from None
+    except ValueError as exc:  # a version or source the cable does not have
+        raise CommandError(NO_SUCH_VERSION, str(exc)) from None
     colour = _use_colour(args)
     if args.sources:
         # Several diffs: one JSON list, one html page, or the texts one after the other.
@@ -123,14 +122,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         output = render(diffs[0], args.format, color=colour)
     if args.out:
-        try:
-            with open(args.out, "w", encoding="utf-8") as fh:
-                fh.write(output)
-        except OSError as exc:
-            print(f"cablearchive diff: cannot write {args.out}: {exc}", file=sys.stderr)
-            return EXIT_PARTIAL
+        with text_output(args.out) as fh:
+            fh.write(output)
         for d in diffs:
             print(d.summary(), file=sys.stderr)
     else:
         sys.stdout.write(output)
-    return EXIT_OK
+    return Exit.OK

@@ -5,19 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
-from crawler.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_archive_option
-
-if TYPE_CHECKING:
-    from rich.progress import TaskID
-
-    from archive.reclean import RecleanReport
+from archive import ArchiveError
+from archive.layout import Layout
+from archive.reclean import RecleanReport, reclean
+from cleaners import RulesError
+from crawler.cli.common import Subcommands, add_archive_option, open_archive, progress_bar, say
+from crawler.cli.exits import ARCHIVE_ERROR, BAD_ARGUMENT, BAD_RULES, INPUT_FAILED, CommandError, Exit
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subcommands) -> None:
     """Add the `reclean` subcommand."""
     p = subparsers.add_parser(
         "reclean",
@@ -52,23 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Re-clean; 0 done, 1 some capture or REF failed, 2 usage error (bad option or rules)."""
-    from archive import Archive, ArchiveError
-    from archive.reclean import reclean
-    from cleaners import RulesError
-
     if args.jobs is not None and args.jobs < 1:
-        print("cablearchive reclean: --jobs must be 1 or more", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(BAD_ARGUMENT, "--jobs must be 1 or more")
     if args.show < 0:
-        print("cablearchive reclean: --show must be 0 or more", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(BAD_ARGUMENT, "--show must be 0 or more")
+    arch = open_archive(args)
     try:
-        arch = Archive.open(args.archive)
-    except ArchiveError as exc:
-        print(f"cablearchive reclean: {exc}", file=sys.stderr)
-        return EXIT_PARTIAL
-    try:
-        with _progress_bar() as progress:
+        with progress_bar("reclean") as progress:
             report = reclean(
                 arch,
                 rules=args.rules,
@@ -79,23 +66,21 @@ def run(args: argparse.Namespace) -> int:
                 force=args.force,
             )
     except RulesError as exc:
-        print(f"cablearchive reclean: bad rules: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(BAD_RULES, f"bad rules: {exc}") from None
     except (ArchiveError, RuntimeError, OSError) as exc:
-        print(f"cablearchive reclean: {exc}", file=sys.stderr)
-        return EXIT_PARTIAL
+        raise CommandError(ARCHIVE_ERROR, str(exc)) from None
     finally:
         arch.close()
     for inp, reason in report.failed:
-        print(f"cablearchive reclean: {inp}: {reason}", file=sys.stderr)
+        say(args, f"{inp}: {reason}")
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=1) + "\n")
     else:
         print(report.summary())
         _list_outcomes(report, args.show)
         if report.run_id:
-            print(f"  run record: {arch.runs_dir}/{report.run_id}.json")
-    return EXIT_PARTIAL if report.failed else EXIT_OK
+            print(f"  run record: {Layout(arch.path).run_path(report.run_id)}")
+    return INPUT_FAILED.code if report.failed else Exit.OK
 
 
 def _list_outcomes(report: RecleanReport, show: int) -> None:
@@ -110,29 +95,3 @@ def _list_outcomes(report: RecleanReport, show: int) -> None:
         print("  " + o.describe())
     if len(shown) < len(outcomes):
         print(f"  ... and {len(outcomes) - len(shown)} more (--show 0 lists all, --json gives every one)")
-
-
-@contextmanager
-def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
-    """A rich progress bar on standard error (drawn only on a terminal); yields the callback."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    bar = Progress(
-        TextColumn("[bold]reclean[/] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    )
-    tasks: dict[str, TaskID] = {}
-
-    def update(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total)
-        bar.update(tasks[stage], completed=done, total=total)
-
-    with bar:
-        yield update

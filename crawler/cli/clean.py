@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from cleaners import RulesError
 from crawler.cleanfiles import clean_paths
+from crawler.cli.common import Subcommands
+from crawler.cli.exits import BAD_RULES, CANNOT_WRITE, INPUT_FAILED, CommandError, Exit
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     """Add the `clean` subcommand."""
     p = sub.add_parser(
         "clean",
@@ -27,6 +30,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Clean the pages named on the command line."""
-    return clean_paths(
-        args.pages, url=args.url, out_dir=args.out, as_json=args.json, rules_dir=args.rules, quiet=args.quiet
-    )
+    try:
+        done = clean_paths(
+            args.pages,
+            url=args.url,
+            out_dir=args.out,
+            as_json=args.json,
+            rules_dir=args.rules,
+            quiet=args.quiet,
+        )
+    except RulesError as exc:
+        raise CommandError(BAD_RULES, str(exc)) from None
+    except OSError as exc:
+        raise CommandError(CANNOT_WRITE, f"cannot create {args.out}: {exc.strerror or exc}") from None
+    return INPUT_FAILED.code if done.failed else Exit.OK

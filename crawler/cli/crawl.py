@@ -7,7 +7,8 @@ import json
 import os
 import sys
 
-from crawler.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_archive_option
+from crawler.cli.common import Subcommands, add_archive_option, say
+from crawler.cli.exits import BAD_ARGUMENT, INPUT_FAILED, INTERRUPTED, NO_INPUT, CommandError, Exit, summary
 
 
 def _positive(text: str) -> int:
@@ -27,7 +28,7 @@ def _at_least_one(text: str) -> int:
     return value
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subcommands) -> None:
     """Add the `crawl` subcommand."""
     p = subparsers.add_parser(
         "crawl",
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Fetch the pages of mirror sites listed in SEEDS (one URL a line, # comments), "
         "following same-site links, feeds and sitemaps; every response is kept as a capture and "
         "every cable found is archived. Obeys robots.txt; re-crawls ask only for changes.",
-        epilog="Exit codes: 0 done, 1 some input failed (listed in the report), 2 usage error. "
+        epilog=f"{summary()} Interrupted (Ctrl-C): 130; continue with --resume. "
         "Settings: -s DOWNLOAD_DELAY=2, -s CABLEARCHIVE_CONTACT=mailto:you@example.org, "
         "-s CONCURRENT_REQUESTS_PER_DOMAIN=1, ... (see crawler/settings.py).",
     )
@@ -80,12 +81,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         overrides = parse_overrides(args.settings)
     except SettingError as exc:
-        print(f"cablearchive crawl: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(BAD_ARGUMENT, str(exc)) from None
     if not os.path.isfile(args.seeds):
         what = "is a folder" if os.path.isdir(args.seeds) else "no such file"
-        print(f"cablearchive crawl: seeds file {args.seeds}: {what}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(NO_INPUT, f"seeds file {args.seeds}: {what}")
     report = run_crawl(
         args.seeds,
         args.archive,
@@ -101,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         report.render(sys.stdout, full=report.full_path)
     if report.finish_reason == "shutdown":
         print("crawl interrupted: run the same command with --resume to continue it", file=sys.stderr)
-        return 130
+        return INTERRUPTED.code
     if report.fatal and report.finish_reason is None and not report.run_ids:
-        print(f"cablearchive crawl: {report.fatal}", file=sys.stderr)
-    return EXIT_PARTIAL if report.exit_code else EXIT_OK
+        say(args, report.fatal)
+    return INPUT_FAILED.code if report.failed else Exit.OK

@@ -1,1 +1,0 @@
-"""Subcommands of `cablearchive`; each module has `register(subparsers)` and stays thin."""
