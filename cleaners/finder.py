@@ -186,13 +186,25 @@ def find(lines: list[Line], common: dict[str, Any], drop_lines: list[re.Pattern[
                     f.hashtag = m.group(1)
         # Extend the start back to the beginning of its block (a <pre> or a paragraph whose
         # first line is not a start pattern) unless the block holds framing or chrome.
+        # Inside a <pre> the block runs over its blank lines: a cable pasted in <pre> starts
+        # where the <pre> starts (a message-handling preamble above its header stays).
+        in_pre = lines[begin].pre
         b = begin
-        while b > prev_end and lines[b - 1].block == lines[begin].block and kinds[b - 1] in ("text", "start"):
+        while (
+            b > prev_end
+            and lines[b - 1].block == lines[begin].block
+            and (
+                kinds[b - 1] in ("text", "start") or (in_pre and lines[b - 1].pre and kinds[b - 1] == "blank")
+            )
+        ):
             b -= 1
+        while b < begin and not lines[b].text.strip():
+            b += 1
         begin = b
         # Address lines that a mirror split off into paragraphs of their own (AMEMBASSY
-        # TRIPOLI / DEPT OF JUSTICE WASHDC) belong to the routing block that follows them.
-        begin = _routing_before(lines, kinds, prev_end, begin)
+        # TRIPOLI / DEPT OF JUSTICE WASHDC) belong to the routing block that follows them, and
+        # so do a message-handling preamble and a teletype page head (`cable.preamble`).
+        begin = _routing_before(lines, kinds, prev_end, begin, common["preamble"])
         end = _end_of(lines, kinds, begin, limit, _first_para(lines, begin, limit), common)
         body = [
             lines[j]
@@ -217,8 +229,10 @@ _ROUTING_WORDS = re.compile(
 )
 
 
-def _routing_before(lines: list[Line], kinds: list[str], lo: int, begin: int) -> int:
-    """Move a cable's start back over whole paragraphs of routing lines just before it."""
+def _routing_before(
+    lines: list[Line], kinds: list[str], lo: int, begin: int, preamble: list[re.Pattern[str]] | None = None
+) -> int:
+    """Move a cable's start back over whole paragraphs of routing or preamble lines just before it."""
     j = begin
     while True:
         k = j
@@ -233,8 +247,10 @@ def _routing_before(lines: list[Line], kinds: list[str], lo: int, begin: int) ->
         if not all(
             kinds[first + i] in ("text", "start")
             and not ln.heading
-            and ln.text.strip().isupper()
-            and _ROUTING_WORDS.search(ln.text)
+            and (
+                (ln.text.strip().isupper() and _ROUTING_WORDS.search(ln.text))
+                or any(rx.search(ln.text) for rx in preamble or ())
+            )
             for i, ln in enumerate(block)
         ):
             return j
@@ -301,6 +317,13 @@ def _end_of(
     for b_start, b_end in blocks[:3]:
         text = " ".join(ln.text.strip() for ln in lines[b_start:b_end])
         if any(ln.pre for ln in lines[b_start:b_end]) or not _is_chrome_like(text):
+            break
+        # After a page break the cable goes on: its last sentence may stand alone on the last
+        # page (`UNVIE VIEN 00000285  036.2 OF 036` / `standards are generally followed.`).
+        k = b_start
+        while k > begin and not lines[k - 1].text.strip():
+            k -= 1
+        if k > begin and _PAGE_BREAK.match(lines[k - 1].text):
             break
         cut = b_start
     if cut < end:
@@ -531,4 +554,6 @@ _NOT_SIGNERS = frozenset(
         "ENDNOTE",
     ]
 )
+# A page break inside a cable's text: `KUALA LUMP 00001403  002 OF 003`, `PRETORIA 00000954 001.2 OF 004`.
+_PAGE_BREAK = re.compile(r"^\s*[A-Z][A-Z .'/-]*\s\d{5,8}\s+\d{3}(?:\.\d)?\s+OF\s+\d{3}\s*$")
 _RULE = re.compile(r"^\s*(?:-\s?){3,}\s*$|^\s*[-=_*]{3,}")

@@ -1,0 +1,178 @@
+"""Renderings of the cables beyond the December-2010 viewer: its 2011 builds, text dumps, PDF text."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cleaners import clean, clean_page
+
+from conftest import PAGES
+
+
+def _text(folder: str, name: str) -> str:
+    return (PAGES / folder / name).read_text(encoding="utf-8")
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.strip("\n").split("\n")]
+
+
+# --- the viewer's 2011 builds ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ref", ["10STATE284", "08TRIPOLI220"])
+def test_viewer_2011_build(ref: str):
+    """The 2011 builds ("6093 / 251,287", an Articles sidebar, <code><pre> boxes): the boxes, nothing else."""
+    page = PAGES / "viewer2011" / f"{ref}.html"
+    assert b"/ 251,287" in page.read_bytes() and b"<h3>Articles</h3>" in page.read_bytes()
+    (cable,) = clean(page.read_bytes())
+    assert cable.reference_id == ref and cable.id_source == "table"
+    assert cable.family == "cablegate"
+    assert _lines(cable.text) == _lines(_text("viewer2011", f"{ref}.{ref}.txt"))
+    for chrome in ("251,287", "Articles", "Browse latest releases", "Viewing cable", "Reference ID"):
+        assert chrome not in cable.text
+
+
+@pytest.mark.parametrize(
+    "bad_id", ["7575LIBREVILLE1895", "09SECTION01OF03SANJOSE525", "06MADRID002583ZFR2585", "092OF5"]
+)
+def test_viewer_table_names_a_malformed_id(bad_id: str):
+    """The viewer names some cables by malformed IDs; the table's ID is the page's name for the cable."""
+    page = (PAGES / "viewer2011" / "10STATE284.html").read_text(encoding="utf-8")
+    page = page.replace(">10STATE284<", f">{bad_id}<").replace(
+        "Viewing cable 10STATE284,", f"Viewing cable {bad_id},"
+    )
+    (cable,) = clean(page.encode())
+    assert cable.reference_id == bad_id
+    assert cable.id_source == "table"
+    assert cable.origin == "Secretary of State" and cable.created == "2010-01-04 18:06"
+
+
+# --- plain-text dumps: a header block above the glued <pre> boxes -------------------------
+
+
+def test_dump_partial_extract_glued_to_the_cable():
+    """`...not available.UNCLAS AMMAN 002221`: the note is metadata, the cable starts at UNCLAS."""
+    raw = (PAGES / "dumps" / "02AMMAN2221.txt").read_bytes()
+    assert b"not available.UNCLAS AMMAN 002221" in raw
+    result = clean_page(raw)
+    (cable,) = result.cables
+    assert result.profile == "dump"
+    assert cable.reference_id == "02AMMAN2221" and cable.id_source == "table"
+    assert cable.partial is True
+    assert (cable.classification, cable.origin, cable.created) == ("UNCLASSIFIED", "Embassy Amman", None)
+    assert cable.text.startswith("UNCLAS AMMAN 002221\n")
+    assert cable.text.endswith("anti-normalizers.\nBERRY")
+    for header in ("DEMARCHE ON BOYCOTT OF U.S. AND ISRAELI PRODUCTS\nMon", "+0200 2002", "partial extract"):
+        assert header not in cable.text
+    assert any(r.startswith("dump:") and "boundary" in r for r in cable.repairs)
+
+
+def test_dump_routing_box_glued_to_the_cable_box():
+    """`...NSC WASHDC PRIORITYC O N F I D E N T I A L ANKARA 004688`: split as the viewer's two boxes."""
+    (cable,) = clean((PAGES / "dumps" / "06ANKARA4688.txt").read_bytes())
+    assert "RHEHAAA/NSC WASHDC PRIORITY\n\nC O N F I D E N T I A L ANKARA 004688" in cable.text
+    assert "PRIORITYC O N F" not in cable.text
+    assert cable.text.startswith("VZCZCXYZ0015\nPP RUEHWEB\n")
+    assert cable.classification == "CONFIDENTIAL//NOFORN"
+    assert cable.partial is False
+
+
+def test_dump_block_needs_its_shape():
+    """A text that opens with an ID and no date or classification line is not read as a dump header."""
+    raw = (PAGES / "dumps" / "06ANKARA4688.txt").read_text(encoding="utf-8").split("\n")
+    del raw[2:4]  # no date, no classification
+    result = clean_page("\n".join(raw).encode())
+    assert result.profile != "dump"
+    assert all(c.id_source != "table" for c in result.cables)
+
+
+# --- text converted from the cablegate PDFs (CRLF, cp1252, page footers) ------------------
+
+
+def test_pdf_text_last_line_after_a_page_footer():
+    """The page footer stands just before the cable's last line; that line is the cable's, not chrome."""
+    raw = (PAGES / "pdftext" / "09UNVIEVIENNA285.txt").read_bytes()
+    assert b"\r\n" in raw and b"\xb6" in raw  # CRLF and cp1252's pilcrow
+    result = clean_page(raw)
+    (cable,) = result.cables
+    assert result.encoding == "cp1252"
+    assert cable.reference_id == "09UNVIEVIENNA285"
+    assert "\r" not in cable.text and "¶" in cable.text
+    assert cable.text.endswith(
+        "IAEA safety\n\nUNVIE VIEN 00000285  036.2 OF 036\n\n\nstandards are generally followed."
+    )
+
+
+def test_pdf_text_page_footer_before_the_signer():
+    """A page footer, blank lines, then the signer: all of it is the cable's."""
+    (cable,) = clean((PAGES / "pdftext" / "09PARIS1040.txt").read_bytes())
+    assert cable.text.endswith("PARIS 00001040  003 OF 003\n\n\n\n\nPEKALA")
+
+
+# --- pre-2004 teletype headers and message-handling preambles ----------------------------
+
+_CORPUS_LIKE = {
+    # A teletype page head above the routing (a 1990 cable as the viewer published it).
+    "teletype": "CONFIDENTIAL\n\nPAGE 01        CAPE T  00097  01 OF 03  182017Z\nACTION AF-00\n\n"
+    "INFO  LOG-00   ADS-00   INR-05   EUR-00   SS-00    CIAE-00  DODE-00\n"
+    "                    ------------------352654  200910Z /23\nR 171512Z JAN 90\n"
+    "FM AMCONSUL CAPE TOWN\nTO SECSTATE WASHDC 5365\n\n"
+    "C O N F I D E N T I A L SECTION 01 OF 03 CAPE TOWN 00097\n\n\n"
+    "E.O. 12356:  DECL:  OADR\nTAGS: PGOV PHUM SF\nSUBJ:  ESSA MOOSA TALKS ABOUT MANDELA\n\n"
+    "¶1.  CONFIDENTIAL - ENTIRE TEXT.\n\n¶2.  ATTORNEY ESSA MOOSA SAYS MANDELA FULLY EXPECTS THE UNBANNING.\n"
+    "SPIEGEL\n",
+    # A post's message-handling preamble above the cable (a 2009 Doha cable as published).
+    "preamble": "Stephen H Rogerson  12/02/2009 11:08:08 AM  From  DB/Inbox:  Search\nResults\n\n"
+    "Cable\nText:\n\n\nS E C R E T        DOHA 00214\nCXDOHA:\n    ACTION: AMB\n"
+    "    INFO:   RSO RAO P/E OMC LEGATT DAO DCM\n\nDISSEMINATION: AMB /1\nCHARGE: PROG\n\n"
+    "APPROVED: AMB:JLABARON\nDRAFTED: P/E:MZEBLEY\n\nVZCZCDOI550\nRR RUEHC\nDE RUEHDO #0214/01 0851529\n"
+    "R 261529Z MAR 09\nFM AMEMBASSY DOHA\nTO SECSTATE WASHDC 8737\n\nS E C R E T SECTION 01 OF 02 DOHA 000214\n\n"
+    "SIPDIS\n\nE.O. 12958: DECL: 03/26/2019\nTAGS: PTER PREL QA\nSUBJECT: A TEST OF THE PREAMBLE\n\n"
+    "Classified By: Ambassador Joseph LeBaron, reasons 1.4 (b) and (d).\n\n"
+    "¶1. (S) The meeting took place as planned and nothing more was said about it.\n\nLEBARON\n",
+}
+
+
+def _as_page(text: str, style: str) -> bytes:
+    """The cable as a text file, in a <pre>, or as <br> paragraphs in a blog post."""
+    import html
+
+    if style == "text":
+        return text.encode()
+    if style == "pre":
+        body = f"<pre>{html.escape(text)}</pre>"
+    else:
+        paras = [p for p in text.split("\n\n") if p.strip()]
+        body = "\n".join("<p>" + "<br>\n".join(html.escape(x) for x in p.split("\n")) + "</p>" for p in paras)
+    return (
+        "<html><head><title>From the release</title></head><body><div class='entry-content'>"
+        f"<p>Another one from the archive, posted without comment.</p>\n{body}\n<p>More soon.</p></div></body></html>"
+    ).encode()
+
+
+@pytest.mark.parametrize("style", ["text", "pre", "br"])
+@pytest.mark.parametrize(
+    ("kind", "ref", "first"),
+    [("teletype", "90CAPETOWN97", "CONFIDENTIAL"), ("preamble", "09DOHA214", "Stephen H Rogerson")],
+)
+def test_header_and_preamble_stay_in_the_text(kind: str, ref: str, first: str, style: str):
+    """A teletype page head and a message-handling preamble are part of the cable as published."""
+    (cable,) = clean(_as_page(_CORPUS_LIKE[kind], style))
+    assert cable.reference_id == ref
+    assert cable.text.startswith(first)
+    assert " ".join(cable.text.split()) == " ".join(_CORPUS_LIKE[kind].split())
+    assert "posted without comment" not in cable.text and "More soon" not in cable.text
+
+
+def test_fixture_truths_are_complete():
+    """Every rendering fixture has its truth and text (the test data itself is checked)."""
+    for folder in ("viewer2011", "dumps", "pdftext"):
+        truths = sorted((PAGES / folder).glob("*.json"))
+        assert len(truths) >= 2, folder
+        for t in truths:
+            data = json.loads(t.read_text(encoding="utf-8"))
+            for c in data["cables"]:
+                assert (PAGES / folder / f"{data['id']}.{c['reference_id']}.txt").exists()
