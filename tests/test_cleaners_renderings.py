@@ -112,6 +112,60 @@ def test_pdf_text_page_footer_before_the_signer():
     assert cable.text.endswith("PARIS 00001040  003 OF 003\n\n\n\n\nPEKALA")
 
 
+# --- blog chrome inside the post body -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "must_not"),
+    [
+        (
+            "wp_gruen-digital.br_paragraphs",
+            ["Previous post", "Next post", "Related Posts", "Fachgespräch Legal Tech"],
+        ),
+        ("wpcom_buchperlen.br_paragraphs", ["20. Oktober 2013", "Leandra-Lou", "Kategorie"]),
+        ("wp_meedia.br_paragraphs", ["Anzeige"]),
+    ],
+)
+def test_theme_chrome_inside_the_post_body(name: str, must_not: list[str]):
+    """Real themes put links, bylines and ad labels inside the post body, right after the cable."""
+    truth = json.loads((PAGES / "blogchrome" / f"{name}.json").read_text(encoding="utf-8"))
+    (cable,) = clean((PAGES / "blogchrome" / f"{name}.html").read_bytes(), url=truth["url"])
+    ref = truth["cables"][0]["reference_id"]
+    assert cable.reference_id == ref
+    want = _text("blogchrome", f"{name}.{ref}.txt")
+    assert cable.text.split() == want.split()
+    for phrase in must_not:
+        assert phrase not in cable.text
+
+
+@pytest.mark.parametrize(
+    "widget",
+    [
+        "<p>Share this video</p><p><a>Facebook</a> <a>Twitter</a> <a>Copy link</a></p>",
+        "<ul class='social'><li>Facebook</li><li>Twitter</li><li>WhatsApp</li><li>Email</li></ul>",
+        "<div><span>Share this:</span> <a>Facebook</a> <a>Twitter</a> <a>Email</a></div>",
+        "<div class='related'><h3>You may also like</h3><ul><li>The oil deal nobody mentioned</li></ul></div>",
+        "<div><h4>Get the newsletter</h4><p>Sign up to receive our weekly digest of declassified documents.</p></div>",
+        "<div><p>3 Likes</p><p>Reply</p></div>",
+    ],
+)
+def test_widgets_after_a_cable_without_signer(widget: str):
+    """Share bars, "Share this video", related posts, newsletter boxes after a cable that ends without a signer."""
+    cable_text = _text("pdftext", "09UNVIEVIENNA285.09UNVIEVIENNA285.txt")
+    tail = "\n".join(cable_text.strip("\n").split("\n")[-12:])
+    head = (
+        "UNCLAS SECTION 01 OF 36 UNVIE VIENNA 000285\n\nSIPDIS\n\nE.O. 12958: N/A\nTAGS: ENRG KNNP IAEA\n"
+        "SUBJECT: A TEST\n\n¶1. (U) Summary.  The meeting took place.\n\n"
+    )
+    import html
+
+    paras = [p for p in (head + tail).split("\n\n") if p.strip()]
+    body = "".join("<p>" + "<br>".join(html.escape(x) for x in p.split("\n")) + "</p>" for p in paras)
+    page = f"<html><body><article class='post'><div class='post-content'>{body}{widget}</div></article></body></html>"
+    (cable,) = clean(page.encode(), url="https://example.org/2010/12/09unvievienna285/")
+    assert cable.text.rstrip().endswith("standards are generally followed.")
+
+
 # --- pre-2004 teletype headers and message-handling preambles ----------------------------
 
 _CORPUS_LIKE = {
