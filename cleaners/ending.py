@@ -248,7 +248,7 @@ def _caps_signer(text: str, common: dict[str, Any]) -> bool:
     if common["signer"].match(text):
         return text not in _NOT_SIGNERS
     m = re.search(r"(?:[.!?\"”)]|[a-z]\S*)\s+([A-Z][A-Z'\-]{2,}(?:\s[A-Z][A-Z'\-]+){0,2})$", text)
-    return bool(m) and m.group(1) not in _NOT_SIGNERS
+    return m is not None and m.group(1) not in _NOT_SIGNERS
 
 
 def _is_signed(text: str, common: dict[str, Any], lines: list[Line] | None = None, j: int = -1) -> bool:

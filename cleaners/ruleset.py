@@ -156,7 +156,7 @@ def _check_schema(path: Path, text: str, data: dict[str, Any], schema: dict[str,
                     f"{path}:{_line_of(text, key)}: {table}.{key} must be {want.__name__}, "
                     f"not {type(value).__name__}"
                 )
-            if want is list and not all(isinstance(v, str) for v in value):
+            if isinstance(value, list) and not all(isinstance(v, str) for v in value):
                 raise RulesError(f"{path}:{_line_of(text, key)}: {table}.{key} must be a list of strings")
 
 

@@ -35,6 +35,18 @@ def test_viewer_2011_build(ref: str):
         assert chrome not in cable.text
 
 
+def test_viewer_full_release_chrome():
+    """The full release's chrome (251287 / 251,287, one release date for all) changes nothing in the text."""
+    page = (PAGES / "viewer2011" / "08TRIPOLI220.html").read_text(encoding="utf-8")
+    page = page.replace("6094 / 251,287", "251287 / 251,287").replace("2011-01-31 21:09", "2011-08-30 01:44")
+    page = page.replace(
+        "Viewing cable 08TRIPOLI220,", "Viewing cable 08TRIPOLI220, DETAINED HUMAN RIGHTS ACTIVIST"
+    )
+    (cable,) = clean(page.encode())
+    assert cable.released == "2011-08-30 01:44" and cable.reference_id == "08TRIPOLI220"
+    assert _lines(cable.text) == _lines(_text("viewer2011", "08TRIPOLI220.08TRIPOLI220.txt"))
+
+
 @pytest.mark.parametrize(
     "bad_id", ["7575LIBREVILLE1895", "09SECTION01OF03SANJOSE525", "06MADRID002583ZFR2585", "092OF5"]
 )
@@ -230,3 +242,16 @@ def test_fixture_truths_are_complete():
             data = json.loads(t.read_text(encoding="utf-8"))
             for c in data["cables"]:
                 assert (PAGES / folder / f"{data['id']}.{c['reference_id']}.txt").exists()
+
+
+def test_a_decade_is_no_mention_of_a_year():
+    """`the 1980s and 1990s` names no year: a dateless cable's year is not pulled to 1990 (05PARIS1807)."""
+    text = (
+        "C O N F I D E N T I A L PARIS 001807\n\nSIPDIS\n\nE.O. 12958: DECL: 03/16/2015\n"
+        "TAGS: PTER PREL FR\nSUBJECT: FRANCE: A TEST\n\nClassified By: Political Minister Counselor.\n\n"
+        "¶1. (C) Investigating judges in the 1980s and 1990s had wide powers; the 1990s saw reforms.\n\n"
+        "¶2. (C) Leonnet described the 1980s and 1990s as decades of change.\n\nSTAPLETON\n"
+    )
+    (cable,) = clean(text.encode())
+    assert cable.reference_id == "05PARIS1807"
+    assert cable.id_source == "inferred"
