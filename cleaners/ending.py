@@ -70,6 +70,10 @@ def end_of(
                 and not _caps_signer(lines[j].text, common)
             ):
                 continue
+            # A name just before a page break is mid-sentence: the text goes on on the next page.
+            nxt = [n for n in range(j + 1, min(end, j + 6)) if lines[n].text.strip()]
+            if len(nxt) >= 2 and _PAGE_BREAK.match(lines[nxt[0]].text):
+                continue
             signed = j
             if _caps_signer(lines[j].text, common):
                 strong = j
@@ -247,7 +251,7 @@ def _caps_signer(text: str, common: dict[str, Any]) -> bool:
     text = re.sub(r"\s+\.$", "", text.strip())
     if common["signer"].match(text):
         return text not in _NOT_SIGNERS
-    m = re.search(r"(?:[.!?\"”)]|[a-z]\S*)\s+([A-Z][A-Z'\-]{2,}(?:\s[A-Z][A-Z'\-]+){0,2})$", text)
+    m = re.search(r"(?:[.!?\"”)*=\-]|[a-z]\S*)\s+([A-Z][A-Z'\-]{2,}(?:\s[A-Z][A-Z'\-]+){0,2})$", text)
     return m is not None and m.group(1) not in _NOT_SIGNERS
 
 
@@ -264,7 +268,8 @@ def _is_signed(text: str, common: dict[str, Any], lines: list[Line] | None = Non
     # Signers who wrote their name in mixed case (Aguirre, Stapleton): after a sentence in the
     # same paragraph, or alone after a paragraph that ended a sentence; never a heading word.
     m = re.search(
-        r"(?:^|[.!?\"”)]\s+)([A-Z][a-z]+(?:[A-Z][a-z]+|[-'][A-Z]?[a-z]+)*(?: [A-Z][a-z'\-]+){0,2})$", text
+        r"(?:^|[.!?\"”)]\s+|[-=*_]{3,}\s+)([A-Z][a-z]+(?:[A-Z][a-z]+|[-'][A-Z]?[a-z]+)*(?: [A-Z][a-z'\-]+){0,2})$",
+        text,
     )
     if not m or m.group(1).upper() in _NOT_SIGNERS or len(m.group(1)) > 30:
         return False

@@ -255,3 +255,18 @@ def test_a_decade_is_no_mention_of_a_year():
     (cable,) = clean(text.encode())
     assert cable.reference_id == "05PARIS1807"
     assert cable.id_source == "inferred"
+
+
+@pytest.mark.parametrize("style", ["text", "br"])
+def test_a_name_before_a_page_break_is_no_signer(style: str):
+    """`... international law." Sarkozy` / `PARIS 00000130 003.2 OF 003` / `confirmed that ...`: the text goes on."""
+    text = (
+        "C O N F I D E N T I A L SECTION 03 OF 03 PARIS 000130\n\nSIPDIS\n\nE.O. 12958: DECL: 01/23/2018\n"
+        "TAGS: PREL FR\nSUBJECT: SARKOZY ON FOREIGN POLICY\n\n"
+        "¶9. (C) He called for sanctions against Iran, while aiming to return Iran to full\n"
+        'respectability "once it respects international law." Sarkozy\n\nPARIS 00000130 003.2 OF 003\n\n\n'
+        "confirmed that France would host the next Afghanistan donors\nconference.\n\n"
+        "¶10. (C) Comment: the speech sets the course for the Presidency. END COMMENT.\n"
+    )
+    (cable,) = clean(_as_page(text, style))
+    assert "confirmed that France" in cable.text and "END COMMENT." in cable.text
