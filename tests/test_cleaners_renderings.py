@@ -266,7 +266,7 @@ def test_a_name_before_a_page_break_is_no_signer(style: str):
         "¶9. (C) He called for sanctions against Iran, while aiming to return Iran to full\n"
         'respectability "once it respects international law." Sarkozy\n\nPARIS 00000130 003.2 OF 003\n\n\n'
         "confirmed that France would host the next Afghanistan donors\nconference.\n\n"
-        "¶10. (C) Comment: the speech sets the course for the Presidency. END COMMENT.\n"
+        "The speech sets the course for the French Presidency of the EU this summer. END COMMENT.\n"
     )
     (cable,) = clean(_as_page(text, style))
     assert "confirmed that France" in cable.text and "END COMMENT." in cable.text
