@@ -12,6 +12,7 @@ PARA_START = re.compile(r"^\s*(?:¶\s?)?\d{1,3}\s?\.\s*\(|^\s*¶\s?\d{1,3}\b")
 CABLE_WORDS = re.compile(
     r"XXXXXXXX|SIPDIS|NOFORN|Classified|CLASSIFIED|¶|\((?:C|S|U|SBU|C/NF|S/NF|U//FOUO)\)|https?://|"
     r"\bNNNN\b|Portal:|\bEnd (?:Comment|Summary|Note)\b|\bEND (?:COMMENT|SUMMARY|NOTE)\b|\bPOC\b|\bpara\b|"
+    r"(?i:\bminimize considered\b)|"
     r"\b\d{5,8}\s+\d{3}(?:\.\d)?\s+(?:OF|of)\s+\d{3}\b"
 )
 
@@ -147,7 +148,46 @@ def end_of(
             or (bylines and bool(_DATE_ALONE.match(first)))
         ):
             end = prev
-    return end
+    return _aside_after(lines, begin, max(body_start, header_end) + 1, end)
+
+
+def _aside_after(lines: list[Line], begin: int, lo: int, end: int) -> int:
+    """Where a blogger's short aside starts after the cable's last paragraph of cable text, else `end`.
+
+    For pages whose chrome after the aside is too long or too varied to be recognised from the
+    end: the aside is the first paragraph after the last one with cable vocabulary, a sentence
+    of at most fifteen words, and nothing after it has cable vocabulary.
+    """
+    blocks = list(reversed(_trailing_blocks(lines, lo, end)))
+    last_cable = -1
+    for n, (a, b) in enumerate(blocks):
+        if any(ln.pre for ln in lines[a:b]) or any(_is_cable_text(ln.text) for ln in lines[a:b]):
+            last_cable = n
+    if last_cable < 0 or last_cable + 2 > len(blocks):
+        return end
+    a, b = blocks[last_cable + 1]
+    aside = " ".join(ln.text.strip() for ln in lines[a:b])
+    # Not the rest of a sentence (lower case), nor the last page of the cable after its break.
+    if len(aside.split()) > 15 or not _is_blogger_prose(aside) or not aside[:1].isupper():
+        return end
+    if _PAGE_BREAK.match(lines[blocks[last_cable][1] - 1].text):
+        return end
+    cut = a
+    while cut > begin and not lines[cut - 1].text.strip():
+        cut -= 1
+    return cut
+
+
+def _is_cable_text(text: str) -> bool:
+    """A line with a cable's vocabulary: paragraph marker, markings, capitals, a page break."""
+    t = text.strip()
+    return bool(
+        PARA_START.match(t)
+        or CABLE_WORDS.search(t)
+        or _PAGE_BREAK.match(t)
+        or (t.isupper() and len(t) > 3)
+        or _HEADER_FIELD.search(t)
+    )
 
 
 def _block_text(lines: list[Line], j: int) -> str:

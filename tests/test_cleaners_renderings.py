@@ -270,3 +270,23 @@ def test_a_name_before_a_page_break_is_no_signer(style: str):
     )
     (cable,) = clean(_as_page(text, style))
     assert "confirmed that France" in cable.text and "END COMMENT." in cable.text
+
+
+def test_blogger_aside_before_long_page_text():
+    """A cable without signer, the blogger's one-liner, then long teasers of other posts: cut at the one-liner."""
+    text = (
+        "C O N F I D E N T I A L PARIS 000130\n\nSIPDIS\n\nE.O. 12958: DECL: 01/23/2018\nTAGS: PREL FR\n"
+        "SUBJECT: SARKOZY ON FOREIGN POLICY\n\n¶1. (C) Summary. The speech sets the course for the French\n"
+        "Presidency of the European Union that begins in July. END COMMENT.\n"
+    )
+    teasers = (
+        "<p>That's all for today.</p><h3>Diesel-Umtauschprämien</h3><p>Fragen und Antworten zur Umweltprämie "
+        "und zu den Sonderrabatten der Hersteller: wir vergleichen die Angebote aller Marken und erklären, "
+        "für wen sich der Umtausch lohnt und wann nicht, mit Beispielen aus der Praxis.</p>"
+        "<p>Kindersitze im Test: die besten Modelle für jedes Alter, von der Babyschale bis zur Sitzerhöhung, "
+        "geprüft in Crashtests und bewertet nach Handhabung, Ergonomie und Schadstoffen.</p>"
+    )
+    page = _as_page(text, "br").replace(b"<p>More soon.</p>", teasers.encode())
+    (cable,) = clean(page)
+    assert cable.text.rstrip().endswith("END COMMENT.")
+    assert "That's all" not in cable.text and "Kindersitze" not in cable.text
