@@ -34,7 +34,7 @@ def end_of(
 ) -> int:
     """Where the cable that starts at `begin` ends: at framing, chrome or the blogger's closing words."""
     end = limit
-    header_end = _header_end(lines, begin, limit)
+    header_end = _header_end(lines, begin, limit, kinds)
     for j in range(max(begin + 1, body_start, header_end + 1), limit):
         if kinds[j] in ("after", "heading", "table", "help") or (kinds[j] == "before" and not lines[j].pre):
             end = j
@@ -269,12 +269,14 @@ def _pre_ends_at(lines: list[Line], j: int, end: int) -> bool:
     return False
 
 
-def _header_end(lines: list[Line], begin: int, limit: int) -> int:
+def _header_end(lines: list[Line], begin: int, limit: int, kinds: list[str] | None = None) -> int:
     """The cable's last header line (SUBJECT/TAGS/E.O./Classified By), which may run on into the body."""
     last = begin
     for j in range(begin, min(limit, begin + 60)):
         text = lines[j].text
-        if PARA_START.match(text):
+        # The header ends before the body's first paragraph, and before the page's framing (a
+        # blog's own "Tags: ..." line after a cable reflowed without paragraph numbers).
+        if PARA_START.match(text) or (kinds is not None and kinds[j] in ("after", "heading", "chrome")):
             break
         if _HEADER_FIELD.search(text):
             last = j

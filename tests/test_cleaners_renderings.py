@@ -290,3 +290,23 @@ def test_blogger_aside_before_long_page_text():
     (cable,) = clean(page)
     assert cable.text.rstrip().endswith("END COMMENT.")
     assert "That's all" not in cable.text and "Kindersitze" not in cable.text
+
+
+def test_blog_tags_line_is_no_cable_header():
+    """A cable reflowed without paragraph numbers, then the blog's own Tags line: the signer still ends it."""
+    routing = "VZCZCXRO9083 OO RUEHLH RUEHPW DE RUEHPW #0002/01 0030902 ZNY SSSSS ZZH O 030902Z JAN 09 " + (
+        "FM AMCONSUL PESHAWAR TO RUEHC/SECSTATE WASHDC IMMEDIATE 0001 INFO RUEHIL/AMEMBASSY ISLAMABAD "
+        "PRIORITY 0002 RUEHLH/AMCONSUL LAHORE PRIORITY 0003 RUEHKP/AMCONSUL KARACHI PRIORITY 0004 " * 6
+    )
+    cable = (
+        "S E C R E T SECTION 01 OF 03 PESHAWAR 000002 SIPDIS E.O. 12958: DECL: 01/05/2019 TAGS: PGOV PTER PK "
+        "SUBJECT: MILITANTS GAIN GROUND Classified By: Principal Officer, reasons 1.4 (b) and (d). "
+        + "1. (S) A long paragraph of the cable's own text that goes on and on about the situation. " * 6
+        + "XXXXXXXXXXXX believes the militants are winning in both FATA and NWFP. VIA"
+    )
+    page = (
+        "<html><body><div class='entry-content'><p>Aus den Depeschen.</p>"
+        f"<p>{routing}</p><p>{cable}</p><p>20 Cent 1 Bilt</p><p>Tags: Bilt, Cent, Eimsbüttel</p></div></body></html>"
+    )
+    (c,) = clean(page.encode(), url="https://example.org/2010/12/09peshawar2/")
+    assert c.text.endswith("NWFP. VIA")
