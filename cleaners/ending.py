@@ -293,7 +293,7 @@ def _caps_signer(text: str, common: dict[str, Any]) -> bool:
     text = re.sub(r"\s+\.$", "", text.strip())
     if common["signer"].match(text):
         return text not in _NOT_SIGNERS
-    m = re.search(r"(?:[.!?\"”)*=\-]|[a-z]\S*)\s+([A-Z][A-Z'\-]{2,}(?:\s[A-Z][A-Z'\-]+){0,2})$", text)
+    m = re.search(r"(?:[.!?\"”)*=/\-]|[a-z]\S*)\s+([A-Z][A-Z'\-]{2,}(?:\s[A-Z][A-Z'\-]+){0,2})$", text)
     return m is not None and m.group(1) not in _NOT_SIGNERS
 
 
@@ -304,7 +304,7 @@ def _is_signed(text: str, common: dict[str, Any], lines: list[Line] | None = Non
     if common["signer"].match(text) and text not in _NOT_SIGNERS:
         return True
     # A reflowed last paragraph: "... End Comment. TIMKEN JR" or "... Maxim Elovik CLINTON".
-    m = re.search(r"(?:[.!?\"”)*=\-]|[a-z]\S*)\s+([A-Z][A-Z'\-]+(?:\s[A-Z][A-Z'\-]+){0,2})$", text)
+    m = re.search(r"(?:[.!?\"”)*=/\-]|[a-z]\S*)\s+([A-Z][A-Z'\-]+(?:\s[A-Z][A-Z'\-]+){0,2})$", text)
     if m and len(m.group(1)) >= 3 and m.group(1) not in _NOT_SIGNERS:
         return True
     # Signers who wrote their name in mixed case (Aguirre, Stapleton): after a sentence in the
