@@ -443,7 +443,7 @@ def _build(
         if agree is True or (agree is None and page_cables == 1):
             ref, how = cand, source
             break
-        if agree is False and page_cables == 1 and source in ("url", "title") and header_ref is None:
+        if agree is False and page_cables == 1 and source in ("url", "title"):
             ref, how = cand, source
             warnings.append(
                 W(

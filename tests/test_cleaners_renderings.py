@@ -310,3 +310,14 @@ def test_blog_tags_line_is_no_cable_header():
     )
     (c,) = clean(page.encode(), url="https://example.org/2010/12/09peshawar2/")
     assert c.text.endswith("NWFP. VIA")
+
+
+def test_post_url_names_the_cable_whose_header_is_another():
+    """09HAVANA132's header names MOSCOW 512: a post whose URL names 09HAVANA132 keeps that ID, with a warning."""
+    import html
+
+    text = _text("cablegate", "09HAVANA132.09HAVANA132.txt")
+    page = f"<html><body><div class='entry-content'><pre>{html.escape(text)}</pre></div></body></html>"
+    (cable,) = clean(page.encode(), url="https://example.org/2010/12/us-embassy-cable-09havana132/")
+    assert cable.reference_id == "09HAVANA132" and cable.id_source == "url"
+    assert any(w.kind == "id conflict" for w in cable.warnings)
