@@ -1,5 +1,6 @@
 """More unseen framing for `robustness.py`: blog engines not in the dev corpus, and the widgets themes
-put inside a post body (share bars, "Share this video" blocks, related posts, newsletter boxes)."""
+put inside a post body (share bars, "Share this video" blocks, related posts, newsletter boxes,
+bylines, ad labels, links to the posts around it)."""
 
 from __future__ import annotations
 
@@ -102,7 +103,19 @@ NEWSLETTER = [
     '<div class="mc4wp-form"><p>Subscribe to our mailing list</p><p>* indicates required</p><form><input></form></div>',
     '<aside class="subscribe-inline"><p>Enjoying this? Subscribe for free to get new posts in your inbox.</p><p>Subscribe</p></aside>',
 ]
-WIDGETS = SHARE_BARS + VIDEO_BLOCKS + RELATED + NEWSLETTER
+# What real themes print inside the body around a post: its byline, ad labels, links to the
+# posts around it, teasers of other posts, page links.
+BYLINES = [
+    '<p class="post-date">20. Oktober 2013</p><p class="author">Leandra-Lou</p><p class="cats">Kategorie : Gesellschaft &amp; Kultur, Lifestyle</p>',
+    '<p class="byline">December 4, 2010</p><p>Annette Henkel</p>',
+]
+ADS = ['<p class="ad-label">Anzeige</p>', '<div class="ad"><p>Advertisement:</p></div>']
+NAV = [
+    '<div class="nav-links"><p>← Previous post</p><p>Next post →</p></div>',
+    '<p class="pagination">Pages: 1 2 3 4</p>',
+    '<div class="teasers"><h3>Diesel-Umtauschprämien</h3><p>Fragen und Antworten zur Umweltprämie und zu den Sonderrabatten der Hersteller: wir vergleichen die Angebote aller Marken und erklären, für wen sich der Umtausch lohnt und wann nicht.</p></div>',
+]
+WIDGETS = SHARE_BARS + VIDEO_BLOCKS + RELATED + NEWSLETTER + BYLINES + ADS + NAV
 
 
 def widgets(rng: random.Random) -> dict[str, list[str]]:
@@ -111,6 +124,6 @@ def widgets(rng: random.Random) -> dict[str, list[str]]:
     if rng.random() < 0.4:
         return where
     for _ in range(rng.choice([1, 1, 2, 3])):
-        kind = rng.choice([SHARE_BARS, VIDEO_BLOCKS, RELATED, NEWSLETTER])
+        kind = rng.choice([SHARE_BARS, VIDEO_BLOCKS, RELATED, NEWSLETTER, BYLINES, ADS, NAV])
         where[rng.choice(list(where))].append(rng.choice(kind))
     return where
