@@ -92,6 +92,26 @@ def test_dump_routing_box_glued_to_the_cable_box():
     assert cable.partial is False
 
 
+def test_dump_teletype_boxes_of_a_partial_extract():
+    """00HOCHIMINHCITY838: note, a box with the date, record and teletype head, then the cable box glued to it."""
+    (cable,) = clean((PAGES / "dumps" / "00HOCHIMINHCITY838.txt").read_bytes())
+    assert cable.partial is True and cable.reference_id == "00HOCHIMINHCITY838"
+    assert cable.text.startswith("170856Z May 00\n\n2000HOCHI00838 - UNCLASSIFIED\n")
+    assert "INFO AMEMBASSY HANOI\n\nUNCLAS SECTION 01 OF 03 HO CHI MINH CITY 000838" in cable.text
+    assert cable.text.rstrip().endswith("RAY\n\n                       UNCLASSIFIED")
+
+
+@pytest.mark.parametrize("date", ["2006-08-11 00:00:00 +0200", "2006-08-11 14:53", "Date: 2006-08-11"])
+def test_dump_date_formats(date: str):
+    """The date line as other Ruby versions and dumpers wrote it."""
+    raw = (PAGES / "dumps" / "06ANKARA4688.txt").read_text(encoding="utf-8").split("\n")
+    raw[2] = date
+    result = clean_page("\n".join(raw).encode())
+    assert result.profile == "dump"
+    (cable,) = result.cables
+    assert cable.id_source == "table" and cable.classification == "CONFIDENTIAL//NOFORN"
+
+
 def test_dump_block_needs_its_shape():
     """A text that opens with an ID and no date or classification line is not read as a dump header."""
     raw = (PAGES / "dumps" / "06ANKARA4688.txt").read_text(encoding="utf-8").split("\n")
