@@ -97,7 +97,9 @@ def _split_boxes(lines: list[Line], common: dict[str, Any]) -> tuple[list[Line],
 
 def _glued_at(text: str) -> int | None:
     """Where a cable box starts glued to the routing box on one line (`...PRIORITYC O N F I D E N T I A L ...`)."""
-    if CLASS_LINE.match(text):
+    # Routing and classification lines are short: a long line is never a box boundary (and is
+    # not searched, so that a hostile line cannot make the search slow).
+    if len(text) > 400 or CLASS_LINE.match(text):
         return None
     for m in _BOX_START.finditer(text):
         at = m.start()

@@ -341,3 +341,14 @@ def test_post_url_names_the_cable_whose_header_is_another():
     (cable,) = clean(page.encode(), url="https://example.org/2010/12/us-embassy-cable-09havana132/")
     assert cable.reference_id == "09HAVANA132" and cable.id_source == "url"
     assert any(w.kind == "id conflict" for w in cable.warnings)
+
+
+def test_hostile_dump_lines():
+    """A dump header over huge glued lines: cleaned without a crash, nothing invented."""
+    head = "02AMMAN2221\nSUBJECT\nMon May 06 00:00:00 +0200 2002\nUNCLASSIFIED\nEmbassy Amman\n"
+    for body in (
+        "X" + " SECRET AMMAN" * 20000 + "\n",
+        "RUEHXX/AMEMBASSY FOO PRIORITYUNCLAS AMMAN 002221\n" * 3000,
+    ):
+        result = clean_page((head + body).encode())
+        assert result.cables == [] and result.has_warning("no cable")
