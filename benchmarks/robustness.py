@@ -1,10 +1,12 @@
 """Fidelity on pages the rules were not written from: new blog themes, new framing, other cables.
 
 Builds a set of synthetic mirror pages in the corpus layout (pages/, truth/) from the cablegate
-dev cables (their true texts), pasted into eight blog and forum themes that are not in the dev
-corpus, in the five styles bloggers used, with framing sentences the rules do not list, several
-cables per post, mojibake and markup variants; then cleans them with `cablearchive clean --out`
-and scores them with the corpus scorer.
+dev cables (their true texts), pasted into fourteen blog, forum and site-builder themes that are
+not in the dev corpus (`robustness_themes.py` holds six of them), in the five styles bloggers
+used, with framing sentences the rules do not list, widgets inside the post body (share bars,
+"Share this video" blocks, related posts, newsletter boxes), several cables per post, mojibake
+and markup variants; then cleans them with `cablearchive clean --out` and scores them with the
+corpus scorer.
 
     python benchmarks/robustness.py [--pages N] [--seed S] [--keep DIR]
 """
@@ -24,6 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import robustness_themes as more  # noqa: E402  (beside this script)
 
 BEFORE = [
     "From the cablegate release:",
@@ -32,6 +37,7 @@ BEFORE = [
     "Original cable text follows:",
     "Der folgende Text stammt aus den veröffentlichten Depeschen.",
     "Another cable, posted without comment.",
+    *more.BEFORE,
 ]
 AFTER = [
     "Thoughts? Drop a comment below.",
@@ -39,6 +45,7 @@ AFTER = [
     "Quelle: WikiLeaks.",
     "Originally published by WikiLeaks in 2010.",
     "I will post the follow-up cable tomorrow.",
+    *more.AFTER,
 ]
 
 # Each theme: (name, page template with {title} {post} {url}, post-body wrapper with {body}).
@@ -130,6 +137,8 @@ THEMES = {
 <footer><p>© 2010 The Daily Ledger. All rights reserved. Terms of use · Privacy policy</p></footer></body></html>""",
     ),
 }
+
+THEMES.update(more.THEMES)
 
 VIEWER_HELP = """<p><a href="http://wikileaks.org/cable/{y}/{m}/{ref}.html">WikiLeaks Link</a></p>
 <p>To understand the justification used for the classification of each cable, please use this <a href="http://en.wikisource.org/wiki/Executive_Order_13526#Part_1">WikiSource</a> article as reference.</p>
@@ -228,13 +237,20 @@ def build(out: Path, n_pages: int, seed: int) -> None:
         framed = rng.random() < 0.5
         moji = style != "viewer_paste" and rng.random() < 0.1
         tag = "div" if rng.random() < 0.25 else "p"
-        parts = []
+        # Widgets inside the post body; drawn from their own generator, so that the pages and
+        # cables a seed draws stay those of the eight first themes.
+        inside = more.widgets(random.Random(f"{seed}/{i}")) if theme in more.THEMES or i % 2 else {}
+        parts = list(inside.get("top", []))
         if framed:
             parts.append(f"<p>{html.escape(rng.choice(BEFORE))}</p>\n")
-        for meta, text in picked:
+        parts.extend(inside.get("intro", []))
+        for n, (meta, text) in enumerate(picked):
+            if n:
+                parts.extend(inside.get("between", []))
             if k > 1:
                 parts.append(f"<h3>Cable {meta['reference_id']}</h3>\n")
             parts.append(render_cable(text, style, meta, rng, tag))
+        parts.extend(inside.get("after", []))
         if framed:
             parts.append(f"<p>{html.escape(rng.choice(AFTER))}</p>\n")
         post = "".join(parts)

@@ -147,7 +147,7 @@ def decode(
     maybe_html = bool(_HTML_SNIFF.search(body[:65536]))
     bom_enc, bom = read_bom(body)
     candidates: list[tuple[str, str]] = []
-    if bom_enc:
+    if bom_enc and bom:
         candidates.append((resolve_encoding(bom_enc) or bom_enc, "byte-order mark"))
         body = body[len(bom) :]
     http_enc = http_content_type_encoding(content_type) if content_type else None

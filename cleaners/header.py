@@ -233,7 +233,8 @@ def parse_header(lines: list[str]) -> Header:
     return h
 
 
-_YEAR = re.compile(r"(?<![\d/.-])(?:19[6-9]\d|20[0-4]\d)(?![\d/-])")
+# A year named in the text; a decade ("the 1980s and 1990s") names no year.
+_YEAR = re.compile(r"(?<![\d/.-])(?:19[6-9]\d|20[0-4]\d)(?![\d/-]|\x27?s\b)")
 # The published cables were written from December 1966 to February 2010: an inferred year
 # outside that span is impossible (a DECL of 2029 is 25 years from 2004, not 10 from 2019).
 FIRST_YEAR, LAST_YEAR = 1966, 2010

@@ -9,7 +9,7 @@ from typing import Any
 from lxml import etree
 from lxml import html as lxml_html
 
-from cleaners import finder
+from cleaners import dumps, finder
 from cleaners.decode import decode
 from cleaners.header import REF_IN_TEXT, derive_ref, id_parts, is_ref_id, parse_header, split_ref
 from cleaners.htmltext import Line, render
@@ -89,8 +89,20 @@ def _clean_into(
     if decoded.kind == "text":
         result.family, result.profile = "text", None
         lines = _text_lines(decoded.text)
+        dump_table, lines, dump_notes = dumps.read_header(lines, common)
+        if dump_table:
+            result.profile = "dump"
         _find_and_build(
-            result, lines, None, url, None, rules, rules.family("generic"), lines_kept=True, markdown=True
+            result,
+            lines,
+            dump_table,
+            url,
+            None,
+            rules,
+            rules.family("generic"),
+            lines_kept=True,
+            markdown=True,
+            notes=dump_notes,
         )
         return
 
@@ -243,7 +255,7 @@ def _viewer_table(doc: etree._Element, common: dict[str, Any]) -> dict[str, str]
     for table in tables:
         for row in table.iter("tr"):
             cells = [" ".join(c.text_content().split()) for c in row if c.tag in ("td", "th")]
-            if len(cells) >= 5 and is_ref_id(cells[0]):
+            if len(cells) >= 5 and is_viewer_id(cells[0]):
                 return {
                     "reference_id": cells[0],
                     "created": cells[1],
@@ -252,6 +264,17 @@ def _viewer_table(doc: etree._Element, common: dict[str, Any]) -> dict[str, str]
                     "origin": cells[4],
                 }
     return None
+
+
+# The viewer names some cables by IDs that are not well formed (`7575LIBREVILLE1895` for a 1975
+# cable, `09SECTION01OF03SANJOSE525`, `06MADRID002583ZFR2585`): its table is the page's own
+# name for the cable, so these are kept as the reference ID the page names.
+_VIEWER_ID = re.compile(r"^\d{2}[A-Z0-9-]*[A-Z][A-Z0-9-]*\d$")
+
+
+def is_viewer_id(ref: str) -> bool:
+    """True for an ID the viewer's table may carry: a well-formed one, or one of its malformed ones."""
+    return is_ref_id(ref) or (len(ref) <= 40 and bool(_VIEWER_ID.match(ref)))
 
 
 def _text_lines(text: str) -> list[Line]:
@@ -332,9 +355,11 @@ def _find_and_build(
     family: FamilyRules,
     lines_kept: bool | None,
     markdown: bool = False,
+    notes: list[str] | None = None,
 ) -> None:
-    """Search `lines` for cables and add each to `result`."""
+    """Search `lines` for cables and add each to `result`; `notes` are repairs already made to them."""
     lines, repairs = _repair(lines, markdown)
+    repairs = [*(notes or []), *repairs]
     found = finder.find(lines, rules.common, family.drop_lines)
     for f in found:
         if table and not f.table and (len(found) == 1 or table["reference_id"] == f.heading_ref):
@@ -395,7 +420,7 @@ def _build(
     ref: str | None = None
     how: str | None = None
     candidates: list[tuple[str, str]] = []
-    if f.table and is_ref_id(f.table["reference_id"]):
+    if f.table and is_viewer_id(f.table["reference_id"]):
         candidates.append((f.table["reference_id"], "table"))
     if f.heading_ref and is_ref_id(f.heading_ref):
         candidates.append((f.heading_ref, "heading"))
@@ -418,7 +443,7 @@ def _build(
         if agree is True or (agree is None and page_cables == 1):
             ref, how = cand, source
             break
-        if agree is False and page_cables == 1 and source in ("url", "title") and header_ref is None:
+        if agree is False and page_cables == 1 and source in ("url", "title"):
             ref, how = cand, source
             warnings.append(
                 W(
@@ -434,15 +459,15 @@ def _build(
         warnings.append(W(Warn.ID_CONFLICT, f"header reads as {header_ref}; kept {ref} from the {how}"))
 
     meta_table = f.table if f.table and f.table.get("reference_id") == ref else None
-    classification = meta_table["classification"] if meta_table else _classification(h)
+    classification = meta_table.get("classification") if meta_table else _classification(h)
     cable = Cable(
         text=text,
         reference_id=ref,
         id_source=how,
-        created=meta_table["created"] if meta_table else None,
-        released=meta_table["released"] if meta_table else None,
+        created=meta_table.get("created") if meta_table else None,
+        released=meta_table.get("released") if meta_table else None,
         classification=classification,
-        origin=meta_table["origin"] if meta_table else None,
+        origin=meta_table.get("origin") if meta_table else None,
         subject=h.subject,
         tags=h.tags,
         references=h.references,

@@ -53,11 +53,20 @@ _COMMON_SCHEMA: dict[str, dict[str, type]] = {
         "table_xpath": str,
         "hashtag": str,
     },
+    "dump": {
+        "id_line": str,
+        "date_line": str,
+        "classification_line": str,
+        "origin_line": str,
+        "label": str,
+        "window": int,
+    },
     "framing": {"before": list, "after": list, "cable_heading": list},
     "cable": {
         "start": list,
         "header_markers": list,
         "end_lines": list,
+        "preamble": list,
         "signer": str,
         "header_window": int,
     },
@@ -147,7 +156,7 @@ def _check_schema(path: Path, text: str, data: dict[str, Any], schema: dict[str,
                     f"{path}:{_line_of(text, key)}: {table}.{key} must be {want.__name__}, "
                     f"not {type(value).__name__}"
                 )
-            if want is list and not all(isinstance(v, str) for v in value):
+            if isinstance(value, list) and not all(isinstance(v, str) for v in value):
                 raise RulesError(f"{path}:{_line_of(text, key)}: {table}.{key} must be a list of strings")
 
 
@@ -256,6 +265,17 @@ def _compile_common(path: Path, text: str, data: dict[str, Any]) -> dict[str, An
     out["hashtag"] = _compile_regex(
         path, text, viewer.get("hashtag", r"#(\d{2}[A-Z][A-Z-]*\d+)\b"), "viewer.hashtag"
     )
+    dump = data.get("dump", {})
+    out["dump"] = {}
+    if dump:
+        missing = [k for k in _COMMON_SCHEMA["dump"] if k not in dump]
+        if missing:
+            raise RulesError(f"{path}:{_line_of(text, '[dump')}: [dump] needs {', '.join(missing)}")
+        out["dump"] = {
+            k: _compile_regex(path, text, dump[k], f"dump.{k}")
+            for k in ("id_line", "date_line", "classification_line", "origin_line", "label")
+        }
+        out["dump"]["window"] = dump["window"]
     framing = data.get("framing", {})
     out["framing_before"] = [
         _compile_regex(path, text, p, "framing.before") for p in framing.get("before", [])
@@ -270,6 +290,7 @@ def _compile_common(path: Path, text: str, data: dict[str, Any]) -> dict[str, An
         _compile_regex(path, text, p, "cable.header_markers") for p in cable.get("header_markers", [])
     ]
     out["end_lines"] = [_compile_regex(path, text, p, "cable.end_lines") for p in cable.get("end_lines", [])]
+    out["preamble"] = [_compile_regex(path, text, p, "cable.preamble") for p in cable.get("preamble", [])]
     out["signer"] = _compile_regex(path, text, cable.get("signer", r"^[A-Z]{2,}$"), "cable.signer")
     out["header_window"] = cable.get("header_window", 40)
     return out

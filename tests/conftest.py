@@ -15,9 +15,11 @@ def truth_cases(folder: str) -> list[tuple[Path, dict]]:
     """(page path, truth record) for every page of a fixture folder."""
     out = []
     for truth in sorted((PAGES / folder).glob("*.json")):
-        page = truth.with_suffix(".html")
-        if page.exists():
-            out.append((page, json.loads(truth.read_text(encoding="utf-8"))))
+        # HTML pages, and text pages (dumps, text converted from PDF) named like their truth
+        for page in (truth.with_suffix(".html"), truth.with_suffix(".txt")):
+            if page.exists():
+                out.append((page, json.loads(truth.read_text(encoding="utf-8"))))
+                break
     return out
 
 

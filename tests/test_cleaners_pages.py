@@ -67,7 +67,9 @@ def _cases(*folders: str) -> list:
     ]
 
 
-@pytest.mark.parametrize(("page", "truth"), _cases("cablegate", "mirrors"))
+@pytest.mark.parametrize(
+    ("page", "truth"), _cases("cablegate", "mirrors", "viewer2011", "dumps", "pdftext", "blogchrome")
+)
 def test_every_cable_exactly(page, truth):
     """Each page gives exactly its cables, with the true text and metadata and no chrome."""
     cables = clean(page.read_bytes(), url=truth["url"])
