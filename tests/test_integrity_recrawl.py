@@ -9,113 +9,24 @@ crawler must read their stored copies).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from archive import Archive
-from archive.ids import source_key
+from archive import Archive, source_key
 from cleaners import clean_page
 
-from integrity_support import CABLEGATE, WORLD, ChainWorld, heads, write_json
+from integrity_support import CHAINS, SITE, ChainWorld, heads, start_mirror
 from mockserver import cablearchive, settings_args
 
 pytestmark = pytest.mark.slow
 
-SITE = "mirror"
-BASE = f"http://{SITE}.world.invalid"
-
-# chain -> (cable path on the mirror, world file it is copied from)
-CHAINS: dict[str, tuple[str, Path]] = {
-    "meta-refresh": (
-        "/cable/2009/05/09TELAVIV1060.html",
-        WORLD / "cablegate/cable/2009/05/09TELAVIV1060.html",
-    ),
-    "redirect-301": ("/cable/2010/02/10HARARE93.html", WORLD / "cablegate/cable/2010/02/10HARARE93.html"),
-    "pagination": ("/cable/2006/04/06MADRID934.html", WORLD / "cablegate/cable/2006/04/06MADRID934.html"),
-    "feed": ("/cable/2007/01/07PARIS170.html", WORLD / "cablegate/cable/2007/01/07PARIS170.html"),
-    "robots-sitemap": ("/cable/2006/12/06BERLIN2546.html", CABLEGATE / "06BERLIN2546.html"),
-}
-
-ROOT_REFRESH = (
-    '<!DOCTYPE html><html><head><meta http-equiv="refresh" content="0; url=/index.html">'
-    "<title>Cablegate mirror</title></head><body></body></html>"
-)
-
-
-def _page(title: str, body: str, head: str = "") -> str:
-    return f"<!DOCTYPE html><html><head><title>{title}</title>{head}</head><body>{body}</body></html>"
-
-
-def build_mirror(root: Path) -> dict[str, bytes]:
-    """Write the mirror world; returns {cable path: changed page body} for the second build."""
-    site = root / SITE
-    cables = {chain: path for chain, (path, _src) in CHAINS.items()}
-    files = {
-        "_root.html": ROOT_REFRESH,
-        "index.html": _page(
-            "Cablegate mirror", f'<p><a href="{cables["meta-refresh"]}">latest cable</a></p>'
-        ),
-        "hub.html": _page(
-            "Browse",
-            '<p><a href="/latest.html">newest release</a></p><p><a rel="next" href="/page/2/">older</a></p>',
-            head=f'<link rel="alternate" type="application/rss+xml" href="{BASE}/feed/">',
-        ),
-        "page/2/index.html": _page("Browse, page 2", f'<p><a href="{cables["pagination"]}">a cable</a></p>'),
-        "feed/index.xml": (
-            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>mirror</title>'
-            f"<link>{BASE}/</link><item><title>a cable</title><link>{BASE}{cables['feed']}</link>"
-            "</item></channel></rss>"
-        ),
-        "maps/cables-sitemap.xml": (
-            '<?xml version="1.0" encoding="UTF-8"?>'
-            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-            f"<url><loc>{BASE}{cables['robots-sitemap']}</loc></url></urlset>"
-        ),
-        "robots.txt": (
-            "User-agent: *\nDisallow: /articles/\nDisallow: /static/\nDisallow: /reldate/\n"
-            f"Disallow: /tag/\nDisallow: /origin/\nSitemap: {BASE}/maps/cables-sitemap.xml\n"
-        ),
-    }
-    for rel, text in files.items():
-        p = site / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-    changed: dict[str, bytes] = {}
-    for path, src in CHAINS.values():
-        body = src.read_bytes()
-        (site / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
-        (site / path.lstrip("/")).write_bytes(body)
-        changed[path] = _changed_build(body)
-    write_json(root / "world.json", {"profile": "chains", "sites": {SITE: {"seed": "/"}}, "pages": []})
-    return changed
-
-
-def _changed_build(body: bytes) -> bytes:
-    """The same page with one word of the cable's text changed (as a mirror re-publishing it)."""
-    before = clean_page(body).cables[0]
-    words = [w for w in re.findall(r"\b[A-Z]{7,}\b", before.text) if w not in (before.reference_id or "")]
-    word = words[len(words) // 2]
-    new = body.replace(word.encode(), (word[:-1] + "Q").encode())
-    after = clean_page(new).cables[0]
-    assert after.reference_id == before.reference_id and after.text != before.text
-    return new
-
 
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    root = tmp_path_factory.mktemp("chainworld")
-    changed = build_mirror(root)
-    world = ChainWorld(root)
-    world.routes = {
-        SITE: {"/": ("file", "/_root.html"), "/latest.html": ("redirect", CHAINS["redirect-301"][0])}
-    }
-    world.start()
-    seeds = root / "seeds.txt"
-    seeds.write_text(f"{world.url(SITE, '/')}\n{world.url(SITE, '/hub.html')}\n", encoding="utf-8")
+    world, changed, seeds = start_mirror(tmp_path_factory.mktemp("chainworld"))
     yield {"world": world, "changed": changed, "seeds": seeds}
     world.stop()
 

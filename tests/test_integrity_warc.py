@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from archive import Archive
-from archive.ids import source_key
+from archive import Archive, source_key
 from cleaners import clean_page
 
 from archive_support import cablegate_pages, html_headers, warc_files
