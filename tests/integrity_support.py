@@ -93,6 +93,15 @@ def tree_digest(root: Path) -> dict[str, tuple[int, float]]:
     return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime) for p in all_files(root)}
 
 
+def zero_pages(db: Path) -> None:
+    """Zero every other 4 KiB page of an SQLite file after the first (a malformed database)."""
+    data = bytearray(db.read_bytes())
+    page = 4096
+    for start in range(page, len(data), page * 2):
+        data[start : start + page] = b"\0" * min(page, len(data) - start)
+    db.write_bytes(bytes(data))
+
+
 # ----------------------------------------------------------------------------- WARC surgery
 
 
@@ -349,7 +358,7 @@ CHAINS: dict[str, tuple[str, Path]] = {
     "redirect-301": ("/cable/2010/02/10HARARE93.html", WORLD / "cablegate/cable/2010/02/10HARARE93.html"),
     "pagination": ("/cable/2006/04/06MADRID934.html", WORLD / "cablegate/cable/2006/04/06MADRID934.html"),
     "feed": ("/cable/2007/01/07PARIS170.html", WORLD / "cablegate/cable/2007/01/07PARIS170.html"),
-    "robots-sitemap": ("/cable/2006/12/06BERLIN2546.html", CABLEGATE / "06BERLIN2546.html"),
+    "robots-sitemap": ("/cable/2006/08/06BERLIN2546.html", CABLEGATE / "06BERLIN2546.html"),
 }
 
 ROOT_REFRESH = (
@@ -376,6 +385,7 @@ def build_mirror(root: Path) -> dict[str, bytes]:
             '<p><a href="/latest.html">newest release</a></p><p><a rel="next" href="/page/2/">older</a></p>',
             head=f'<link rel="alternate" type="application/rss+xml" href="{BASE}/feed/">',
         ),
+        "support.html": _page("Support", "<p>Mirror of the cables.</p>"),
         "page/2/index.html": _page("Browse, page 2", f'<p><a href="{cables["pagination"]}">a cable</a></p>'),
         "feed/index.xml": (
             '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>mirror</title>'
@@ -389,7 +399,8 @@ def build_mirror(root: Path) -> dict[str, bytes]:
         ),
         "robots.txt": (
             "User-agent: *\nDisallow: /articles/\nDisallow: /static/\nDisallow: /reldate/\n"
-            f"Disallow: /tag/\nDisallow: /origin/\nSitemap: {BASE}/maps/cables-sitemap.xml\n"
+            f"Disallow: /tag/\nDisallow: /origin/\nDisallow: /date/\nDisallow: /classification/\n"
+            f"Sitemap: {BASE}/maps/cables-sitemap.xml\n"
         ),
     }
     for rel, text in files.items():

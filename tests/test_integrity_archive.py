@@ -26,6 +26,7 @@ from integrity_support import (
     snapshot,
     tmpfs,
     tree_digest,
+    zero_pages,
 )
 from mockserver import cablearchive
 
@@ -249,14 +250,6 @@ def test_a_crawl_on_a_full_disk_is_settled_by_resume(web: Any, tmp_path: Path) -
 # ----------------------------------------------------------------------------- 12. damaged archives
 
 
-def _zero_pages(db: Path) -> None:
-    data = bytearray(db.read_bytes())
-    page = 4096
-    for start in range(page, len(data), page * 2):
-        data[start : start + page] = b"\0" * min(page, len(data) - start)
-    db.write_bytes(bytes(data))
-
-
 @pytest.mark.parametrize("command", [["list"], ["search", "Berlin"], ["reclean", "--dry-run"]])
 @pytest.mark.xfail(
     strict=True,
@@ -264,14 +257,14 @@ def _zero_pages(db: Path) -> None:
     "message naming the damage and the command that repairs it",
 )
 def test_a_malformed_index_gives_a_message(work: Path, command: list[str]) -> None:
-    _zero_pages(work / "index.sqlite")
+    zero_pages(work / "index.sqlite")
     proc = cablearchive(*command, "--archive", str(work))
     _no_traceback(proc)
     assert "index.sqlite" in proc.stderr and "reindex" in proc.stderr, proc.stderr
 
 
 def test_verify_names_a_malformed_index(work: Path) -> None:
-    _zero_pages(work / "index.sqlite")
+    zero_pages(work / "index.sqlite")
     proc = cablearchive("verify", "--archive", str(work))
     _no_traceback(proc)
     assert proc.returncode == 1 and "index.sqlite" in proc.stdout + proc.stderr

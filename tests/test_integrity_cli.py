@@ -17,7 +17,16 @@ from archive import Archive
 from cleaners import Warn, clean_page
 
 from archive_support import html_headers
-from integrity_support import CABLEGATE, ChainWorld, build_archive, cli_on_terminal, start_mirror, tree_digest
+from integrity_support import (
+    CABLEGATE,
+    CHAINS,
+    ChainWorld,
+    build_archive,
+    cli_on_terminal,
+    start_mirror,
+    tree_digest,
+    zero_pages,
+)
 from mockserver import REPO, MockWeb, cablearchive, cli_env, settings_args
 
 BERLIN = CABLEGATE / "06BERLIN2546.html"
@@ -350,3 +359,43 @@ def test_max_pages_is_a_limit_on_fetches(mirror: tuple[ChainWorld, Path], tmp_pa
     # robots.txt and the /sitemap.xml probe are how a site is read, not pages of it.
     fetched = [h.path for h in world.hits[mark:] if h.path not in ("/robots.txt", "/sitemap.xml")]
     assert len(fetched) <= limit, fetched
+
+
+# ----------------------------------------------------------------------------- runs and reports
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="a crawl's report does not say where it was saved")
+def test_a_crawl_report_says_where_it_was_saved(mirror: tuple[ChainWorld, Path], tmp_path: Path) -> None:
+    _world, seeds = mirror
+    archive = tmp_path / "a"
+    proc = cablearchive("crawl", str(seeds), "--archive", str(archive), *settings_args())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    named = [w.strip(".,;:()'\"") for w in (proc.stdout + proc.stderr).split() if str(archive) in w]
+    assert any(Path(p).is_file() and p.endswith(".json") for p in named), proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="a crawl proceeds on a malformed index.sqlite: its commits fail, it exits 0, and verify then "
+    "ends with a traceback",
+)
+def test_a_crawl_on_a_malformed_index_is_refused_or_repaired(
+    mirror: tuple[ChainWorld, Path], tmp_path: Path
+) -> None:
+    _world, seeds = mirror
+    archive = build_archive(tmp_path / "a")
+    zero_pages(archive / "index.sqlite")
+    proc = cablearchive("crawl", str(seeds), "--archive", str(archive), *settings_args())
+    _no_traceback(proc)
+    if proc.returncode == 0:
+        # It rebuilt the index first: the archive is whole and holds the crawl.
+        verify = cablearchive("verify", "--archive", str(archive))
+        _no_traceback(verify)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        with Archive.open(archive) as arch:
+            refs = {c.ref for c in arch.list_cables()}
+        assert refs >= {Path(p).stem for p, _src in CHAINS.values()} | {"00HARARE6677", "09BRASILIA177"}
+    else:
+        assert "index.sqlite" in proc.stderr + proc.stdout and "reindex" in proc.stderr + proc.stdout
