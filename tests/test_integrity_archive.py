@@ -1,0 +1,346 @@
+"""The archive on disk: no links in the OCFL root, read-only archives read and verify, a full disk
+during the index update is settled by the next writer, and every damage is named, never a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import sqlite3
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archive import Archive
+
+from archive_support import cablegate_pages, html_headers, ocfl_validate
+from integrity_support import (
+    all_files,
+    build_archive,
+    read_only_copy,
+    snapshot,
+    tmpfs,
+    tree_digest,
+    zero_pages,
+)
+from mockserver import cablearchive
+
+REF = "06BERLIN2546"  # a cable of the fixture pages
+
+
+def _two_versions(path: Path) -> Path:
+    """The fixture archive, then a second commit that changes one cable (so objects have v2)."""
+    build_archive(path)
+    from cleaners import clean_page
+
+    url, body, _ = next(p for p in cablegate_pages() if REF in p[0])
+    arch = Archive.open(path)
+    with arch.writer(kind="crawl") as w:
+        changed = body.replace(b"Berlin", b"BERLIN", 3)
+        mirror = url.replace("cablegate.wikileaks.org", "mirror.example.org")
+        w.record(w.add_capture(mirror, 200, html_headers(), changed), clean_page(changed, url=mirror))
+    arch.close()
+    assert Archive.open(path).cable(REF).head == 2
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive of the fixture pages with two versions of one cable; tests copy it before damaging it."""
+    return _two_versions(tmp_path_factory.mktemp("built") / "archive")
+
+
+@pytest.fixture
+def work(built: Path, tmp_path: Path) -> Path:
+    """A copy of the built archive this test may damage."""
+    dst = tmp_path / "archive"
+    shutil.copytree(built, dst, symlinks=True)
+    return dst
+
+
+def _no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in proc.stderr + proc.stdout, (proc.stderr + proc.stdout)[-1500:]
+
+
+# ----------------------------------------------------------------------------- 4. links in the storage root
+
+
+def _links(root: Path) -> list[str]:
+    out = []
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = Path(folder) / name
+            st = os.lstat(p)
+            if stat.S_ISLNK(st.st_mode):
+                out.append(f"{p}: symbolic link")
+            elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                out.append(f"{p}: {st.st_nlink} hard links")
+    return out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the OCFL storage root uses hard links: each object's root inventory.json and its sidecar are "
+    "hard links to the head version's copies (OCFL 1.1 E090 forbids links in a storage root)",
+)
+def test_no_file_in_the_storage_root_is_a_link(built: Path) -> None:
+    links = _links(built / "cables")
+    assert not links, links[:6]
+
+
+@pytest.mark.parametrize("kind", ["hard", "symbolic"])
+@pytest.mark.xfail(
+    strict=True,
+    reason="verify does not check for links in the OCFL storage root (ocfl-validate does not either)",
+)
+def test_verify_names_a_link_in_the_storage_root(work: Path, kind: str) -> None:
+    obj = work / "cables" / REF
+    root_inv, head_inv = obj / "inventory.json", obj / "v2" / "inventory.json"
+    for name in ("inventory.json", "inventory.json.sha512"):
+        # Start from plain copies, then link exactly one file.
+        data = (obj / name).read_bytes()
+        (obj / name).unlink()
+        (obj / name).write_bytes(data)
+    root_inv.unlink()
+    if kind == "hard":
+        os.link(head_inv, root_inv)
+    else:
+        os.symlink("v2/inventory.json", root_inv)
+    proc = cablearchive("verify", "--archive", str(work))
+    _no_traceback(proc)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert str(root_inv) in proc.stdout + proc.stderr and "link" in proc.stdout + proc.stderr
+
+
+# ----------------------------------------------------------------------------- 5. read-only archives
+
+READERS = {
+    "verify": (["verify"], "verifies"),
+    "reindex --check": (["reindex", "--check"], "current"),
+    "list": (["list"], REF),
+    "show": (["show", REF], "BERLIN"),
+}
+
+
+@pytest.fixture(scope="module")
+def read_only(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    with read_only_copy(built, tmp_path_factory.mktemp("ro") / "mnt") as path:
+        yield path
+
+
+_RO_XFAIL = pytest.mark.xfail(
+    strict=True,
+    reason="a read-only archive cannot be verified: verify takes the write lock state/lock and crashes "
+    "(OSError 30); reindex has no --check mode",
+)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [pytest.param(c, marks=_RO_XFAIL) if c in ("verify", "reindex --check") else c for c in READERS],
+)
+def test_a_read_only_archive_reads_and_verifies(read_only: Path, command: str) -> None:
+    before = tree_digest(read_only)
+    args, expected = READERS[command]
+    proc = cablearchive(*args, "--archive", str(read_only))
+    _no_traceback(proc)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert expected in proc.stdout + proc.stderr
+    assert tree_digest(read_only) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="reindex has no --check mode that writes nothing and says whether the index is current",
+)
+def test_reindex_check_tells_a_stale_index_and_writes_nothing(work: Path) -> None:
+    (work / "index.sqlite").unlink()
+    before = tree_digest(work)
+    proc = cablearchive("reindex", "--check", "--archive", str(work))
+    _no_traceback(proc)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert tree_digest(work) == before
+
+
+# ----------------------------------------------------------------------------- 8. disk full during the index update
+
+# Free space left on an 8 MiB archive filesystem when a crawl starts (an uninterrupted crawl of the
+# mock world takes about 1 MiB in 20 commits): the disk fills in a different commit, and a different
+# stage of it (WARC, objects, journal, index), at each level.
+FREE_KB = list(range(250, 1000, 100))
+
+
+@pytest.fixture(scope="module")
+def web() -> Any:
+    from mockserver import MockWeb
+
+    server = MockWeb()
+    yield server
+    server.stop()
+
+
+def _search_hits(archive: Path, queries: list[str]) -> dict[str, set[str]]:
+    with Archive.open(archive) as arch:
+        return {q: {h.ref for h in arch.search(q, limit=100)} for q in queries}
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="disk full during the index update leaves index.sqlite stale for good: the SQLite error "
+    "('database or disk is full') is not an OSError, so the crawl goes on, and the next commit's "
+    "journal overwrites the one naming the uninstalled objects",
+)
+def test_a_crawl_on_a_full_disk_is_settled_by_resume(web: Any, tmp_path: Path) -> None:
+    from mockserver import settings_args
+
+    seeds = web.write_seeds(
+        tmp_path / "seeds.txt", [web.url(s) for s in ("cablegate", "wordpress", "blogger")]
+    )
+    crawl = ("crawl", str(seeds), *settings_args("CABLEARCHIVE_COMMIT_PAGES=3"))
+    whole = tmp_path / "whole"
+    assert cablearchive(*crawl, "--archive", str(whole)).returncode == 0
+    truth = {ref: c["text"] for ref, c in snapshot(whole).items()}
+    # One word of each cable, and the cables a search for it finds in the uninterrupted crawl.
+    queries = [max(re.findall(r"[A-Za-z]{6,}", text), key=len) for text in truth.values()]
+    expected_hits = _search_hits(whole, queries)
+    failures: list[str] = []
+    with tmpfs(tmp_path / "small", "8m") as mnt:
+        for free in FREE_KB:
+            archive, ballast = mnt / "archive", mnt / "ballast"
+            shutil.rmtree(archive, ignore_errors=True)
+            ballast.unlink(missing_ok=True)
+            kept_first = -1
+            st = os.statvfs(mnt)
+            ballast.write_bytes(b"\0" * max(0, st.f_bavail * st.f_frsize - free * 1024))
+            first = cablearchive(*crawl, "--archive", str(archive))
+            with contextlib.suppress(Exception), Archive.open(archive) as arch:
+                kept_first = sum(1 for _ in arch.list_cables())
+            ballast.unlink()
+            # Space is back: the resumed crawl (the next writer) settles what the full disk left.
+            resumed = cablearchive(*crawl, "--archive", str(archive), "--resume")
+            listed = cablearchive("list", "--archive", str(archive))
+            verify = cablearchive("verify", "--archive", str(archive))
+            problems = []
+            if "Traceback" in first.stdout + first.stderr:
+                problems.append("traceback on a full disk")
+            if first.returncode == 0 and kept_first < len(truth):
+                problems.append(f"exit 0 with {kept_first} of {len(truth)} cables listed")
+            if resumed.returncode != 0:
+                problems.append(f"resume exit {resumed.returncode}")
+            n = sum(1 for line in listed.stdout.splitlines() if line.strip())
+            if n != len(truth):
+                problems.append(f"list shows {n} of {len(truth)}")
+            if verify.returncode != 0:
+                problems.append("verify fails: " + " | ".join(verify.stdout.splitlines()[:2]))
+            elif {r: c["text"] for r, c in snapshot(archive).items()} != truth:
+                problems.append("texts differ from a crawl with space")
+            elif _search_hits(archive, queries) != expected_hits:
+                problems.append("search misses cables")
+            if problems:
+                failures.append(f"{free} KiB free: " + "; ".join(problems))
+    assert not failures, "\n".join(failures)
+
+
+# ----------------------------------------------------------------------------- 12. damaged archives
+
+
+@pytest.mark.parametrize("command", [["list"], ["search", "Berlin"], ["reclean", "--dry-run"]])
+@pytest.mark.xfail(
+    strict=True,
+    reason="a malformed index.sqlite (pages zeroed) makes readers exit with a traceback instead of a "
+    "message naming the damage and the command that repairs it",
+)
+def test_a_malformed_index_gives_a_message(work: Path, command: list[str]) -> None:
+    zero_pages(work / "index.sqlite")
+    proc = cablearchive(*command, "--archive", str(work))
+    _no_traceback(proc)
+    assert "index.sqlite" in proc.stderr and "reindex" in proc.stderr, proc.stderr
+
+
+def test_verify_names_a_malformed_index(work: Path) -> None:
+    zero_pages(work / "index.sqlite")
+    proc = cablearchive("verify", "--archive", str(work))
+    _no_traceback(proc)
+    assert proc.returncode == 1 and "index.sqlite" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["show", REF, "--version", "1"], ["log", REF], ["diff", REF, "1", "2"], ["show", REF]]
+)
+@pytest.mark.xfail(
+    strict=True,
+    reason="a deleted v1/ makes show, log and diff exit with a traceback instead of a message",
+)
+def test_a_deleted_version_folder_gives_a_message(work: Path, command: list[str]) -> None:
+    shutil.rmtree(work / "cables" / REF / "v1")
+    proc = cablearchive(*command, "--archive", str(work))
+    _no_traceback(proc)
+    assert REF in proc.stderr and "v1" in proc.stderr, proc.stderr
+    verify = cablearchive("verify", "--archive", str(work))
+    assert verify.returncode == 1 and "v1" in verify.stdout
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="reindex silently drops an object whose root inventory.json is missing (an identical copy sits "
+    "in its head version), after which verify asks for reindex forever; no repair command",
+)
+def test_a_missing_root_inventory_is_named_and_repaired(work: Path) -> None:
+    obj = work / "cables" / REF
+    (obj / "inventory.json").unlink()
+    reindex = cablearchive("reindex", "--archive", str(work))
+    _no_traceback(reindex)
+    listed = cablearchive("list", "--archive", str(work))
+    assert REF in listed.stdout, "reindex dropped the object"
+    verify = cablearchive("verify", "--archive", str(work))
+    assert verify.returncode == 1 and str(obj / "inventory.json") in verify.stdout
+    assert "cablearchive repair" in verify.stdout + verify.stderr
+    repair = cablearchive("repair", "--archive", str(work))
+    assert repair.returncode == 0, repair.stdout + repair.stderr
+    assert cablearchive("verify", "--archive", str(work)).returncode == 0
+    assert ocfl_validate(work).returncode == 0
+
+
+@pytest.mark.parametrize("command", [["verify"], ["list"], ["show", REF]])
+@pytest.mark.xfail(
+    strict=True,
+    reason="a damaged state/journal.json blocks every command, verify included, with exit 2 and no remedy",
+)
+def test_a_damaged_journal_is_named_with_its_remedy(work: Path, command: list[str]) -> None:
+    (work / "state").mkdir(exist_ok=True)
+    (work / "state" / "journal.json").write_text('{"run": "x", "objects": [', encoding="utf-8")
+    proc = cablearchive(*command, "--archive", str(work))
+    _no_traceback(proc)
+    if command == ["verify"]:
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "journal.json" in proc.stdout and "cablearchive" in proc.stdout
+    else:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "journal.json" in proc.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="verify does not check captures/cleaned.jsonl")
+def test_verify_checks_the_cleaned_marks(work: Path) -> None:
+    marks = work / "captures" / "cleaned.jsonl"
+    lines = marks.read_text(encoding="utf-8").splitlines()
+    lines[0] = lines[0].replace('"capture": "<urn:uuid:', '"capture": "<urn:uuid:0000')
+    marks.write_text("\n".join([*lines, "{not json"]) + "\n", encoding="utf-8")
+    proc = cablearchive("verify", "--archive", str(work))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "cleaned.jsonl" in proc.stdout
+
+
+def test_the_built_archive_is_sound(built: Path) -> None:
+    # The starting point of every damage above.
+    proc = cablearchive("verify", "--archive", str(built))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ocfl_validate(built).returncode == 0
+    assert sqlite3.connect(built / "index.sqlite").execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert json.loads((built / "cablearchive.json").read_text())["format"] == "cablearchive"
+    assert sum(1 for _ in all_files(built / "cables")) > 10
