@@ -29,7 +29,7 @@ import pytest
 
 from archive import Archive
 from cleaners import clean_page
-from crawler.worldserver import World, WorldHandler
+from crawler.world.server import World, WorldHandler
 
 from archive_support import cablegate_pages, html_headers
 from mockserver import REPO, cablearchive, cli_env
