@@ -1,10 +1,15 @@
-"""Read a cable's header: classification, origin, serial, dates, SUBJECT, TAGS, references, signer."""
+"""Read what a cable's header says about its ID: classification, origin, serial, dates, DECL, years.
+
+The other header fields (subject, tags, references, signers...) are read by `cleaners.fields`.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
+from cleaners.fields.ids import is_viewer_id
+from cleaners.fields.refs import reference_years
 from cleaners.model import CleanerWarning as W
 from cleaners.model import Warn
 
@@ -77,37 +82,13 @@ DECL = re.compile(
 DECL_ISO = re.compile(r"DECL\s*:?\s*(?P<y>\d{4})\s*/\s*\d{1,2}\s*/\s*\d{1,2}", re.I)
 SUBJECT = re.compile(r"^\s*(?:SUBJECT|SUBJ)\s*:?\s*(?P<rest>.*)$", re.I)
 TAGS = re.compile(r"^\s*TAGS?\s*:?\s+(?P<rest>.*)$", re.I)
-REF_LINE = re.compile(r"^\s*(?:REF|REFS|REFTEL|REFERENCES?)\s*:\s*(?P<rest>.*)$", re.I)
 PARA = re.compile(r"^\s*(?:¶\s?)?(?P<n>\d{1,3})\s?\.\s*\(")
 PARA_MARK = re.compile(r"^\s*¶\s?\d{1,3}\b")
-SIGNER = re.compile(r"^\s*(?P<name>[A-Z][A-Za-z'\-]+(?:\s+[A-Z][A-Za-z'\-]+){0,2})\s*$")
-_HEADER_STOP = re.compile(
-    r"^\s*(?:REF|REFS|REFTEL|CLASSIFIED BY|Classified By|¶|\d{1,2}\.\s*\(|E\.?\s?O\.?|TAGS?\b|SUBJECT)", re.I
-)
 # FM lines: the office prefix is not part of the ID's origin.
 _FM_PREFIX = re.compile(
     r"^(?:AMEMBASSY|AMCONSUL|USMISSION|USINT|US\s?MISSION|USDEL|USOFFICE|AIT|AMEMB|EMBASSY|CONSULATE|"
     r"US\s+EMBASSY|AMERICAN\s+EMBASSY)\s+",
     re.I,
-)
-_NOT_SIGNERS = frozenset(
-    [
-        "CONFIDENTIAL",
-        "SECRET",
-        "UNCLASSIFIED",
-        "UNCLAS",
-        "NOFORN",
-        "SIPDIS",
-        "SENSITIVE",
-        "NNNN",
-        "END",
-        "COMMENT",
-        "SUMMARY",
-        "BACKGROUND",
-        "NOTE",
-        "TEXT",
-        "PARTICIPANTS",
-    ]
 )
 
 
@@ -125,11 +106,10 @@ class Header:
     year_source: str | None = None
     dtg: str | None = None
     decl_year: int | None = None
-    subject: str | None = None
-    tags: list[str] = field(default_factory=list)
-    references: list[str] = field(default_factory=list)
+    # whether the header has SUBJECT and TAGS lines of its own (else it may be a reflowed one)
+    has_subject: bool = False
+    has_tags: bool = False
     ref_years: set[str] = field(default_factory=set)
-    signer: str | None = None
     paragraphs: int = 0
     caveats: list[str] = field(default_factory=list)
     years_mentioned: dict[int, int] = field(default_factory=dict)
@@ -141,8 +121,8 @@ def origin_token(origin: str) -> str:
 
 
 def is_ref_id(ref: str) -> bool:
-    """True when `ref` has the shape of a cable reference ID (08ASTANA611)."""
-    return bool(REF_ID.match(ref))
+    """True when `ref` has the shape of an ID a page names a cable by (08ASTANA611, 7575LIBREVILLE1895)."""
+    return is_viewer_id(ref)
 
 
 def split_ref(ref: str) -> tuple[str, str, int] | None:
@@ -207,25 +187,16 @@ def parse_header(lines: list[str]) -> Header:
             if m:
                 y = int(m.group("y"))
                 h.decl_year = y + 2000 if y < 100 else y
-        if h.subject is None:
-            m = SUBJECT.match(line)
-            if m:
-                h.subject = _joined_field(m.group("rest"), top[i + 1 :])
-        if not h.tags:
-            m = TAGS.match(line)
-            if m:
-                h.tags = _tags(m.group("rest"))
-        m = REF_LINE.match(line)
-        if m and not h.references:
-            h.references = _refs(m.group("rest"), top[i + 1 :])
-    if None in (h.classification, h.routing_serial, h.fm_origin, h.year, h.subject) or not h.tags:
+        if not h.has_subject and SUBJECT.match(line):
+            h.has_subject = True
+        if not h.has_tags and TAGS.match(line):
+            h.has_tags = True
+    if None in (h.classification, h.routing_serial, h.fm_origin, h.year) or not (
+        h.has_subject and h.has_tags
+    ):
         _parse_flat(h, top)
-    for ref in h.references:
-        m = re.match(r"^(?:[A-Z]\.\s*)?(\d{2})\s+[A-Z]", ref)
-        if m:
-            h.ref_years.add(m.group(1))
+    h.ref_years = reference_years(top)
     h.paragraphs = sum(1 for line in lines if PARA.match(line) or PARA_MARK.match(line))
-    h.signer = find_signer(lines)
     if h.year is None:
         for m in _YEAR.finditer("\n".join(lines[:200])):
             y = int(m.group(0))
@@ -327,85 +298,6 @@ def _parse_flat(h: Header, top: list[str]) -> None:
             h.fm_origin = _fm_origin(m.group("who"))
     if h.year is None:
         _take_year(h, _DATE_FLAT.search(flat), flat)
-    if h.subject is None:
-        m = re.search(r"\bSUBJECT\s*:\s*(?P<rest>.+)$", flat, re.I)
-        if m:
-            h.subject = _joined_field(m.group("rest"), [])
-    if not h.tags:
-        m = re.search(r"\bTAGS?\s*:?\s+(?P<rest>.+)$", flat)
-        if m:
-            h.tags = _tags(m.group("rest"))
-
-
-def _joined_field(first: str, rest: list[str]) -> str:
-    """A header field that wraps onto following lines (SUBJECT), joined onto one line."""
-    # The viewer's own layout can put TAGS/SUBJECT on one line: cut at the next field.
-    parts = [first.strip()]
-    for line in rest:
-        if not line.strip() or _HEADER_STOP.match(line) or CLASS_LINE.match(line):
-            break
-        parts.append(line.strip())
-    text = " ".join(p for p in parts if p)
-    text = re.split(
-        r"\s+(?:REF|REFTEL|Classified By|CLASSIFIED BY)\s*:|\s+(?:Classified By|CLASSIFIED BY)\b|\s+¶\s?1\b",
-        text,
-    )[0]
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _tags(rest: str) -> list[str]:
-    """TAGS field to a list; keeps grouped tags like OVIP (CLINTON, HILLARY) whole."""
-    rest = re.split(r"\s+SUBJECT\s*:|\s+SUBJ\s*:", rest, flags=re.I)[0]
-    rest = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", rest)  # markdown links of re-rendering viewers
-    out: list[str] = []
-    for m in re.finditer(r"[A-Za-z][A-Za-z0-9_/-]*(?:\s*\([^)]*\))?", rest):
-        tag = re.sub(r"\s+", " ", m.group(0)).strip()
-        if tag:
-            out.append(tag)
-    return out
-
-
-_PAGE_MARK = re.compile(r"^\s*[A-Z][A-Z ]+\s\d{5,8}\s+\d{3}(?:\.\d)?\s+OF\s+\d{3}\s*$")
-_REF_CONT = re.compile(r"^\s*(?:¶\s?)?(?:[A-Z]\s?[.)]\s|\(?[A-Z]\)\s|\d{2}\s+[A-Z]|[A-Z]{3,}[A-Z ]*\s\d)")
-
-
-def _refs(first: str, rest: list[str]) -> list[str]:
-    """REF field lines (A. STATE 123 / ¶B. PARIS 45) as a list of references."""
-    parts = [first]
-    blank = False
-    for line in rest:
-        s = line.strip()
-        if not s:
-            blank = True
-            continue
-        if re.match(r"^(?:Classified|CLASSIFIED|¶\s?\d|\d{1,2}\.\s*\()", s) or _PAGE_MARK.match(s):
-            break
-        # After a blank line only a lettered reference continues the field.
-        if (blank or not _REF_CONT.match(s)) and not re.match(r"^(?:¶\s?)?[A-Z]\s?[.)]\s", s):
-            break
-        blank = False
-        parts.append(s)
-    text = " ".join(parts)
-    text = text.replace("¶", "")
-    items = re.split(r"\s*(?:;|\b(?=[A-Z]\.\s))\s*", text)
-    return [i.strip(" .,") for i in items if i and i.strip(" .,")]
-
-
-def find_signer(lines: list[str]) -> str | None:
-    """The signer: a name alone on one of the last lines (ORDWAY), or ending the last paragraph."""
-    tail = [ln for ln in lines[-12:] if ln.strip()]
-    for line in reversed(tail):
-        m = SIGNER.match(line)
-        if m:
-            name = m.group("name")
-            if name.upper() in _NOT_SIGNERS or len(name) > 40:
-                continue
-            return name
-    if tail:
-        m = re.search(r"[.!?\"”)]\s+([A-Z][A-Z'\-]{2,})\s*$", tail[-1])
-        if m and m.group(1) not in _NOT_SIGNERS:
-            return m.group(1)
-    return None
 
 
 def id_parts(h: Header) -> tuple[str | None, int | None, str | None]:

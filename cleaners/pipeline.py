@@ -12,6 +12,7 @@ from lxml import html as lxml_html
 from cleaners import finder
 from cleaners.decode import decode
 from cleaners.header import REF_IN_TEXT, derive_ref, id_parts, is_ref_id, parse_header, split_ref
+from cleaners.headerfields import cable_fields
 from cleaners.htmltext import Line, render
 from cleaners.model import Cable, PageResult, Warn
 from cleaners.model import CleanerWarning as W
@@ -435,18 +436,16 @@ def _build(
 
     meta_table = f.table if f.table and f.table.get("reference_id") == ref else None
     classification = meta_table["classification"] if meta_table else _classification(h)
+    created = meta_table["created"] if meta_table else None
     cable = Cable(
         text=text,
         reference_id=ref,
         id_source=how,
-        created=meta_table["created"] if meta_table else None,
+        created=created,
         released=meta_table["released"] if meta_table else None,
         classification=classification,
         origin=meta_table["origin"] if meta_table else None,
-        subject=h.subject,
-        tags=h.tags,
-        references=h.references,
-        signer=h.signer,
+        **cable_fields(texts, ref, created, h, rules),
         partial=f.partial,
         sections=h.section,
         paragraphs=h.paragraphs,

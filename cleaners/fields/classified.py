@@ -1,0 +1,141 @@
+"""Classified By (who classified the cable, and why) and DECL (when it is to be declassified)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cleaners.fields.stations import one_edit
+from cleaners.fields.text import fold
+
+_LABEL = re.compile(r"(?<![a-z])(?i:Class(?:i|if)?fi?ed\s+By\b)\s*:?\s*")
+# Where the classifier's part ends: the reasons, the E.O., a blank line, the next paragraph.
+_STOP = re.compile(
+    r"(?i:\b(?:f\s*[o0]\s*r|fr|per|based\s+(?:on|upon)|under)\s+(?:for\s+)?(?:r\s*e|e\.?\s?[o0]\b|1\s?\.|sec))"
+    r"|(?i:\br\s*e\s*a\s*s\s*[o0]\s*n)|(?i:\breasons?\b)|\b1\s?\.\s?[1-9]\b|(?i:\bE\.?\s?O\.?\s*1\d{3})"
+    r"|;|\n\s*\n|(?:^|\s)\d{1,2}\s?\.\s*\(|:\s*1\s?\.|\bSUMMARY\b|(?i:\bEnd\b)"
+)
+_SUFFIX = re.compile(r"^(?:JR|SR|II|III|IV)\.?$", re.I)
+_INITIAL = re.compile(r"^(?:[A-Z0-9]\.){1,3}$|^[A-Z]\.?$")
+_TOKEN = re.compile(r"[^\s:]+")
+_REASONS = re.compile(r"(?i)\b1\s?\.\s?([1-9])\s*((?:[\s(),/&+]*(?:and\s+)?\(?\s*[a-h]\s*\)?(?![a-z]))*)")
+_DECL = re.compile(
+    r"(?i)\bDECL(?:ASSIFY)?\s*(?::\s*|\s+)(?:ON\s*:?\s*)?"
+    r"(?P<raw>\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{2,4}|\d{4}\s*/\s*\d{1,2}\s*/\s*\d{1,2}|[A-Z0-9][^\n]{0,60}?)"
+    r"(?=\s+(?:TAGS?|Tags|SUBJ|Subj|E\.O)\b|\s*$|\n|\s{2,})"
+)
+MAX_TEXT = 6000
+
+
+def read_classified_by(lines: list[str], fields: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(classifiers' names, reasons such as 1.4(b)) from the header and first paragraphs."""
+    text = "\n".join(lines)[:MAX_TEXT]
+    titles: frozenset[str] = fields.get("titles", frozenset())
+    not_names: frozenset[str] = fields.get("not_classifiers", frozenset())
+    for n, m in enumerate(_LABEL.finditer(text)):
+        if n >= 4:
+            break
+        rest = text[m.end() :]
+        # "Classified By: Classified by DCM X" / "Classified By: This message classified by X".
+        again = _LABEL.search(rest[:60])
+        if again:
+            rest = rest[again.end() :]
+        stop = _STOP.search(rest, 0, 400)
+        part = rest[: stop.start()] if stop else rest[:200]
+        name = _name(part, titles, not_names)
+        if name:
+            return [name], _reasons(rest[len(part) : len(part) + 120])
+    return [], []
+
+
+def _name(part: str, titles: frozenset[str], not_names: frozenset[str]) -> str | None:
+    """The person in a classifier's part (titles and offices dropped), else None."""
+    segments = [s.strip() for s in part.replace("\n", " ").split(",")]
+    for k, segment in enumerate(segments):
+        if not segment or _SUFFIX.match(segment):
+            continue
+        name = _trailing_name(segment, titles, not_names)
+        if name:
+            if k + 1 < len(segments) and _SUFFIX.match(segments[k + 1]):
+                name = f"{name}, {segments[k + 1]}"  # EDWARD G. ABINGTON, JR.
+            elif not name.upper().endswith("JR."):
+                name = name.rstrip(".")
+            return fold(name)
+    return None
+
+
+def _trailing_name(segment: str, titles: frozenset[str], not_names: frozenset[str]) -> str | None:
+    """The run of name-like words a segment ends with (Marc Wall in Acting DCM Marc Wall)."""
+    tokens = _TOKEN.findall(segment)
+    while tokens and not tokens[-1][:1].isupper() and not tokens[-1][:1].isdigit():
+        tokens.pop()  # "... Moriarty for"
+    name: list[str] = []
+    for tok in reversed(tokens):
+        word = tok.strip(".,-()'\"").upper()
+        if not word:
+            break
+        if _is_title(word, titles) or word in not_names:
+            break
+        if not (tok[:1].isupper() or _INITIAL.match(tok) or _SUFFIX.match(tok)) or "/" in tok or "&" in tok:
+            break
+        # PolMinCons, EconOff: run-together titles (a surname has one inner capital: LeBaron)
+        if sum(1 for c in tok[1:] if c.isupper()) >= 2 and not tok.isupper():
+            break
+        name.insert(0, tok)
+        if len(name) >= 5:
+            break
+    words = [t for t in name if not _INITIAL.match(t) and not _SUFFIX.match(t)]
+    if not words or (len(name) == 1 and len(words[0]) < 3):
+        return None
+    return " ".join(name)
+
+
+def _is_title(word: str, titles: frozenset[str]) -> bool:
+    """A title word, also misspelt by one letter when long (AMBASSAOR) or written with zeros (AMBASSAD0R)."""
+    word = word.replace("0", "O") if any(c.isalpha() for c in word) else word
+    if word in titles or any(part in titles for part in re.split(r"[-/]", word) if part):
+        return True
+    return len(word) >= 7 and any(len(t) >= 7 and one_edit(word, t) for t in titles)
+
+
+def _reasons(text: str) -> list[str]:
+    """The classification reasons (1.4(b), 1.4(d)) written after the classifier."""
+    out: list[str] = []
+    for m in _REASONS.finditer(text):
+        section = f"1.{m.group(1)}"
+        letters = re.findall(r"(?i)(?<![a-z])([a-h])(?![a-z])", m.group(2))
+        for letter in letters or [""]:
+            reason = f"{section}({letter.lower()})" if letter else section
+            if reason not in out:
+                out.append(reason)
+    return out
+
+
+def read_decl(lines: list[str]) -> dict[str, str | None] | None:
+    """The declassification instruction: {"date": YYYY-MM-DD or None, "raw": as written}, or None."""
+    for line in lines:
+        if "DECL" not in line.upper():
+            continue
+        m = _DECL.search(line)
+        if not m:
+            continue
+        raw = fold(m.group("raw")).rstrip(" .,;")
+        return {"date": _iso(raw), "raw": raw}
+    return None
+
+
+def _iso(raw: str) -> str | None:
+    """A DECL date as YYYY-MM-DD (month/day/year, or year/month/day), else None."""
+    m = re.fullmatch(r"(\d{1,2})\s*/\s*(\d{1,2})\s*/\s*(\d{2,4})", raw)
+    if m:
+        month, day, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    else:
+        m = re.fullmatch(r"(\d{4})\s*/\s*(\d{1,2})\s*/\s*(\d{1,2})", raw)
+        if not m:
+            return None
+        year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if year < 100:
+        year += 1900 if year >= 66 else 2000
+    if not (1 <= month <= 12 and 1 <= day <= 31 and 1966 <= year <= 2099):
+        return None
+    return f"{year:04d}-{month:02d}-{day:02d}"
