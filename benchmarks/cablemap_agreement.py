@@ -11,7 +11,8 @@ read from `Cable.metadata()`, which is what `clean --json` and `clean --out` wri
 Renderings (--render):
   page  a cablegate viewer page (a real one from tests/fixtures, its Reference-ID table naming
         the case's cable, or a neutral ID of the case's year, and its <pre> box holding the content)
-  text  a plain-text file: the content under the classification line a cable opens with
+  text  a plain-text file as a viewer page copied to text: the Reference-ID table's row, the
+        classification line the cable opens with, the content
 
 Fields and how a case agrees:
   subject        metadata `subject` equals the expected subject ('' when the cable has none)
@@ -98,11 +99,13 @@ def render_page(template: str, content: str, ref: str, year: int, origin: str) -
 
 
 def render_text(content: str, ref: str, year: int, origin: str) -> bytes:
-    """A text file: the content under the classification line the cable would open with."""
+    """A text dump of a viewer page: the Reference-ID table row, the classification line, the content."""
     m = _ID.match(ref)
     station = m.group(2) if m else "STATE"
     serial = int(m.group(3)) if m else 1
-    return f"CONFIDENTIAL {station} {serial:06d}\n\n{content}\n".encode()
+    row = f"{ref} {year}-06-15 12:00 2010-12-05 12:12 CONFIDENTIAL {origin}"
+    head = f"Reference ID Created Released Classification Origin\n{row}\n\nCONFIDENTIAL {station} {serial:06d}\n\n"
+    return f"{head}{content}\n".encode()
 
 
 def _year_of(case: dict[str, Any]) -> int:

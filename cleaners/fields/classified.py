@@ -10,12 +10,19 @@ from cleaners.fields.text import fold
 
 _LABEL = re.compile(r"(?<![a-z])(?i:Class(?:i|if)?fi?ed\s+By\b)\s*:?\s*")
 # Where the classifier's part ends: the reasons, the E.O., a blank line, the next paragraph.
+_REASON_WORD = r"\br\s*e?\s*a?\s*s\s*[o0]\s*ns?\b|\bre\s*\n?\s*ason"
 _STOP = re.compile(
-    r"(?i:\b(?:f\s*[o0]\s*r|fr|per|based\s+(?:on|upon)|under)\s+(?:for\s+)?(?:r\s*e|e\.?\s?[o0]\b|1\s?\.|sec))"
-    r"|(?i:\br\s*e\s*a\s*s\s*[o0]\s*n)|(?i:\breasons?\b)|\b1\s?\.\s?[1-9]\b|(?i:\bE\.?\s?O\.?\s*1\d{3})"
-    r"|;|\n\s*\n|(?:^|\s)\d{1,2}\s?\.\s*\(|:\s*1\s?\.|\bSUMMARY\b|(?i:\bEnd\b)"
+    r"\b(?:f\s*[o0]\s*r|fr|per|based\s+(?:[o0]n|up[o0]n)|under|due\s+to)\b"
+    r"(?=\s+(?:for\s+)?(?:r|e\.?\s?[o0]\b|\d|sec|section)|\s*$)"
+    r"|" + _REASON_WORD + r"|(?-i:\bunder\b)|\b1\s?[.,]\s?[1-9]\b|\bE\.?\s?O\.?\s*1\d{3}"
+    r"|;|\n\s*\n|(?:^|\s)\d{1,2}\s?\.\s*\(|:\s*1\s?\.|\bSUMMARY\b|\bEnd\b"
+    r"|\b(?:CONFIDENTIAL|SECRET|UNCLASSIFIED)\b",
+    re.I,
 )
+# Several classifiers: KARL WYCOFF, ACTING AND S/CT DAS SHARI VILLAROSA.
+_AND = re.compile(r"\s+(?:AND|and|&)\s+")
 _SUFFIX = re.compile(r"^(?:JR|SR|II|III|IV)\.?$", re.I)
+_DOTTED = re.compile(r"^(?:[A-Z0-9]\.){1,3}$")
 _INITIAL = re.compile(r"^(?:[A-Z0-9]\.){1,3}$|^[A-Z]\.?$")
 _TOKEN = re.compile(r"[^\s:]+")
 _REASONS = re.compile(r"(?i)\b1\s?\.\s?([1-9])\s*((?:[\s(),/&+]*(?:and\s+)?\(?\s*[a-h]\s*\)?(?![a-z]))*)")
@@ -40,11 +47,18 @@ def read_classified_by(lines: list[str], fields: dict[str, Any]) -> tuple[list[s
         again = _LABEL.search(rest[:60])
         if again:
             rest = rest[again.end() :]
+        # The viewer wraps long lines inside words (Michae / l Corbin, reaso / ns).
+        rest = re.sub(
+            r"(?<=[A-Za-z])\n([a-z]{1,3})(?=[\s,.;][^\n]{0,3}[A-Z0-9(])", r"\1", rest[:400], count=2
+        )
         stop = _STOP.search(rest, 0, 400)
         part = rest[: stop.start()] if stop else rest[:200]
-        name = _name(part, titles, not_names)
-        if name:
-            return [name], _reasons(rest[len(part) : len(part) + 120])
+        pieces = _AND.split(part)
+        names = [
+            n for piece in pieces if (n := _name(piece, titles, not_names)) and (" " in n or len(pieces) == 1)
+        ]
+        if names:
+            return names, _reasons(rest[len(part) : len(part) + 120])
     return [], []
 
 
@@ -58,36 +72,64 @@ def _name(part: str, titles: frozenset[str], not_names: frozenset[str]) -> str |
         if name:
             if k + 1 < len(segments) and _SUFFIX.match(segments[k + 1]):
                 name = f"{name}, {segments[k + 1]}"  # EDWARD G. ABINGTON, JR.
-            elif not name.upper().endswith("JR."):
+            if not name.upper().endswith("JR."):
                 name = name.rstrip(".")
-            return fold(name)
+            return fold(name.rstrip("-"))
     return None
 
 
 def _trailing_name(segment: str, titles: frozenset[str], not_names: frozenset[str]) -> str | None:
     """The run of name-like words a segment ends with (Marc Wall in Acting DCM Marc Wall)."""
     tokens = _TOKEN.findall(segment)
-    while tokens and not tokens[-1][:1].isupper() and not tokens[-1][:1].isdigit():
+    while tokens and (
+        (not tokens[-1][:1].isupper() and not tokens[-1][:1].isdigit())
+        or _is_title(tokens[-1].upper(), titles)
+    ):
         tokens.pop()  # "... Moriarty for"
+    mixed = any(c.islower() for c in segment)
     name: list[str] = []
     for tok in reversed(tokens):
-        word = tok.strip(".,-()'\"").upper()
-        if not word:
+        if "/" in tok:
+            # DCM/Ted: the name after an office; A/S, POL/ECON: an office
+            after = tok.rsplit("/", 1)[1]
+            if re.fullmatch(r"[A-Z][a-z][A-Za-z'-]*", after) and not _is_title(after.upper(), titles):
+                name.insert(0, after)
             break
-        if _is_title(word, titles) or word in not_names:
-            break
-        if not (tok[:1].isupper() or _INITIAL.match(tok) or _SUFFIX.match(tok)) or "/" in tok or "&" in tok:
-            break
-        # PolMinCons, EconOff: run-together titles (a surname has one inner capital: LeBaron)
-        if sum(1 for c in tok[1:] if c.isupper()) >= 2 and not tok.isupper():
+        if not _name_token(tok, name, titles, not_names, mixed):
             break
         name.insert(0, tok)
-        if len(name) >= 5:
+        # A name is a given name and a surname, with initials and a suffix: older words are titles
+        # (only initials may still come before the given name: F. Daniel Sainz).
+        if sum(1 for t in name if not _INITIAL.match(t) and not _SUFFIX.match(t)) >= 2:
+            k = len(tokens) - len(name) - 1
+            while k >= 0 and _DOTTED.match(tokens[k]) and len(name) < 6:
+                name.insert(0, tokens[k])
+                k -= 1
             break
+    while name and (_INITIAL.match(name[0]) and not _DOTTED.match(name[0])):
+        name.pop(0)  # AFFAIR / S ROBERT LUKE: a letter cut off a word, not an initial
     words = [t for t in name if not _INITIAL.match(t) and not _SUFFIX.match(t)]
     if not words or (len(name) == 1 and len(words[0]) < 3):
         return None
     return " ".join(name)
+
+
+def _name_token(
+    tok: str, name: list[str], titles: frozenset[str], not_names: frozenset[str], mixed: bool
+) -> bool:
+    """Whether a word, read right to left, still belongs to the name."""
+    word = tok.strip(".,-()'\"").upper()
+    if not word or _is_title(word, titles) or word in not_names:
+        return False
+    if _INITIAL.match(tok) or _SUFFIX.match(tok):
+        return True
+    if not tok[:1].isupper() or "&" in tok:
+        return False
+    # PolMinCons, EconOff: run-together titles (a surname has one inner capital: LeBaron)
+    if sum(1 for c in tok[1:] if c.isupper()) >= 2 and not tok.isupper():
+        return False
+    # In a mixed-case line a word in capitals is an office (DIR Stephen M. Young, PRT Team Leader).
+    return not (mixed and len(word) >= 2 and tok.strip(".,-").isupper())
 
 
 def _is_title(word: str, titles: frozenset[str]) -> bool:

@@ -21,9 +21,12 @@ VIEWER_ID_MAX = 64
 _WELL_FORMED = re.compile(r"^(\d{2})([A-Z][A-Z-]*?)(\d+)$")
 _DOUBLED_YEAR = re.compile(r"^(\d{2})\1([A-Z][A-Z-]*\d+)$")
 # A section marker inside the ID, damaged or not: SECTION01OF03, SCTION02OF02, SECTIOQ1OF06, SECTION0QF05.
-_SECTION = re.compile(r"^(\d{2})([A-Z]{3,9})([0-9OQ]{1,2})(?:[O0Q]?F|GF)([0-9OQ]{1,2})([A-Z][A-Z-]*?\d+)$")
-# A date-time group and a second serial after the serial: MADRID002583ZFR2585.
-_DTG_TAIL = re.compile(r"^(\d{2})([A-Z][A-Z-]*?)(\d+)Z[A-Z]{2}\d+$")
+_SECTION = re.compile(r"^(\d{2})([A-Z]{3,9})([0-9OQ]{1,2})(?:[O0Q]?F|GF|O)([0-9OQ]{1,2})([A-Z][A-Z-]*?\d+)$")
+# ... or with the word lost: 0901OF02RPODUBAI288.
+_BARE_SECTION = re.compile(r"^(\d{2})\d{2}OF\d{2}([A-Z][A-Z-]*?\d+)$")
+# After the serial, a date-time group and a second serial (MADRID002583ZFR2585), or the
+# number of a telegram series (STATE255577TOSEC140323).
+_TAIL = re.compile(r"^(\d{2})([A-Z][A-Z-]*?)(\d+)(?:Z[A-Z]{2}|TOSEC|SECTO)\d+$")
 # Words the viewer left in front of a post: handling caveats, a cut-off "CLASSIFIED".
 _DEBRIS = ("EFTO", "NOFORN", "SIFIED", "SENSITIVE", "LIMDIS", "EXDIS", "NODIS")
 
@@ -66,7 +69,10 @@ def canonical_id(ref: str | None, stations: Stations) -> str | None:
     m = _SECTION.match(ref)
     if m and _similar_to_section(m.group(2)):
         ref = m.group(1) + m.group(5)
-    m = _DTG_TAIL.match(ref)
+    m = _BARE_SECTION.match(ref)
+    if m:
+        ref = m.group(1) + m.group(2)
+    m = _TAIL.match(ref)
     if m:
         ref = m.group(1) + m.group(2) + m.group(3)
     m = _WELL_FORMED.match(ref)

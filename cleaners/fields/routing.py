@@ -7,8 +7,8 @@ import re
 from cleaners.fields.text import PAGE_MARK_IN, fold
 
 _TID = re.compile(r"\b(VZCZ[A-Z]{1,4}\d{1,8})\b")
-_TO = re.compile(r"^\s*TO\s+(?P<rest>.*)$")
-_INFO = re.compile(r"^\s*INFO\s+(?P<rest>.*)$")
+_TO = re.compile(r"^\s*TO(?:\s+(?P<rest>.*))?$")
+_INFO = re.compile(r"^\s*INFO(?:\s+(?P<rest>.*))?$")
 # The routing block ends where the cable's own header starts.
 _END = re.compile(
     r"^\s*(?:BT\s*$|(?:C O N F|S E C R|U N C L|UNCLAS\w*\b|LIMITED OFFICIAL|CONFIDENTIAL\b|SECRET\b)"
@@ -46,9 +46,9 @@ def read_addressees(lines: list[str]) -> tuple[list[dict[str, str | None]], list
             continue
         m_to, m_info = _TO.match(line), _INFO.match(line)
         if m_to:
-            target, excluded, line = to, False, m_to.group("rest")
+            target, excluded, line = to, False, m_to.group("rest") or ""
         elif m_info:
-            target, excluded, line = info, False, m_info.group("rest")
+            target, excluded, line = info, False, m_info.group("rest") or ""
         elif target is None:
             continue
         elif _END.match(line):

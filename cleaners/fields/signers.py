@@ -17,6 +17,8 @@ _ENDS_WITH_NAME = re.compile(
 )
 # A mixed-case name alone on the last line (Aguirre), after a sentence.
 _MIXED_NAME = re.compile(r"^[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)*$")
+_LOWER_NAME = re.compile(r"^[a-z]{3,}(?:[-'][a-z]+)*$")
+_URL = re.compile(r"https?://|www\.|\.cfm\b|\.html?\b|index\.")
 _TRAIL = re.compile(r"(?:\s*(?:#+|\.|,))+\s*$")
 
 

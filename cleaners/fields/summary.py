@@ -14,8 +14,9 @@ _END = re.compile(
 )
 # A summary's opening: the label (SUMMARY:, Summary and Comment., BEGIN SUMMARY) or a heading.
 _START = re.compile(
-    r"(?i)(?:\bBEGIN\s+)?\bSummary(?:\s*(?:and|/|&)\s*(?:Comment|Action\s+Requests?|Introduction|Table\s+of\s+Contents))?"
-    r"(?:\s*\((?:continued|cont\.?)\))?\s*(?:[:.]|-{2,}|={2,}|(?=\s*\n)|$)\s*(?:-{3,}|={3,})?"
+    r"(?im)^[ \t]*(?:\d{1,2}\s?\.\s*)?(?:\([A-Z/ ]{1,12}\)\s*)?(?:[-=_\u2010-\u2015]{3,}\s*)?(?:BEGIN\s+)?"
+    r"Summary(?:\s*(?:and|/|&)\s*(?:Comment|Action\s+Requests?|Introduction|Table\s+of\s+Contents))?"
+    r"(?:\s*\((?:continued|cont\.?)\))?\s*(?:[:.]|-{2,}|={2,}|(?=[ \t]*\n)|$)[ \t]*(?:[-=_\u2010-\u2015]{3,})?"
 )
 _PARA_MARK = re.compile(r"^\s*(?:\d{1,2}\s?\.\s*)?(?:\((?:[A-Z]{1,4}(?:\s?/{1,2}\s?[A-Z]{1,5})*)\)\s*)?")
 _HEADING = re.compile(r"^\s*(?:[-=_]{3,}\s*)?[A-Z][A-Za-z ,/&'-]{0,60}?(?:\s*[-=_]{3,})?\s*$")
@@ -25,17 +26,17 @@ def read_summary(lines: list[str], first_para: int) -> str | None:
     """The summary of a cable, or None when it has none (no END SUMMARY and no SUMMARY label)."""
     body = [clean_line(ln) for ln in lines[: first_para + _START_WINDOW + _MAX_LINES]]
     text = "\n".join(body)
-    head_end = len("\n".join(body[:first_para]))
-    end = _END.search(text, head_end)
+    head_end = len("\n".join(body[:first_para])) if first_para < len(body) else 0
     start = None
-    for m in _START.finditer(text, max(0, head_end - 200), end.start() if end else len(text)):
-        if m.group(0).strip().upper().startswith("END"):
+    for m in _START.finditer(text, 0, len("\n".join(body[: first_para + _START_WINDOW]))):
+        before = text[max(0, m.start() - 8) : m.start()].upper()
+        if m.group(0).strip().upper().startswith("END") or re.search(r"\bEND\s*$", before):
             continue
-        if text[max(0, m.start() - 4) : m.start()].upper().endswith("END "):
-            continue
+        if re.search(r"S?UBJ(?:ECT)?\s*:[^\n]*$", text[max(0, m.start() - 200) : m.start()], re.I):
+            continue  # the word in the subject line
         start = m
-        if end is None:
-            break
+        break
+    end = _END.search(text, start.end() if start else head_end)
     if start is None and end is None:
         return None
     begin = start.end() if start else head_end
@@ -62,7 +63,7 @@ def _tidy(text: str) -> str:
         para = _PARA_MARK.sub("", para, count=1)
         para = re.sub(r"^(?:Summary\s*(?:and\s+Comment)?\s*[:.]\s*)", "", para, flags=re.I)
         para = _PARA_MARK.sub("", para, count=1)
-        para = para.strip(" -=")
+        para = para.strip(" =")
         if para:
             paras.append(para)
     return "\n".join(paras)

@@ -30,7 +30,7 @@ PORTION_MARK = (
 )
 LEADING_MARK = re.compile(r"^\s*" + PORTION_MARK + r"\s*")
 TRAILING_MARK = re.compile(r"\s+" + PORTION_MARK + r"\s*$")
-RULE_LINE = re.compile(r"^\s*(?:[-=_*~]\s?){3,}\s*$")
+RULE_LINE = re.compile(r"^\s*(?:[-=_*~\u2010-\u2015]\s?){3,}\s*$")
 _SPACES = re.compile(r"\s+")
 
 
