@@ -21,6 +21,10 @@ _STOP = re.compile(
 )
 # Several classifiers: KARL WYCOFF, ACTING AND S/CT DAS SHARI VILLAROSA.
 _AND = re.compile(r"\s+(?:AND|and|&)\s+")
+# Words inside surnames: Carol van Voorst, Alberto de la Torre.
+_PARTICLES = frozenset(
+    ["van", "von", "de", "da", "del", "della", "di", "du", "la", "le", "der", "den", "ter", "bin", "al", "el"]
+)
 _SUFFIX = re.compile(r"^(?:JR|SR|II|III|IV)\.?$", re.I)
 _DOTTED = re.compile(r"^(?:[A-Z0-9]\.){1,3}$")
 _INITIAL = re.compile(r"^(?:[A-Z0-9]\.){1,3}$|^[A-Z]\.?$")
@@ -89,6 +93,9 @@ def _trailing_name(segment: str, titles: frozenset[str], not_names: frozenset[st
     mixed = any(c.islower() for c in segment)
     name: list[str] = []
     for tok in reversed(tokens):
+        if name and tok.lower() in _PARTICLES and not _INITIAL.match(name[0]):
+            name.insert(0, tok)  # Carol van Voorst
+            continue
         if "/" in tok:
             # DCM/Ted: the name after an office; A/S, POL/ECON: an office
             after = tok.rsplit("/", 1)[1]
@@ -100,13 +107,22 @@ def _trailing_name(segment: str, titles: frozenset[str], not_names: frozenset[st
         name.insert(0, tok)
         # A name is a given name and a surname, with initials and a suffix: older words are titles
         # (only initials may still come before the given name: F. Daniel Sainz).
-        if sum(1 for t in name if not _INITIAL.match(t) and not _SUFFIX.match(t)) >= 2:
+        if (
+            sum(
+                1
+                for t in name
+                if not _INITIAL.match(t) and not _SUFFIX.match(t) and t.lower() not in _PARTICLES
+            )
+            >= 2
+        ):
             k = len(tokens) - len(name) - 1
             while k >= 0 and _DOTTED.match(tokens[k]) and len(name) < 6:
                 name.insert(0, tokens[k])
                 k -= 1
             break
-    while name and (_INITIAL.match(name[0]) and not _DOTTED.match(name[0])):
+    while name and (
+        (_INITIAL.match(name[0]) and not _DOTTED.match(name[0])) or name[0].lower() in _PARTICLES
+    ):
         name.pop(0)  # AFFAIR / S ROBERT LUKE: a letter cut off a word, not an initial
     words = [t for t in name if not _INITIAL.match(t) and not _SUFFIX.match(t)]
     if not words or (len(name) == 1 and len(words[0]) < 3):

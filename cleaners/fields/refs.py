@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from dataclasses import dataclass
@@ -68,9 +69,13 @@ _WORD = re.compile(r"[A-Z][A-Z0-9.'-]*")
 # Words between a post's name and the serial: KUWAIT (C)02293, COLOMBO CABLES 0266, STATE NO. 12.
 _FILLER = re.compile(r"^(?:CABLES?|TELS?|TELEGRAMS?|REFTELS?|NO|NR|NUMBER|MSG|#)$")
 _MARK = re.compile(r"\(\s*[A-Z/]{1,6}\s*\)")
+_YEAR_AFTER = re.compile(r"\s+(\d{2})(?=\s*(?:[,;)]|AND\b|$))|\s*\((\d{4}|\d{2})\)|-(\d{2})\b")
 _JOINER = re.compile(r"^\s*(?:,|;|&|AND|AND\s+NO\.?|/)?\s*$")
+# Bounds that keep a hostile REF field (thousands of lines or items) cheap to read.
 MAX_LINES = 60
 MAX_ITEMS = 200
+MAX_FIELD = 20_000
+MAX_ITEM = 1_500
 
 
 @dataclass
@@ -95,12 +100,12 @@ def read_references(
     `year` is the citing cable's year (a reference without a year is from the same year) and
     `own` its station (a bare serial, REF: A) 6307, is the cable's own post's).
     """
-    text = _field_text(lines, first_para)
+    text = _field_text(lines, first_para)[:MAX_FIELD]
     if not text:
         return []
     out: list[Reference] = []
     for label, item in _items(text):
-        body = fold(item).strip(" ;,-")
+        body = fold(item[:MAX_ITEM]).strip(" ;,-")
         if not body:
             continue
         ids = cited_ids(body, stations, year, own)
@@ -219,67 +224,38 @@ def cited_ids(item: str, stations: Stations, year: int | None, own: str | None) 
         if not any(a <= m.start() < b for a, b in marks)
     ]
     numbers = [m for m in _NUMBER.finditer(upper) if not any(a <= m.start() < b for a, b in marks)]
-    found: list[tuple[int, str]] = []
     used: set[int] = set()
-    for m in _GLUED.finditer(upper):
-        sid = stations.in_text(m.group(1))
-        if sid and year and int(m.group(2)):
-            found.append((m.start(), f"{year % 100:02d}{sid}{int(m.group(2))}"))
-            used.update(n.start() for n in numbers if m.start() <= n.start() < m.end())
-    for m in _WHOLE_ID.finditer(upper):
-        sid = stations.in_text(m.group(2))
-        y = _year(m.group(1))
-        if sid and y and int(m.group(3)):
-            found.append((m.start(), f"{y % 100:02d}{sid}{int(m.group(3))}"))
-            used.update(n.start() for n in numbers if m.start() <= n.start() < m.end())
-    prev_end = -1
-    prev_station: str | None = None
+    found = _written_whole(upper, numbers, stations, year, used)
+    prev: tuple[int, str, int | None] | None = None  # (end, station, year) of the last citation
     for n, num in enumerate(numbers):
-        if num.start() in used:
+        if num.start() in used or _year_of_next(upper, words, numbers, n, stations):
             continue
-        if len(num.group(1)) in (2, 4) and n + 1 < len(numbers):
-            # 05 PARIS 5459: a year in front of the next citation, not a serial
-            _, nxt = _station_before(upper, words, numbers[n + 1].start(), stations)
-            if nxt < numbers[n + 1].start() and not upper[num.end() : nxt].strip():
-                continue
         station, span_start = _station_before(upper, words, num.start(), stations)
-        if station and _document_year(upper, words, num, span_start):
+        if station and _document_year(upper, num, span_start):
             continue  # INCSR BRAZIL 2008: a report of a year, not a cable
         cited_year: int | None = None
-        if not station and not (prev_station and _JOINER.match(upper[prev_end : num.start()])):
+        if station:
+            cited_year = _year_before(upper, span_start)
+        elif prev and _JOINER.match(upper[prev[0] : num.start()]):
+            station, cited_year = prev[1], prev[2]  # BRASILIA 2799 AND 2764, KABUL 5353/5194
+        else:
             station = _station_after(upper, words, num.end(), stations)  # REF: 870 ULAANBAATAR
-            span_start = num.start()
-            if station:
-                cited_year = year
-        if station and cited_year is None:
-            before = re.search(
-                r"(?<![\w/.-])\(?(\d{4}|0?\d{2})\)?\s*$", upper[max(0, span_start - 8) : span_start]
-            )
-            if before:
-                cited_year = _year(before.group(1))
-        elif prev_station and _JOINER.match(upper[prev_end : num.start()]):
-            station = prev_station  # BRASILIA 2799 AND 2764
-        elif own and not found and re.fullmatch(r"\s*0*\d{1,7}\s*", upper):
-            station = own  # REF: A) 6307 -- a serial alone is the cable's own post's
+            if not station and own and not found and re.fullmatch(r"\s*0*\d{1,7}\s*", upper):
+                station = own  # REF: A) 6307 -- a serial alone is the cable's own post's
         if not station:
             continue
-        # A year after the serial: AMMAN 07718 99, COLOMBO 02259 (2002).
-        after = re.match(
-            r"\s+(\d{2})(?=\s*(?:[,;)]|AND\b|$))|\s*\((\d{4}|\d{2})\)|-(\d{2})\b", upper[num.end() :]
-        )
+        # A year after the serial: AMMAN 07718 99, COLOMBO 02259 (2002), QUITO 4525-91.
+        after = _YEAR_AFTER.match(upper, num.end())
         end = num.end()
-        if after and cited_year is None:
+        if after:
             cited_year = _year(after.group(1) or after.group(2) or after.group(3))
-            end += after.end()
-            for later in numbers[n + 1 :]:
-                if later.start() < end:
-                    used.add(later.start())
-        cited_year = cited_year or year
+            end = after.end()
+            used.update(later.start() for later in numbers[n + 1 :] if later.start() < end)
         serial = int(num.group(1))
-        if cited_year is None or serial == 0:
+        if (cited_year or year) is None or serial == 0:
             continue
-        found.append((num.start(), f"{cited_year % 100:02d}{station}{serial}"))
-        prev_end, prev_station = end, station
+        found.append((num.start(), f"{(cited_year or year or 0) % 100:02d}{station}{serial}"))
+        prev = (end, station, cited_year)
     ids: list[str] = []
     for _pos, ref in sorted(found):
         if ref not in ids:
@@ -287,14 +263,45 @@ def cited_ids(item: str, stations: Stations, year: int | None, own: str | None) 
     return ids
 
 
+def _written_whole(
+    upper: str, numbers: list[re.Match[str]], stations: Stations, year: int | None, used: set[int]
+) -> list[tuple[int, str]]:
+    """Citations written as one word (09CAIRO0561, 10-OTTAWA-57, HK05511), with their positions."""
+    found: list[tuple[int, str]] = []
+    for rx, has_year in ((_GLUED, False), (_WHOLE_ID, True)):
+        for m in rx.finditer(upper):
+            groups = m.groups()
+            cited = _year(groups[0]) if has_year else year
+            sid = stations.in_text(groups[-2])
+            if sid and cited and int(groups[-1]):
+                found.append((m.start(), f"{cited % 100:02d}{sid}{int(groups[-1])}"))
+                used.update(n.start() for n in numbers if m.start() <= n.start() < m.end())
+    return found
+
+
+def _year_of_next(
+    upper: str, words: list[tuple[int, int, str]], numbers: list[re.Match[str]], n: int, stations: Stations
+) -> bool:
+    """True for 05 in 05 PARIS 5459: a year written in front of the next citation, not a serial."""
+    num = numbers[n]
+    if len(num.group(1)) not in (2, 4) or n + 1 >= len(numbers):
+        return False
+    _, start = _station_before(upper, words, numbers[n + 1].start(), stations)
+    return start < numbers[n + 1].start() and not upper[num.end() : start].strip(" \n()")
+
+
+def _year_before(upper: str, span_start: int) -> int | None:
+    """The year written before a post's name (05 PARIS, 2008 BRASILIA, (99) ROME, 094 QUITO)."""
+    m = re.search(r"(?<![\w/.-])\(?(\d{4}|0?\d{2})\)?\s*$", upper[max(0, span_start - 8) : span_start])
+    return _year(m.group(1)) if m else None
+
+
 def _contiguous(upper: str, span: list[tuple[int, int, str]]) -> bool:
     """True when the words follow each other with only spaces, dots and hyphens between them."""
     return not any(re.search(r"[^\s.-]", upper[a[1] : b[0]]) for a, b in itertools.pairwise(span))
 
 
-def _document_year(
-    upper: str, words: list[tuple[int, int, str]], num: re.Match[str], span_start: int
-) -> bool:
+def _document_year(upper: str, num: re.Match[str], span_start: int) -> bool:
     """True for a year after a name with another word in front (INCSR BRAZIL 2008): a document's title."""
     serial = num.group(1)
     if len(serial) != 4 or not 1966 <= int(serial) <= 2010:
@@ -305,7 +312,8 @@ def _document_year(
 
 def _station_after(upper: str, words: list[tuple[int, int, str]], pos: int, stations: Stations) -> str | None:
     """The station named right after position `pos` when no serial follows it (377 KATHMANDU)."""
-    after = [w for w in words if w[0] >= pos][: stations.longest]
+    first = bisect.bisect_left(words, pos, key=lambda w: w[0])
+    after = words[first : first + stations.longest]
     if not after or upper[pos : after[0][0]].strip(" \n"):
         return None
     for k in range(len(after), 0, -1):
@@ -324,7 +332,13 @@ def _station_before(
 ) -> tuple[str | None, int]:
     """The station named just before position `pos` (over fillers and markings), and where its name starts."""
     gap_end = pos
-    before = [w for w in words if w[1] <= pos]
+    # the last few words that end before `pos` (words are in order of position)
+    cut = bisect.bisect_right([w[1] for w in words], pos) if len(words) > 16 else None
+    before = (
+        words[max(0, cut - stations.longest - 4) : cut]
+        if cut is not None
+        else [w for w in words if w[1] <= pos]
+    )
     # Skip a marking and filler words between the name and the serial.
     while before:
         gap = _MARK.sub(" ", upper[before[-1][1] : gap_end])

@@ -15,7 +15,7 @@ _END = re.compile(
     r"|E\.?\s?O\.?\s*1\d{4}|TAGS?\b|SUBJ|SIPDIS\b|(?:¶\s?)?\d{1,2}\s?\.)",
     re.I,
 )
-_PRECEDENCE = re.compile(r"\s+(FLASH|NIACT\s+IMMEDIATE|IMMEDIATE|PR?IORITY|ROUTINE)\b(?P<after>.*)$")
+_PRECEDENCE = re.compile(r"\s+(FLASH|NIACT\s+IMMEDIATE|IMMEDIATE|P[RIO]{3,6}TY|ROUTINE)\b(?P<after>.*)$")
 _MCN = re.compile(r"\s+\d{4,}\s*$")
 _ROUTE = re.compile(r"^(?:(?P<route>[A-Z0-9]{4,8})/)?(?P<name>[A-Z0-9].*)$")
 _PAGE = re.compile(r"\bPAGE\s+\d{1,3}\s+[A-Z][A-Z .-]*?\s+\d{3,6}\s+(?:\d{2}\s+OF\s+\d{2}\s+)?\d{6}Z")
@@ -72,7 +72,9 @@ def _addressee(line: str) -> dict[str, str | None] | None:
     precedence = None
     m = _PRECEDENCE.search(line)
     if m and not m.group("after").strip(" 0123456789"):
-        precedence = fold(m.group(1)).replace("PIORITY", "PRIORITY")
+        precedence = fold(m.group(1))
+        if precedence.startswith("P"):
+            precedence = "PRIORITY"  # PIORITY, PRIOITY: typos of the one precedence that starts with P
         line = line[: m.start()]
     line = _MCN.sub("", line)
     m = _ROUTE.match(line.strip())

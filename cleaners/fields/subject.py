@@ -15,6 +15,10 @@ from cleaners.fields.text import (
     join_wrapped,
 )
 
+# The top line of a teletype page: PAGE 02 HARARE 06677 01 OF 03 291400Z, and what follows it.
+_PAGE_TOP = re.compile(
+    r"^\s*PAGE\s+\d{1,3}\s+[A-Z][A-Z .'-]*?\s+\d{3,6}\s+(?:\d{2}\s+OF\s+\d{2}\s+)?\d{6}Z\s*"
+)
 # The label at the start of a line: SUBJECT:, SUBJ:, Subject:, damaged UBJECT:, SUBJECT without
 # a colon; never "SUBJECT LINE" (a corrected copy's note).
 _LABEL_START = re.compile(r"^\s*(?:S?UBJ(?:ECT)?|SUBJET)(?:\s*:+\s*|\s+(?!LINE\b))(?=\S|$)", re.I)
@@ -89,14 +93,24 @@ def _cut(text: str) -> str:
 
 
 def _continuation(lines: list[str], j: int, first_para: int, first: str) -> list[str]:
-    """The lines a subject wraps onto, up to a blank line or the next field."""
+    """The lines a subject wraps onto, up to a blank line or the next field.
+
+    A teletype page break inside it (the marking at the top of the page, then PAGE 02 HARARE
+    06677 01 OF 03 291400Z) is skipped: the subject goes on after the page line's time group.
+    """
     out: list[str] = []
     upper = is_upper(first)
     while j < len(lines) and j < first_para and len(out) < 12:
         line = lines[j]
-        if not line.strip() or _STOP_LINE.match(line) or PAGE_MARK.match(line) or RULE_LINE.match(line):
-            break
         if MARKING_LINE.match(line) and _page_break_follows(lines, j):
+            j += 1
+            continue
+        page = _PAGE_TOP.match(line)
+        if page:
+            line = line[page.end() :]
+            if not line.strip():
+                break
+        elif not line.strip() or _STOP_LINE.match(line) or PAGE_MARK.match(line) or RULE_LINE.match(line):
             break
         # A sentence straight after a subject in capitals is the cable's text, not the subject.
         if upper and is_lower_prose(line):
@@ -114,7 +128,7 @@ def _page_break_follows(lines: list[str], j: int) -> bool:
     """True when a marking line is the top of a teletype page (a PAGE line follows it)."""
     for k in range(j + 1, min(len(lines), j + 4)):
         if lines[k].strip():
-            return bool(PAGE_MARK.match(lines[k]))
+            return bool(_PAGE_TOP.match(lines[k]))
     return False
 
 

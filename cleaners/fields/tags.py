@@ -22,7 +22,7 @@ _STOP_LINE = re.compile(
 # A page break of a pre-2004 cable inside the list, with the marking at the top of the page:
 # "IT      SECRET      PAGE 02      ROME  03067  211833Z".
 _PAGE_JUNK = re.compile(
-    r"\s{2,}(?:UNCLASSIFIED|UNCLAS|CONFIDENTIAL|SECRET|LIMITED OFFICIAL USE)\s+PAGE\s+\d{1,3}\s+"
+    r"\s+(?:UNCLASSIFIED|UNCLAS|CONFIDENTIAL|SECRET|LIMITED OFFICIAL USE)\s+PAGE\s+\d{1,3}\s+"
     r"[A-Z][A-Z .-]*?\s+\d{3,6}\s+(?:\d{2}\s+OF\s+\d{2}\s+)?\d{6}Z\b|\s{5,}\S.*$"
 )
 _PAREN = re.compile(r"\(([^()]{0,80})\)")
