@@ -84,6 +84,9 @@ SUBJECT = re.compile(r"^\s*(?:SUBJECT|SUBJ)\s*:?\s*(?P<rest>.*)$", re.I)
 TAGS = re.compile(r"^\s*TAGS?\s*:?\s+(?P<rest>.*)$", re.I)
 PARA = re.compile(r"^\s*(?:¶\s?)?(?P<n>\d{1,3})\s?\.\s*\(")
 PARA_MARK = re.compile(r"^\s*¶\s?\d{1,3}\b")
+# Either, counted over the whole text in one pass (a line counts once).
+# (Searched in "\n" + text: the pattern opens with a literal newline, which makes the search fast.)
+_PARAS = re.compile(r"\n[ \t]*(?:(?:¶[ \t]?)?\d{1,3}[ \t]?\.[ \t]*\(|¶[ \t]?\d{1,3}\b)")
 # FM lines: the office prefix is not part of the ID's origin.
 _FM_PREFIX = re.compile(
     r"^(?:AMEMBASSY|AMCONSUL|USMISSION|USINT|US\s?MISSION|USDEL|USOFFICE|AIT|AMEMB|EMBASSY|CONSULATE|"
@@ -167,36 +170,53 @@ def parse_header(lines: list[str]) -> Header:
     """Read the header fields of a cable from its lines (the whole text; only the top is searched)."""
     h = Header()
     top = lines[:120]
+    # Each pattern is tried only on lines that hold what it needs (a cheap test first): a
+    # header is read once per cable and many times while cables are searched for on a page.
     for i, line in enumerate(top):
-        if h.classification is None:
+        if h.classification is None and line.rstrip()[-1:].isdigit():
             m = CLASS_LINE.match(line)
             if m:
                 _take_class(h, m)
-        if h.routing_serial is None:
+        if h.routing_serial is None and "RUE" in line and "#" in line:
             m = ROUTING_DE.match(line)
             if m:
                 h.routing_serial = int(m.group("serial"))
-        if h.fm_origin is None and i < 60:
+        if h.fm_origin is None and i < 60 and "FM" in line:
             m = FM_LINE.match(line)
             if m:
                 h.fm_origin = _fm_origin(m.group("who"))
-        if h.year is None and i < 60:
+        if h.year is None and i < 60 and ("Z" in line or "day," in line):
             _take_year(h, DATE_LINE.match(line), line)
-        if h.decl_year is None:
-            m = DECL.search(line) or DECL_ISO.search(line)
-            if m:
-                y = int(m.group("y"))
-                h.decl_year = y + 2000 if y < 100 else y
-        if not h.has_subject and SUBJECT.match(line):
-            h.has_subject = True
-        if not h.has_tags and TAGS.match(line):
-            h.has_tags = True
+        lowered = None
+        if h.decl_year is None and ("CL" in line or "cl" in line or "Cl" in line or "cL" in line):
+            lowered = line.lower()
+            if "decl" in lowered:
+                m = DECL.search(line) or DECL_ISO.search(line)
+                if m:
+                    y = int(m.group("y"))
+                    h.decl_year = y + 2000 if y < 100 else y
+        if not (h.has_subject and h.has_tags) and ("B" in line or "b" in line or "G" in line or "g" in line):
+            lowered = lowered or line.lower()
+            if not h.has_subject and "subj" in lowered and SUBJECT.match(line):
+                h.has_subject = True
+            if not h.has_tags and "tag" in lowered and TAGS.match(line):
+                h.has_tags = True
+        if (
+            h.classification is not None
+            and h.routing_serial is not None
+            and h.decl_year is not None
+            and h.has_subject
+            and h.has_tags
+            and (i >= 60 or (h.fm_origin is not None and h.year is not None))
+        ):
+            break  # nothing left to look for
     if None in (h.classification, h.routing_serial, h.fm_origin, h.year) or not (
         h.has_subject and h.has_tags
     ):
         _parse_flat(h, top)
-    h.ref_years = reference_years(top)
-    h.paragraphs = sum(1 for line in lines if PARA.match(line) or PARA_MARK.match(line))
+    if h.year is None:  # only a dateless cable's year is inferred, partly from its references
+        h.ref_years = reference_years(top)
+    h.paragraphs = len(_PARAS.findall("\n" + "\n".join(lines)))
     if h.year is None:
         for m in _YEAR.finditer("\n".join(lines[:200])):
             y = int(m.group(0))

@@ -19,13 +19,9 @@ from cleaners.fields.stations import Stations
 from cleaners.fields.subject import read_subject
 from cleaners.fields.summary import read_summary
 from cleaners.fields.tags import read_tags
-from cleaners.fields.text import header_lines
+from cleaners.fields.text import Head
 
 __all__ = ["Fields", "Reference", "Stations", "canonical_id", "is_viewer_id", "read_fields", "station_of"]
-
-# Lines after the first paragraph that may still hold a Classified By line (old cables put it
-# in paragraph 1: "1. (U) CLASSIFIED BY ROBERT P. FINN").
-_CLASSIFIED_WINDOW = 25
 
 
 @dataclass
@@ -58,23 +54,20 @@ def read_fields(
     `year` is the cable's own year and `own_station` its post as IDs spell it (both from its
     ID): references without a year or a post are read as the cable's own.
     """
-    head, first_para = header_lines(lines)
+    head = Head(lines)
     f = Fields()
-    f.subject = read_subject(head, first_para)
+    f.subject = read_subject(head)
     f.tags = read_tags(
         head,
-        first_para,
         tables.get("not_tags", frozenset()),
         tables.get("tag_codes", frozenset()),
         tables.get("tag_countries", frozenset()),
     )
-    f.references = read_references(head, first_para, stations, year, own_station)
+    f.references = read_references(head, stations, year, own_station)
     f.signers = read_signers(lines, common, tables)
-    f.classified_by, f.classified_reasons = read_classified_by(
-        head[: first_para + _CLASSIFIED_WINDOW], tables
-    )
-    f.summary = read_summary(lines, first_para)
+    f.classified_by, f.classified_reasons = read_classified_by(head, tables)
+    f.summary = read_summary(lines, head.first_para)
     f.recipients, f.info = read_addressees(head)
-    f.decl = read_decl(head[: first_para + 1])
+    f.decl = read_decl(head)
     f.transmission_id = read_transmission_id(head)
     return f

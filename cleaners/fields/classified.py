@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from cleaners.fields.stations import one_edit
-from cleaners.fields.text import fold
+from cleaners.fields.text import Head, fold
 
-_LABEL = re.compile(r"(?<![a-z])(?i:Class(?:i|if)?fi?ed\s+By\b)\s*:?\s*")
+_LABEL = re.compile(r"(?<![a-z])(?i:Clas(?:s(?:i|if)?fi?|fi)ed\s+By\b)\s*:?\s*")
 # Where the classifier's part ends: the reasons, the E.O., a blank line, the next paragraph.
 _REASON_WORD = r"\br\s*e?\s*a?\s*s\s*[o0]\s*ns?\b|\bre\s*\n?\s*ason"
 _STOP = re.compile(
@@ -31,39 +33,56 @@ _INITIAL = re.compile(r"^(?:[A-Z0-9]\.){1,3}$|^[A-Z]\.?$")
 _TOKEN = re.compile(r"[^\s:]+")
 _REASONS = re.compile(r"(?i)\b1\s?\.\s?([1-9])\s*((?:[\s(),/&+]*(?:and\s+)?\(?\s*[a-h]\s*\)?(?![a-z]))*)")
 _DECL = re.compile(
-    r"(?i)\bDECL(?:ASSIFY)?\s*(?::\s*|\s+)(?:ON\s*:?\s*)?"
-    r"(?P<raw>\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{2,4}|\d{4}\s*/\s*\d{1,2}\s*/\s*\d{1,2}|[A-Z0-9][^\n]{0,60}?)"
-    r"(?=\s+(?:TAGS?|Tags|SUBJ|Subj|E\.O)\b|\s*$|\n|\s{2,})"
+    r"(?im)\bDECL(?:ASSIFY)?[ \t]*(?::[ \t]*|[ \t]+)(?:ON[ \t]*:?[ \t]*)?"
+    r"(?P<raw>\d{1,2}[ \t]*/[ \t]*\d{1,2}[ \t]*/[ \t]*\d{2,4}|\d{4}[ \t]*/[ \t]*\d{1,2}[ \t]*/[ \t]*\d{1,2}|"
+    r"[A-Z0-9][^\n]{0,60}?)"
+    r"(?=[ \t]+(?:TAGS?|Tags|SUBJ|Subj|E\.O)\b|[ \t]*$|[ \t]{2,})"
 )
+_WRAPPED = re.compile(r"(?<=[A-Za-z])\n([a-z]{1,3})(?=[\s,.;][^\n]{0,3}[A-Z0-9(])")
+_CAPITALISED = re.compile(r"[A-Z][a-z][A-Za-z'-]*")
 MAX_TEXT = 6000
+# Lines after the first paragraph that may still hold a Classified By line (old cables put it
+# in paragraph 1: "1. (U) CLASSIFIED BY ROBERT P. FINN"); the header holds PAST_FIRST_PARA.
+_WINDOW = 25
 
 
-def read_classified_by(lines: list[str], fields: dict[str, Any]) -> tuple[list[str], list[str]]:
+def read_classified_by(head: Head, fields: dict[str, Any]) -> tuple[list[str], list[str]]:
     """(classifiers' names, reasons such as 1.4(b)) from the header and first paragraphs."""
-    text = "\n".join(lines)[:MAX_TEXT]
+    end = min(MAX_TEXT, head.offset(head.first_para + _WINDOW))
+    text, lowered = head.text, head.lower
     titles: frozenset[str] = fields.get("titles", frozenset())
     not_names: frozenset[str] = fields.get("not_classifiers", frozenset())
-    for n, m in enumerate(_LABEL.finditer(text)):
-        if n >= 4:
+    for count, m in enumerate(_labels(text, lowered, end)):
+        if count >= 4:
             break
-        rest = text[m.end() :]
+        rest = text[m.end() : m.end() + 600]
         # "Classified By: Classified by DCM X" / "Classified By: This message classified by X".
         again = _LABEL.search(rest[:60])
         if again:
             rest = rest[again.end() :]
         # The viewer wraps long lines inside words (Michae / l Corbin, reaso / ns).
-        rest = re.sub(
-            r"(?<=[A-Za-z])\n([a-z]{1,3})(?=[\s,.;][^\n]{0,3}[A-Z0-9(])", r"\1", rest[:400], count=2
-        )
+        rest = _WRAPPED.sub(r"\1", rest[:400], count=2)
         stop = _STOP.search(rest, 0, 400)
         part = rest[: stop.start()] if stop else rest[:200]
         pieces = _AND.split(part)
         names = [
-            n for piece in pieces if (n := _name(piece, titles, not_names)) and (" " in n or len(pieces) == 1)
+            name
+            for piece in pieces
+            if (name := _name(piece, titles, not_names)) and (" " in name or len(pieces) == 1)
         ]
         if names:
             return names, _reasons(rest[len(part) : len(part) + 120])
     return [], []
+
+
+def _labels(text: str, lowered: str, end: int) -> Iterator[re.Match[str]]:
+    """The Classified By labels before `end`, found through the word (a plain search is cheaper than the pattern's)."""
+    pos = lowered.find("clas", 0, end)
+    while pos >= 0:
+        m = _LABEL.match(text, pos, min(len(text), pos + 40))
+        if m:
+            yield m
+        pos = lowered.find("clas", pos + 4, end)
 
 
 def _name(part: str, titles: frozenset[str], not_names: frozenset[str]) -> str | None:
@@ -99,7 +118,7 @@ def _trailing_name(segment: str, titles: frozenset[str], not_names: frozenset[st
         if "/" in tok:
             # DCM/Ted: the name after an office; A/S, POL/ECON: an office
             after = tok.rsplit("/", 1)[1]
-            if re.fullmatch(r"[A-Z][a-z][A-Za-z'-]*", after) and not _is_title(after.upper(), titles):
+            if _CAPITALISED.fullmatch(after) and not _is_title(after.upper(), titles):
                 name.insert(0, after)
             break
         if not _name_token(tok, name, titles, not_names, mixed):
@@ -148,6 +167,7 @@ def _name_token(
     return not (mixed and len(word) >= 2 and tok.strip(".,-").isupper())
 
 
+@lru_cache(maxsize=8192)
 def _is_title(word: str, titles: frozenset[str]) -> bool:
     """A title word, also misspelt by one letter when long (AMBASSAOR) or written with zeros (AMBASSAD0R)."""
     word = word.replace("0", "O") if any(c.isalpha() for c in word) else word
@@ -169,17 +189,15 @@ def _reasons(text: str) -> list[str]:
     return out
 
 
-def read_decl(lines: list[str]) -> dict[str, str | None] | None:
+def read_decl(head: Head) -> dict[str, str | None] | None:
     """The declassification instruction: {"date": YYYY-MM-DD or None, "raw": as written}, or None."""
-    for line in lines:
-        if "DECL" not in line.upper():
-            continue
-        m = _DECL.search(line)
-        if not m:
-            continue
-        raw = fold(m.group("raw")).rstrip(" .,;")
-        return {"date": _iso(raw), "raw": raw}
-    return None
+    end = min(len(head.text), head.offset(head.first_para + 1))
+    pos = head.lower.find("decl", 0, end)
+    m = _DECL.search(head.text, max(0, pos - 1), end) if pos >= 0 else None
+    if not m:
+        return None
+    raw = fold(m.group("raw")).rstrip(" .,;")
+    return {"date": _iso(raw), "raw": raw}
 
 
 def _iso(raw: str) -> str | None:

@@ -10,23 +10,26 @@ from dataclasses import dataclass
 from cleaners.fields.ids import full_year
 from cleaners.fields.stations import Stations
 from cleaners.fields.text import (
-    FIRST_PARA,
     PAGE_MARK,
     PAGE_MARK_IN,
     RULE_LINE,
+    Head,
+    find_label,
     fold,
-    header_lines,
     is_lower_prose,
 )
 
 # The label at the start of a line: REF:, REFS:, REFTEL:, REF(S):, Ref(s):, REF., REFERENCES:,
 # PROGRAM REF:, and REF without a colon when an item follows (REF A) ..., REF A. ...).
 _LABEL_START = re.compile(
-    r"^\s*(?:[A-Z]\.\s+|[A-Z]+\s+)?(?:REF(?:S|TELS?|ERENCES?)?|REF\s?\(S\))(?:\s*[.:]+\s*|\s+(?=[(\[]?[A-Z][.)\]]|\(?\d|[A-Z]{3,}\s+\d|[A-Z]\s+[A-Z]{3,}\s+\d))",
-    re.I,
+    r"^[ \t]*(?:[A-Z]\.[ \t]+|[A-Z]+[ \t]+)?(?:REF(?:S|TELS?|ERENCES?)?|REF ?\(S\))"
+    r"(?:[ \t]*[.:]+[ \t]*|[ \t]+(?=[(\[]?[A-Z][.)\]]|\(?\d|[A-Z]{3,}[ \t]+\d|[A-Z][ \t]+[A-Z]{3,}[ \t]+\d))",
+    re.I | re.M,
 )
 # A label inside a line: after the subject (... AS UK PRIMEREF: A. LONDON 1939), flat headers.
-_LABEL_INSIDE = re.compile(r"(?:REF(?:S|TELS?)?|REF\s?\(S\))\s*:\s*|(?<=\s)(?:Refs?|Ref\(s\))\s*:\s*")
+_LABEL_INSIDE = re.compile(
+    r"(?:REF(?:S|TELS?)?|REF ?\(S\))[ \t]*:[ \t]*|(?<=[ \t])(?:Refs?|Ref\(s\))[ \t]*:[ \t]*"
+)
 _FIELD_START = re.compile(r"^\s*(?:SUBJ|SUBJECT|TAGS?|E\.?\s?O\.?\s*1\d{4})\b", re.I)
 # Where the field ends inside a line.
 _STOP_INSIDE = re.compile(
@@ -71,6 +74,13 @@ _FILLER = re.compile(r"^(?:CABLES?|TELS?|TELEGRAMS?|REFTELS?|NO|NR|NUMBER|MSG|#)
 _MARK = re.compile(r"\(\s*[A-Z/]{1,6}\s*\)")
 _YEAR_AFTER = re.compile(r"\s+(\d{2})(?=\s*(?:[,;)]|AND\b|$))|\s*\((\d{4}|\d{2})\)|-(\d{2})\b")
 _JOINER = re.compile(r"^\s*(?:,|;|&|AND|AND\s+NO\.?|/)?\s*$")
+_BARE_SERIAL = re.compile(r"\s*0*\d{1,7}\s*")
+_YEAR_BEFORE = re.compile(r"(?<![\w/.-])\(?(\d{4}|0?\d{2})\)?\s*$")
+_NOT_BETWEEN = re.compile(r"[^\s.-]")
+_WORD_AT_END = re.compile(r"[A-Z]{3,}$")
+_DIGIT_NEXT = re.compile(r"\s*\d")
+_ZERO_IN_WORD = re.compile(r"(?<=[A-Z])0|0(?=[A-Z])")
+_ITEM_YEAR = re.compile(r"^\s*(\d{2}|19[6-9]\d|20[01]\d)\s+[A-Za-z]")
 # Bounds that keep a hostile REF field (thousands of lines or items) cheap to read.
 MAX_LINES = 60
 MAX_ITEMS = 200
@@ -92,15 +102,13 @@ class Reference:
         return {"label": self.label, "text": self.text, "kind": self.kind, "id": self.id}
 
 
-def read_references(
-    lines: list[str], first_para: int, stations: Stations, year: int | None, own: str | None
-) -> list[Reference]:
-    """Every reference of the REF field in the header's cleaned lines.
+def read_references(head: Head, stations: Stations, year: int | None, own: str | None) -> list[Reference]:
+    """Every reference of the REF field of a header.
 
     `year` is the citing cable's year (a reference without a year is from the same year) and
     `own` its station (a bare serial, REF: A) 6307, is the cable's own post's).
     """
-    text = _field_text(lines, first_para)[:MAX_FIELD]
+    text = _field_text(head)[:MAX_FIELD]
     if not text:
         return []
     out: list[Reference] = []
@@ -118,28 +126,25 @@ def read_references(
     return out
 
 
-def _field_text(lines: list[str], first_para: int) -> str:
+def _field_text(head: Head) -> str:
     """The REF field's text: from its label through the lines it continues on."""
-    limit = min(len(lines), first_para + 1)
-    for i in range(limit):
-        line = lines[i]
-        if FIRST_PARA.match(line) and i == first_para:
+    lines, first_para = head.lines, head.first_para
+    found = find_label(head, first_para, _LABEL_START, _LABEL_INSIDE, hints=("ref",))
+    while found and _FIELD_START.match(lines[found[0]]):
+        # A SUBJECT / TAGS / E.O. line: only a label with a colon inside it counts (SUBJECT: X REF: Y)
+        i = found[0]
+        inside = _LABEL_INSIDE.search(lines[i])
+        if inside:
+            found = (i, lines[i][inside.end() :])
             break
-        m = _LABEL_START.match(line)
-        if m and not _FIELD_START.match(line):
-            rest = line[m.end() :]
-        elif "REF" in line.upper():
-            m = _LABEL_INSIDE.search(line)
-            if not m:
-                continue
-            rest = line[m.end() :]
-        else:
-            continue
-        cut = _STOP_INSIDE.search(rest)
-        if cut:
-            return rest[: cut.start()]
-        return " \n".join([rest, *_continuation(lines, i + 1, first_para)])
-    return ""
+        found = find_label(head, first_para, _LABEL_START, _LABEL_INSIDE, hints=("ref",), begin=i + 1)
+    if not found:
+        return ""
+    i, rest = found
+    cut = _STOP_INSIDE.search(rest)
+    if cut:
+        return rest[: cut.start()]
+    return " \n".join([rest, *_continuation(lines, i + 1, first_para)])
 
 
 def _continuation(lines: list[str], j: int, first_para: int) -> list[str]:
@@ -173,8 +178,12 @@ def _continuation(lines: list[str], j: int, first_para: int) -> list[str]:
 
 def _items(text: str) -> list[tuple[str | None, str]]:
     """The field split into (label, text) items at labels that follow the A, B, C order."""
-    text = PAGE_MARK_IN.sub(" ", _PAGE_JUNK.sub(" ", text))
-    text = _O_FOR_ZERO.sub("0", _ZERO_FOR_O.sub("O", text))
+    if "PAGE" in text or " OF " in text:
+        text = PAGE_MARK_IN.sub(" ", _PAGE_JUNK.sub(" ", text))
+    if "0" in text:
+        text = _ZERO_FOR_O.sub("O", text)
+    if "O" in text:
+        text = _O_FOR_ZERO.sub("0", text)
     cuts: list[tuple[int, int, str]] = []
     expect = "A"
     for m in _ITEM.finditer(text):
@@ -215,8 +224,11 @@ def _year(token: str | None) -> int | None:
 
 def cited_ids(item: str, stations: Stations, year: int | None, own: str | None) -> list[str]:
     """The canonical IDs of the cables one reference item cites (STATE 135205 -> 07STATE135205)."""
-    upper = _SLASH_YEAR.sub(r"\1 (\2)", _SLASH_LIST.sub(r"\1 AND ", item.upper()))
-    upper = _BRACKET_YEAR.sub(r"\2 \1 \3", upper)
+    upper = item.upper()
+    if "/" in upper:
+        upper = _SLASH_YEAR.sub(r"\1 (\2)", _SLASH_LIST.sub(r"\1 AND ", upper))
+    if "(" in upper:
+        upper = _BRACKET_YEAR.sub(r"\2 \1 \3", upper)
     marks = [m.span() for m in _MARK.finditer(upper)]
     words = [
         (m.start(), m.end(), m.group(0))
@@ -240,7 +252,7 @@ def cited_ids(item: str, stations: Stations, year: int | None, own: str | None) 
             station, cited_year = prev[1], prev[2]  # BRASILIA 2799 AND 2764, KABUL 5353/5194
         else:
             station = _station_after(upper, words, num.end(), stations)  # REF: 870 ULAANBAATAR
-            if not station and own and not found and re.fullmatch(r"\s*0*\d{1,7}\s*", upper):
+            if not station and own and not found and _BARE_SERIAL.fullmatch(upper):
                 station = own  # REF: A) 6307 -- a serial alone is the cable's own post's
         if not station:
             continue
@@ -292,13 +304,13 @@ def _year_of_next(
 
 def _year_before(upper: str, span_start: int) -> int | None:
     """The year written before a post's name (05 PARIS, 2008 BRASILIA, (99) ROME, 094 QUITO)."""
-    m = re.search(r"(?<![\w/.-])\(?(\d{4}|0?\d{2})\)?\s*$", upper[max(0, span_start - 8) : span_start])
+    m = _YEAR_BEFORE.search(upper, max(0, span_start - 8), span_start)
     return _year(m.group(1)) if m else None
 
 
 def _contiguous(upper: str, span: list[tuple[int, int, str]]) -> bool:
     """True when the words follow each other with only spaces, dots and hyphens between them."""
-    return not any(re.search(r"[^\s.-]", upper[a[1] : b[0]]) for a, b in itertools.pairwise(span))
+    return not any(_NOT_BETWEEN.search(upper, a[1], b[0]) for a, b in itertools.pairwise(span))
 
 
 def _document_year(upper: str, num: re.Match[str], span_start: int) -> bool:
@@ -307,7 +319,7 @@ def _document_year(upper: str, num: re.Match[str], span_start: int) -> bool:
     if len(serial) != 4 or not 1966 <= int(serial) <= 2010:
         return False
     head = upper[:span_start].rstrip()
-    return bool(re.search(r"[A-Z]{3,}$", head))
+    return bool(_WORD_AT_END.search(head))
 
 
 def _station_after(upper: str, words: list[tuple[int, int, str]], pos: int, stations: Stations) -> str | None:
@@ -323,7 +335,7 @@ def _station_after(upper: str, words: list[tuple[int, int, str]], pos: int, stat
         sid = stations.in_text(" ".join(w[2] for w in span))
         if sid:
             rest = upper[span[-1][1] :]
-            return None if re.match(r"\s*\d", rest) else sid
+            return None if _DIGIT_NEXT.match(rest) else sid
     return None
 
 
@@ -354,7 +366,11 @@ def _station_before(
         if not _contiguous(upper, span):
             continue
         spelled = " ".join(w[2] for w in span)
-        sid = stations.in_text(spelled) or stations.in_text(re.sub(r"(?<=[A-Z])0|0(?=[A-Z])", "O", spelled))
+        sid = (
+            stations.in_text(spelled)
+            or ("0" in spelled and stations.in_text(_ZERO_IN_WORD.sub("O", spelled)))
+            or None
+        )
         if sid:
             return sid, span[0][0]
     return None, pos
@@ -362,10 +378,9 @@ def _station_before(
 
 def reference_years(lines: list[str]) -> set[str]:
     """The years (two digits) the REF field's items write out (05 ALMATY 4441 -> 05), from raw lines."""
-    head, first_para = header_lines(lines)
     years: set[str] = set()
-    for _label, item in _items(_field_text(head, first_para)):
-        m = re.match(r"^\s*(\d{2}|19[6-9]\d|20[01]\d)\s+[A-Za-z]", item)
+    for _label, item in _items(_field_text(Head(lines))):
+        m = _ITEM_YEAR.match(item)
         if m:
             years.add(m.group(1)[-2:])
     return years

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from cleaners.fields.text import PAGE_MARK_IN, fold
+from cleaners.fields.text import PAGE_MARK_IN, Head, fold
 
 _TID = re.compile(r"\b(VZCZ[A-Z]{1,4}\d{1,8})\b")
 _TO = re.compile(r"^\s*TO(?:\s+(?P<rest>.*))?$")
@@ -15,16 +15,24 @@ _END = re.compile(
     r"|E\.?\s?O\.?\s*1\d{4}|TAGS?\b|SUBJ|SIPDIS\b|(?:¶\s?)?\d{1,2}\s?\.)",
     re.I,
 )
-_PRECEDENCE = re.compile(r"\s+(FLASH|NIACT\s+IMMEDIATE|IMMEDIATE|P[RIO]{3,6}TY|ROUTINE)\b(?P<after>.*)$")
-_MCN = re.compile(r"\s+\d{4,}\s*$")
-_ROUTE = re.compile(r"^(?:(?P<route>[A-Z0-9]{4,8})/)?(?P<name>[A-Z0-9].*)$")
+# What an end-of-routing line can start with (a cheap test before the pattern).
+_END_FIRST = frozenset(" \tBbCcSsUuLlEeTt0123456789¶")
+# Lines that come after any routing block (the classification line may come before it), and
+# the first TO or INFO line.
+_BODY_IN = re.compile(r"^[ \t]*(?:E\.?[ \t]?O\.?[ \t]*1\d{4}|TAGS?\b|SUBJ|1[ \t]?\.[ \t]*\()", re.I | re.M)
+_FIRST = re.compile(r"^[ \t]*(?:TO|INFO)(?:[ \t]|$)", re.M)
+# route/NAME PRECEDENCE MCN: RUEHC/SECSTATE WASHDC IMMEDIATE 4696
+_ADDRESSEE = re.compile(
+    r"(?:(?P<route>[A-Z0-9]{4,8})/)?(?P<name>[A-Z0-9].*?)"
+    r"(?:\s+(?P<precedence>FLASH|NIACT\s+IMMEDIATE|IMMEDIATE|P[RIO]{3,6}TY|ROUTINE)\b)?(?:\s+\d{4,})?\s*$"
+)
 _PAGE = re.compile(r"\bPAGE\s+\d{1,3}\s+[A-Z][A-Z .-]*?\s+\d{3,6}\s+(?:\d{2}\s+OF\s+\d{2}\s+)?\d{6}Z")
 MAX_ROUTING_LINES = 400
 
 
-def read_transmission_id(lines: list[str]) -> str | None:
+def read_transmission_id(head: Head) -> str | None:
     """The transmission ID the routing block opens with (VZCZCXRO4549), else None."""
-    for line in lines[:12]:
+    for line in head.lines[:12]:
         if "VZCZ" in line:
             m = _TID.search(line)
             if m:
@@ -32,14 +40,22 @@ def read_transmission_id(lines: list[str]) -> str | None:
     return None
 
 
-def read_addressees(lines: list[str]) -> tuple[list[dict[str, str | None]], list[dict[str, str | None]]]:
+def read_addressees(head: Head) -> tuple[list[dict[str, str | None]], list[dict[str, str | None]]]:
     """(TO addressees, INFO addressees): each {"route", "name", "precedence"}, in order."""
     to: list[dict[str, str | None]] = []
     info: list[dict[str, str | None]] = []
+    lines, text = head.lines, head.text
+    first = _FIRST.search(text)
+    body = _BODY_IN.search(text)
+    if not first or (body and body.start() < first.start()):
+        return to, info  # the cable's own header has begun before any routing line
     target: list[dict[str, str | None]] | None = None
     excluded = False
-    for raw in lines[:MAX_ROUTING_LINES]:
-        line = _PAGE.sub("", PAGE_MARK_IN.sub("", raw)).rstrip()
+    for raw in lines[head.line_of(first.start()) :]:
+        line = raw
+        if "PAGE" in line or " OF " in line:
+            line = _PAGE.sub("", PAGE_MARK_IN.sub("", line))
+        line = line.rstrip()
         if not line.strip():
             if target is not None and (to or info):
                 break
@@ -51,7 +67,7 @@ def read_addressees(lines: list[str]) -> tuple[list[dict[str, str | None]], list
             target, excluded, line = info, False, m_info.group("rest") or ""
         elif target is None:
             continue
-        elif _END.match(line):
+        elif line[:1] in _END_FIRST and _END.match(line):
             break
         line = line.strip()
         if not line:
@@ -69,18 +85,17 @@ def read_addressees(lines: list[str]) -> tuple[list[dict[str, str | None]], list
 
 def _addressee(line: str) -> dict[str, str | None] | None:
     """One addressee line: RUEHC/SECSTATE WASHDC IMMEDIATE 4696 -> route, name, precedence."""
-    precedence = None
-    m = _PRECEDENCE.search(line)
-    if m and not m.group("after").strip(" 0123456789"):
-        precedence = fold(m.group(1))
+    m = _ADDRESSEE.match(line)
+    if not m or not m.group("name").strip():
+        return None
+    precedence = m.group("precedence")
+    if precedence:
+        precedence = fold(precedence)
         if precedence.startswith("P"):
             precedence = "PRIORITY"  # PIORITY, PRIOITY: typos of the one precedence that starts with P
-        line = line[: m.start()]
-    line = _MCN.sub("", line)
-    m = _ROUTE.match(line.strip())
-    if not m:
-        return None
-    name = fold(m.group("name"))
-    if not name:
-        return None
-    return {"route": m.group("route"), "name": name, "precedence": precedence}
+    name = m.group("name")
+    return {
+        "route": m.group("route"),
+        "name": fold(name) if "  " in name else name.strip(),
+        "precedence": precedence,
+    }

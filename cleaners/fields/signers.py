@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from cleaners.fields.text import clean_line, fold
@@ -27,11 +28,19 @@ def read_signers(lines: list[str], rules: dict[str, Any], fields: dict[str, Any]
     signer_rx: re.Pattern[str] = rules["signer"]
     not_names: frozenset[str] = fields.get("not_signers", frozenset())
     tail: list[re.Pattern[str]] = fields.get("signer_tail", [])
-    window = [clean_line(ln) for ln in lines[-_WINDOW:]]
+    window = lines[-_WINDOW:]
+    # cleaned from the end, as far as the search goes
+    cleaned: dict[int, str] = {}
+
+    def at(k: int) -> str:
+        if k not in cleaned:
+            cleaned[k] = clean_line(window[k])
+        return cleaned[k]
+
     skipped = 0
     j = len(window) - 1
     while j >= 0 and skipped <= _MAX_TAIL:
-        line = window[j].strip()
+        line = at(j).strip()
         if not line or any(rx.match(line) for rx in tail) or fold(line).upper() in not_names:
             j -= 1
             skipped += 1
@@ -39,15 +48,15 @@ def read_signers(lines: list[str], rules: dict[str, Any], fields: dict[str, Any]
         break
     if j < 0 or skipped > _MAX_TAIL:
         return []
-    line = _TRAIL.sub("", window[j]).strip()
-    prev = _previous(window, j)
+    line = _TRAIL.sub("", at(j)).strip()
+    prev = _previous(at, j)
     name = fold(line)
     # Two words or more after an unfinished line read as the end of a sentence, not a name.
     if (
         signer_rx.match(line)
         and name.upper() not in not_names
         and not _is_field(name)
-        and (" " not in name or prev is None or _ends_sentence(prev) or not window[j - 1].strip())
+        and (" " not in name or prev is None or _ends_sentence(prev) or j == 0 or not at(j - 1).strip())
     ):
         return [name]
     m = _ENDS_WITH_NAME.search(line)
@@ -63,11 +72,11 @@ def read_signers(lines: list[str], rules: dict[str, Any], fields: dict[str, Any]
     return []
 
 
-def _previous(window: list[str], j: int) -> str | None:
-    """The nearest line with text before line j."""
-    for k in range(j - 1, -1, -1):
-        if window[k].strip():
-            return window[k]
+def _previous(at: Callable[[int], str], j: int) -> str | None:
+    """The nearest line with text before line j (`at` gives a cleaned line)."""
+    for k in range(j - 1, max(-1, j - 8), -1):
+        if at(k).strip():
+            return at(k)
     return None
 
 

@@ -10,6 +10,8 @@ from cleaners.fields.text import (
     PAGE_MARK,
     RULE_LINE,
     TRAILING_MARK,
+    Head,
+    find_label,
     is_lower_prose,
     is_upper,
     join_wrapped,
@@ -21,9 +23,11 @@ _PAGE_TOP = re.compile(
 )
 # The label at the start of a line: SUBJECT:, SUBJ:, Subject:, damaged UBJECT:, SUBJECT without
 # a colon; never "SUBJECT LINE" (a corrected copy's note).
-_LABEL_START = re.compile(r"^\s*(?:S?UBJ(?:ECT)?|SUBJET)(?:\s*:+\s*|\s+(?!LINE\b))(?=\S|$)", re.I)
+_LABEL_START = re.compile(
+    r"^[ \t]*(?:S?UBJ(?:ECT)?|SUBJET)(?:[ \t]*:+[ \t]*|[ \t]+(?!LINE\b))(?=\S|$)", re.I | re.M
+)
 # Inside a flat header (a blog joined the header lines): a colon is needed.
-_LABEL_INSIDE = re.compile(r"(?<=[\s/.,;)])SUBJ(?:ECT)?\s*:\s*", re.I)
+_LABEL_INSIDE = re.compile(r"(?<=[ \t/.,;)])SUBJ(?:ECT)?[ \t]*:[ \t]*", re.I)
 
 # Where the subject stops, inside a line: the next label (also glued on: UK PRIMEREF:),
 # a Classified By line, a paragraph number with its marking, a banner, a page marker.
@@ -40,6 +44,22 @@ _STOP_INSIDE = re.compile(
     r"|(?i:\bThis is an? action (?:request|message|cable)\b)"
     r"|\s+(?:E\.O\.|TAGS?)\s*:"
 )
+# Every stop above holds one of these (in lower case).
+_STOP_WORDS = (
+    "ref",
+    "classif",
+    "(",
+    "sens",
+    "c o n",
+    "s e c",
+    "u n c",
+    " of ",
+    "page",
+    "----",
+    "action",
+    "e.o.",
+    "tag",
+)
 # Lines that end the subject: the next header field, a paragraph, a page break, a rule.
 _STOP_LINE = re.compile(
     r"^\s*(?:REF\b|REFS\b|REFTELS?\b|Ref\(s\)|REF\.|Refs?\s*:|REFERENCES?\s*:|Classified\b|CLASSIFIED\b|"
@@ -50,9 +70,10 @@ _STOP_LINE = re.compile(
 )
 
 
-def read_subject(lines: list[str], first_para: int) -> str | None:
-    """The subject from the header's cleaned lines; '' when the label has nothing after it, None without one."""
-    start = _find_label(lines, first_para)
+def read_subject(head: Head) -> str | None:
+    """The subject from the header; '' when the label has nothing after it, None without one."""
+    lines, first_para = head.lines, head.first_para
+    start = find_label(head, first_para + 1, _LABEL_START, _LABEL_INSIDE, hints=("ubj",))
     if start is None:
         return None
     i, rest = start
@@ -73,21 +94,11 @@ def read_subject(lines: list[str], first_para: int) -> str | None:
     return _finish(join_wrapped(parts))
 
 
-def _find_label(lines: list[str], first_para: int) -> tuple[int, str] | None:
-    """(line index, text after the label) of the first SUBJECT label in the header."""
-    for i, line in enumerate(lines[: first_para + 1]):
-        m = _LABEL_START.match(line)
-        if m:
-            return i, line[m.end() :]
-        if "UBJ" in line.upper():
-            m = _LABEL_INSIDE.search(line)
-            if m:
-                return i, line[m.end() :]
-    return None
-
-
 def _cut(text: str) -> str:
     """The subject's part of a line: up to whatever stops it."""
+    low = text.lower()
+    if not any(word in low for word in _STOP_WORDS):
+        return text  # nothing on the line can stop it: the pattern need not run
     m = _STOP_INSIDE.search(text)
     return text[: m.start()].rstrip() if m else text
 

@@ -3,65 +3,98 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from cleaners.fields.text import RULE_LINE, clean_line, fold
+from cleaners.fields.text import RULE_LINE, clean_text, fold
 
 # How far into the cable a summary may start (lines), and how long it may run.
-_START_WINDOW = 120
-_MAX_LINES = 200
-_END = re.compile(
-    r"(?i)\bEnd\s+(?:of\s+)?Summary(?:\s*(?:and|/|&)\s*(?:Comment|Action\s+Requests?|Introduction|Table\s+of\s+Contents))?\s*\.?"
-)
-# A summary's opening: the label (SUMMARY:, Summary and Comment., BEGIN SUMMARY) or a heading.
+_START_WINDOW = 80
+_MAX_LINES = 150
+# Where a summary ends: END SUMMARY, End Summary and Comment, END OF SUMMARY; matched just
+# before the word "summary" (which every opening and end has: the text is searched for it).
+_END_BEFORE = re.compile(r"(?i)\bEnd\s+(?:of\s+)?$")
+# A summary's opening, at the start of a line: the label (SUMMARY:, 1. (C) Summary and Comment.,
+# BEGIN SUMMARY) or a heading (------- SUMMARY -------).
 _START = re.compile(
-    r"(?im)^[ \t]*(?:\d{1,2}\s?\.\s*)?(?:\([A-Z/ ]{1,12}\)\s*)?(?:[-=_\u2010-\u2015]{3,}\s*)?(?:BEGIN\s+)?"
+    r"(?i)[ \t]*(?:¶\s?)?(?:\d{1,2}\s?\.\s*)?(?:\([A-Z/ ]{1,12}\)\s*)?(?:[-=_\u2010-\u2015]{3,}\s*)?(?:BEGIN\s+)?"
     r"Summary(?:\s*(?:and|/|&)\s*(?:Comment|Action\s+Requests?|Introduction|Table\s+of\s+Contents))?"
-    r"(?:\s*\((?:continued|cont\.?)\))?\s*(?:[:.]|-{2,}|={2,}|(?=[ \t]*\n)|$)[ \t]*(?:[-=_\u2010-\u2015]{3,})?"
+    r"(?:\s*\((?:continued|cont\.?)\))?\s*(?:[:.]|-{2,}|={2,}|(?=[ \t\\]*\n)|$)[ \t]*(?:[-=_\u2010-\u2015]{3,})?"
 )
+_IN_SUBJECT = re.compile(r"(?i)S?UBJ(?:ECT)?\s*:[^\n]*$")
 _PARA_MARK = re.compile(r"^\s*(?:\d{1,2}\s?\.\s*)?(?:\((?:[A-Z]{1,4}(?:\s?/{1,2}\s?[A-Z]{1,5})*)\)\s*)?")
-_HEADING = re.compile(r"^\s*(?:[-=_]{3,}\s*)?[A-Z][A-Za-z ,/&'-]{0,60}?(?:\s*[-=_]{3,})?\s*$")
+_LABEL_LEFT = re.compile(r"(?i)^(?:Summary\s*(?:and\s+Comment)?\s*[:.]\s*)")
+_PARAGRAPHS = re.compile(r"\n\s*\n")
+_PARA_END = re.compile(r"\n[ \t\\]*\n|-{4,}|={4,}")
+MAX_TEXT = 200_000
 
 
 def read_summary(lines: list[str], first_para: int) -> str | None:
     """The summary of a cable, or None when it has none (no END SUMMARY and no SUMMARY label)."""
-    body = [clean_line(ln) for ln in lines[: first_para + _START_WINDOW + _MAX_LINES]]
-    text = "\n".join(body)
-    head_end = len("\n".join(body[:first_para])) if first_para < len(body) else 0
-    start = None
-    for m in _START.finditer(text, 0, len("\n".join(body[: first_para + _START_WINDOW]))):
-        before = text[max(0, m.start() - 8) : m.start()].upper()
-        if m.group(0).strip().upper().startswith("END") or re.search(r"\bEND\s*$", before):
-            continue
-        if re.search(r"S?UBJ(?:ECT)?\s*:[^\n]*$", text[max(0, m.start() - 200) : m.start()], re.I):
-            continue  # the word in the subject line
-        start = m
-        break
-    end = _END.search(text, start.end() if start else head_end)
+    # Found in the raw text (joined, not cleaned: cheaper), cleaned once cut out.
+    window = lines[: first_para + _START_WINDOW + _MAX_LINES]
+    text = "\n".join(window)[:MAX_TEXT]
+    head_end = _offset(window, first_para) if first_para < len(lines) else 0
+    limit = _offset(window, first_para + _START_WINDOW)
+    start: re.Match[str] | None = None
+    end: int | None = None
+    for pos in _word_positions(text):
+        ending = _END_BEFORE.search(text, max(0, pos - 12), pos)
+        if ending:
+            if pos >= (start.end() if start else head_end):
+                end = ending.start()
+                break
+        elif start is None and pos < limit:
+            line_start = text.rfind("\n", 0, pos) + 1
+            m = _START.match(text, line_start)
+            if m and not _IN_SUBJECT.search(text, max(0, line_start - 200), line_start):
+                start = m
     if start is None and end is None:
         return None
     begin = start.end() if start else head_end
-    if start is None and end is not None and end.start() - begin > 6000:
+    if start is None and end is not None and end - begin > 6000:
         return None
-    stop = end.start() if end else _paragraph_end(text, begin)
-    return _tidy(text[begin:stop]) or None
+    stop = end if end is not None else _paragraph_end(text, begin)
+    return _tidy(clean_text(text[begin:stop].split("\n"))) or None
+
+
+def _word_positions(text: str) -> Iterator[int]:
+    """Where the word summary stands, as cables write it (SUMMARY, Summary, summary), in order."""
+    # the next place of each spelling, found as the walk through the text reaches it
+    nxt = {spelling: text.find(spelling) for spelling in ("SUMMARY", "Summary", "summary")}
+    while True:
+        live = [p for p in nxt.values() if p >= 0]
+        if not live:
+            return
+        pos = min(live)
+        yield pos
+        for spelling, p in nxt.items():
+            if p == pos:
+                nxt[spelling] = text.find(spelling, pos + 7)
+
+
+def _offset(lines: list[str], line: int) -> int:
+    """Where line number `line` starts in the lines joined by newlines."""
+    if line >= len(lines):
+        return sum(map(len, lines)) + len(lines) - 1
+    return sum(map(len, lines[:line])) + line
 
 
 def _paragraph_end(text: str, begin: int) -> int:
     """Where a summary without END SUMMARY stops: at its paragraph's end or a rule line."""
-    m = re.search(r"\n\s*\n|-{4,}|={4,}", text[begin:])
-    return begin + m.start() if m else min(len(text), begin + 3000)
+    m = _PARA_END.search(text, begin)
+    return m.start() if m else min(len(text), begin + 3000)
 
 
 def _tidy(text: str) -> str:
     """Paragraphs of the summary joined line by line, numbers, markings and rules removed."""
     paras: list[str] = []
-    for block in re.split(r"\n\s*\n", text):
+    for block in _PARAGRAPHS.split(text):
         lines = [ln for ln in block.split("\n") if ln.strip() and not RULE_LINE.match(ln)]
         if not lines:
             continue
         para = fold(" ".join(lines))
         para = _PARA_MARK.sub("", para, count=1)
-        para = re.sub(r"^(?:Summary\s*(?:and\s+Comment)?\s*[:.]\s*)", "", para, flags=re.I)
+        para = _LABEL_LEFT.sub("", para)
         para = _PARA_MARK.sub("", para, count=1)
         para = para.strip(" =")
         if para:

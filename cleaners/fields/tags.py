@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import re
 
-from cleaners.fields.text import PAGE_MARK_IN, is_upper
+from cleaners.fields.text import PAGE_MARK_IN, Head, find_label, is_upper
 
 # TAGS, TAG, and the damaged labels real cables carry: TAGS; TAS: TGS: TAGES: TABS: TAGS,
-_LABEL_START = re.compile(r"^\s*(?:TAGS?|TAS|TGS|TAGES|TABS|TGAS)(?:\s*[:;,]+\s*|\s+)(?=\S)", re.I)
+_LABEL_START = re.compile(
+    r"^[ \t]*(?:TAGS?|TAS|TGS|TAGES|TABS|TGAS)(?:[ \t]*[:;,]+[ \t]*|[ \t]+)(?=\S)", re.I | re.M
+)
 # Inside a flat header: "DECL: 01/07/2014 Tags: prel", "DECL: 08/22/2017 AGS: PGOV".
-_LABEL_INSIDE = re.compile(r"(?<=[\s,;])(?:(?i:TAGS?)|AGS)\s*[:;]\s*(?=\S)")
+_LABEL_INSIDE = re.compile(r"(?<=[ \t,;])(?:(?i:TAGS?)|AGS)[ \t]*[:;][ \t]*(?=\S)")
 # Where the list stops inside a line: the next field's label.
 _STOP_INSIDE = re.compile(
     r"(?i:\s*\bS?UBJ(?:ECT)?\s*:|\s+SUBJECT\s)|\s*\bE\.\s?O\.|(?i:\s*\bClassified\s+by\b)|\s*\bREF(?:S|TELS?)?\s*:"
 )
+# Every stop above holds one of these (in lower case).
+_STOP_WORDS = ("ubj", "e.", "classif", "ref")
 _STOP_LINE = re.compile(
     r"^\s*(?:S?UBJ(?:ECT)?\b|E\.?\s?O\.?\s*1\d{4}|EO\s+1\d{4}|REF|Classified|TAGS?\b|\d{1,2}\s?\.|"
     r"SIPDIS\b|\()",
@@ -27,21 +31,28 @@ _PAGE_JUNK = re.compile(
 )
 _PAREN = re.compile(r"\(([^()]{0,80})\)")
 _CODE = re.compile(r"^[A-Z][A-Z0-9]{1,4}$")
+_WORDS = re.compile(r"[A-Za-z][A-Za-z0-9/-]*")
+_COMMAS = re.compile(r"[,;]")
+_HELD = re.compile(r"\s*\x00(\d+)\x00\s*")
+_INITIAL_END = re.compile(r"(?:^|\s)[A-Za-z]\.$")
+_SPACES = re.compile(r"\s+")
+# Every TAGS label holds one of these (lower-cased): TAGS, TAS, TGS, TAGES, TABS, AGS.
+_HINTS = ("tag", "tas", "tgs", "tabs", "ags")
 MAX_TAGS = 80
 
 
 def read_tags(
-    lines: list[str],
-    first_para: int,
+    head: Head,
     not_tags: frozenset[str],
     codes: frozenset[str] = frozenset(),
     countries: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """The tags from the header's cleaned lines, as written, once each, in order.
+    """The tags from the header, as written, once each, in order.
 
     `codes` and `countries` (the TAGS codes) only serve to split tags whose spaces were lost.
     """
-    found = _find_label(lines, first_para)
+    lines, first_para = head.lines, head.first_para
+    found = find_label(head, first_para + 1, _LABEL_START, _LABEL_INSIDE, hints=_HINTS)
     if found is None:
         return []
     i, rest = found
@@ -88,22 +99,10 @@ def _pieces(
     return None
 
 
-def _find_label(lines: list[str], first_para: int) -> tuple[int, str] | None:
-    """(line index, text after the label) of the TAGS label in the header."""
-    for i, line in enumerate(lines[: first_para + 1]):
-        m = _LABEL_START.match(line)
-        if m:
-            return i, line[m.end() :]
-        if "AGS" in line.upper():
-            m = _LABEL_INSIDE.search(line)
-            if m:
-                return i, line[m.end() :]
-    return None
-
-
 def _cut(text: str) -> str:
     """The list's part of a line: up to the next label; page-break junk replaced by a delimiter."""
-    m = _STOP_INSIDE.search(text)
+    low = text.lower()
+    m = _STOP_INSIDE.search(text) if any(word in low for word in _STOP_WORDS) else None
     if m:
         text = text[: m.start()]
     if "PAGE" in text or "     " in text:
@@ -143,7 +142,7 @@ def _next_is_field(lines: list[str], j: int, first_para: int) -> bool:
 def _tag_like(line: str) -> bool:
     """A line of tag codes in capitals (NATO, UK, CN / EINV), not a sentence."""
     part = _cut(line)
-    words = re.findall(r"[A-Za-z][A-Za-z0-9/-]*", part)
+    words = _WORDS.findall(part)
     if not words or not is_upper(part):
         return False
     return sum(1 for w in words if len(w) <= 6) >= 0.6 * len(words)
@@ -165,7 +164,7 @@ def _split(text: str) -> list[str]:
     text = _PAREN.sub(hold, text)
     items: list[str] = []
     if "," in text or ";" in text:
-        for item in re.split(r"[,;]", text):
+        for item in _COMMAS.split(text):
             words = item.split()
             if len(words) > 1 and _mostly_codes(words):
                 items.extend(words)
@@ -176,16 +175,16 @@ def _split(text: str) -> list[str]:
     out: list[str] = []
     for item in items:
         item = item.strip()
-        for piece in re.split(r"\s*\x00(\d+)\x00\s*", item):
+        for piece in _HELD.split(item):
             if not piece:
                 continue
             if piece.isdigit() and int(piece) < len(groups):
                 piece = groups[int(piece)]
             piece = piece.strip(" :;,-\t")
-            if piece.endswith(".") and not re.search(r"(?:^|\s)[A-Za-z]\.$", piece):
+            if piece.endswith(".") and not _INITIAL_END.search(piece):
                 piece = piece.rstrip(".")  # a period ends the list; an initial's (JAMES B.) stays
             if piece and any(c.isalnum() for c in piece):
-                out.append(re.sub(r"\s+", " ", piece))
+                out.append(_SPACES.sub(" ", piece))
     return out
 
 
