@@ -32,13 +32,15 @@ _DOTTED = re.compile(r"^(?:[A-Z0-9]\.){1,3}$")
 _INITIAL = re.compile(r"^(?:[A-Z0-9]\.){1,3}$|^[A-Z]\.?$")
 _TOKEN = re.compile(r"[^\s:]+")
 _REASONS = re.compile(r"(?i)\b1\s?\.\s?([1-9])\s*((?:[\s(),/&+]*(?:and\s+)?\(?\s*[a-h]\s*\)?(?![a-z]))*)")
+_SECTION = re.compile(r"1\s?\.\s?[1-9]")
+_LETTER = re.compile(r"(?i)(?<![a-z])([a-h])(?![a-z])")
 _DECL = re.compile(
     r"(?im)\bDECL(?:ASSIFY)?[ \t]*(?::[ \t]*|[ \t]+)(?:ON[ \t]*:?[ \t]*)?"
     r"(?P<raw>\d{1,2}[ \t]*/[ \t]*\d{1,2}[ \t]*/[ \t]*\d{2,4}|\d{4}[ \t]*/[ \t]*\d{1,2}[ \t]*/[ \t]*\d{1,2}|"
     r"[A-Z0-9][^\n]{0,60}?)"
     r"(?=[ \t]+(?:TAGS?|Tags|SUBJ|Subj|E\.O)\b|[ \t]*$|[ \t]{2,})"
 )
-_WRAPPED = re.compile(r"(?<=[A-Za-z])\n([a-z]{1,3})(?=[\s,.;][^\n]{0,3}[A-Z0-9(])")
+_WRAPPED = re.compile(r"\n(?<=[A-Za-z]\n)([a-z]{1,3})(?=[\s,.;][^\n]{0,3}[A-Z0-9(])")
 _CAPITALISED = re.compile(r"[A-Z][a-z][A-Za-z'-]*")
 MAX_TEXT = 6000
 # Lines after the first paragraph that may still hold a Classified By line (old cables put it
@@ -61,7 +63,7 @@ def read_classified_by(head: Head, fields: dict[str, Any]) -> tuple[list[str], l
         if again:
             rest = rest[again.end() :]
         # The viewer wraps long lines inside words (Michae / l Corbin, reaso / ns).
-        rest = _WRAPPED.sub(r"\1", rest[:400], count=2)
+        rest = _WRAPPED.sub(r"\1", rest[:400], count=2) if "\n" in rest[:400] else rest[:400]
         stop = _STOP.search(rest, 0, 400)
         part = rest[: stop.start()] if stop else rest[:200]
         pieces = _AND.split(part)
@@ -179,9 +181,12 @@ def _is_title(word: str, titles: frozenset[str]) -> bool:
 def _reasons(text: str) -> list[str]:
     """The classification reasons (1.4(b), 1.4(d)) written after the classifier."""
     out: list[str] = []
-    for m in _REASONS.finditer(text):
+    first = _SECTION.search(text)
+    if not first:
+        return out
+    for m in _REASONS.finditer(text, max(0, first.start() - 1), first.start() + 80):
         section = f"1.{m.group(1)}"
-        letters = re.findall(r"(?i)(?<![a-z])([a-h])(?![a-z])", m.group(2))
+        letters = _LETTER.findall(m.group(2))
         for letter in letters or [""]:
             reason = f"{section}({letter.lower()})" if letter else section
             if reason not in out:
