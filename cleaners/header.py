@@ -173,7 +173,7 @@ def parse_header(lines: list[str]) -> Header:
     # Each pattern is tried only on lines that hold what it needs (a cheap test first): a
     # header is read once per cable and many times while cables are searched for on a page.
     for i, line in enumerate(top):
-        if h.classification is None and line.rstrip()[-1:].isdigit():
+        if h.classification is None and (line[-1:].isdigit() or line.rstrip()[-1:].isdigit()):
             m = CLASS_LINE.match(line)
             if m:
                 _take_class(h, m)
@@ -308,16 +308,17 @@ def _parse_flat(h: Header, top: list[str]) -> None:
         m = _CLASS_FLAT.search(flat)
         if m:
             _take_class(h, m)
-    if h.routing_serial is None:
+    # (each search only where the text holds what its pattern needs)
+    if h.routing_serial is None and "RUE" in flat and "#" in flat:
         m = _ROUTING_FLAT.search(flat)
         if m:
             h.routing_serial = int(m.group("serial"))
-    if h.fm_origin is None:
+    if h.fm_origin is None and "FM" in flat:
         m = _FM_FLAT.search(flat)
         if m:
             h.fm_origin = _fm_origin(m.group("who"))
-    if h.year is None:
-        _take_year(h, _DATE_FLAT.search(flat), flat)
+    if h.year is None and ("Z" in flat or "day," in flat):
+        _take_year(h, _DATE_FLAT.search(flat) if "day," in flat else None, flat)
 
 
 def id_parts(h: Header) -> tuple[str | None, int | None, str | None]:

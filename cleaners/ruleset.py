@@ -312,10 +312,24 @@ def _compile_fields(path: Path, text: str, data: dict[str, Any]) -> dict[str, An
         "tag_codes": frozenset(t.upper() for t in data.get("tags", {}).get("codes", [])),
         "tag_countries": frozenset(t.upper() for t in data.get("tags", {}).get("countries", [])),
         "not_signers": frozenset(w.upper() for w in signers.get("not_names", [])),
-        "signer_tail": [_compile_regex(path, text, p, "signers.tail") for p in signers.get("tail", [])],
+        "signer_tail": _any_of(
+            [_compile_regex(path, text, p, "signers.tail") for p in signers.get("tail", [])]
+        ),
         "titles": frozenset(w.upper() for w in classified.get("titles", [])),
         "not_classifiers": frozenset(w.upper() for w in classified.get("not_names", [])),
     }
+
+
+def _any_of(patterns: list[re.Pattern[str]]) -> re.Pattern[str] | None:
+    """One pattern that matches where any of `patterns` matches (each checked on its own first)."""
+    if not patterns:
+        return None
+    parts = []
+    for rx in patterns:
+        p = rx.pattern
+        m = re.match(r"\(\?([a-zA-Z]+)\)", p)  # a leading (?i) becomes the group's own flag
+        parts.append(f"(?{m.group(1)}:{p[m.end() :]})" if m else f"(?:{p})")
+    return re.compile("|".join(parts))
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cleaners.fields.ids import full_year
@@ -239,10 +240,18 @@ def cited_ids(item: str, stations: Stations, year: int | None, own: str | None) 
     used: set[int] = set()
     found = _written_whole(upper, numbers, stations, year, used)
     prev: tuple[int, str, int | None] | None = None  # (end, station, year) of the last citation
+    before: dict[int, tuple[str | None, int]] = {}
+
+    def station_before(k: int) -> tuple[str | None, int]:
+        """The station named before number k (looked up once)."""
+        if k not in before:
+            before[k] = _station_before(upper, words, numbers[k].start(), stations)
+        return before[k]
+
     for n, num in enumerate(numbers):
-        if num.start() in used or _year_of_next(upper, words, numbers, n, stations):
+        if num.start() in used or _year_of_next(upper, numbers, n, station_before):
             continue
-        station, span_start = _station_before(upper, words, num.start(), stations)
+        station, span_start = station_before(n)
         if station and _document_year(upper, num, span_start):
             continue  # INCSR BRAZIL 2008: a report of a year, not a cable
         cited_year: int | None = None
@@ -292,13 +301,13 @@ def _written_whole(
 
 
 def _year_of_next(
-    upper: str, words: list[tuple[int, int, str]], numbers: list[re.Match[str]], n: int, stations: Stations
+    upper: str, numbers: list[re.Match[str]], n: int, station_before: Callable[[int], tuple[str | None, int]]
 ) -> bool:
     """True for 05 in 05 PARIS 5459: a year written in front of the next citation, not a serial."""
     num = numbers[n]
     if len(num.group(1)) not in (2, 4) or n + 1 >= len(numbers):
         return False
-    _, start = _station_before(upper, words, numbers[n + 1].start(), stations)
+    _, start = station_before(n + 1)
     return start < numbers[n + 1].start() and not upper[num.end() : start].strip(" \n()")
 
 

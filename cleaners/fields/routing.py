@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from cleaners.fields.text import PAGE_MARK_IN, Head, fold
+from cleaners.fields.text import PAGE_MARK_IN, Head
 
 _TID = re.compile(r"\b(VZCZ[A-Z]{1,4}\d{1,8})\b")
 _TO = re.compile(r"^\s*TO(?:\s+(?P<rest>.*))?$")
@@ -19,13 +19,12 @@ _END = re.compile(
 _END_FIRST = frozenset(" \tBbCcSsUuLlEeTt0123456789¶")
 # Lines that come after any routing block (the classification line may come before it), and
 # the first TO or INFO line.
-_BODY_IN = re.compile(r"^[ \t]*(?:E\.?[ \t]?O\.?[ \t]*1\d{4}|TAGS?\b|SUBJ|1[ \t]?\.[ \t]*\()", re.I | re.M)
-_FIRST = re.compile(r"^[ \t]*(?:TO|INFO)(?:[ \t]|$)", re.M)
+# (Both searched in "\n" + text: a literal first character makes the search fast.)
+_BODY_IN = re.compile(r"\n[ \t]*(?:E\.?[ \t]?O\.?[ \t]*1\d{4}|TAGS?\b|SUBJ|1[ \t]?\.[ \t]*\()", re.I | re.M)
+_FIRST = re.compile(r"\n[ \t]*(?:TO|INFO)(?:[ \t]|$)", re.M)
 # route/NAME PRECEDENCE MCN: RUEHC/SECSTATE WASHDC IMMEDIATE 4696
-_ADDRESSEE = re.compile(
-    r"(?:(?P<route>[A-Z0-9]{4,8})/)?(?P<name>[A-Z0-9].*?)"
-    r"(?:\s+(?P<precedence>FLASH|NIACT\s+IMMEDIATE|IMMEDIATE|P[RIO]{3,6}TY|ROUTINE)\b)?(?:\s+\d{4,})?\s*$"
-)
+_ROUTE = re.compile(r"[A-Z0-9]{4,8}")
+_PRECEDENCE_WORD = re.compile(r"FLASH|IMMEDIATE|P[RIO]{3,6}TY|ROUTINE")
 _PAGE = re.compile(r"\bPAGE\s+\d{1,3}\s+[A-Z][A-Z .-]*?\s+\d{3,6}\s+(?:\d{2}\s+OF\s+\d{2}\s+)?\d{6}Z")
 MAX_ROUTING_LINES = 400
 
@@ -45,13 +44,16 @@ def read_addressees(head: Head) -> tuple[list[dict[str, str | None]], list[dict[
     to: list[dict[str, str | None]] = []
     info: list[dict[str, str | None]] = []
     lines, text = head.lines, head.text
-    first = _FIRST.search(text)
-    body = _BODY_IN.search(text)
-    if not first or (body and body.start() < first.start()):
+    marked = "\n" + text
+    first = _FIRST.search(marked)
+    if not first:
+        return to, info
+    body = _BODY_IN.search(marked, 0, first.start())
+    if body:
         return to, info  # the cable's own header has begun before any routing line
     target: list[dict[str, str | None]] | None = None
     excluded = False
-    for raw in lines[head.line_of(first.start()) :]:
+    for raw in lines[head.line_of(first.start()) :]:  # (marked's offset = the line's own in text)
         line = raw
         if "PAGE" in line or " OF " in line:
             line = _PAGE.sub("", PAGE_MARK_IN.sub("", line))
@@ -60,7 +62,9 @@ def read_addressees(head: Head) -> tuple[list[dict[str, str | None]], list[dict[
             if target is not None and (to or info):
                 break
             continue
-        m_to, m_info = _TO.match(line), _INFO.match(line)
+        word = line.lstrip()[:5]
+        m_to = _TO.match(line) if word.startswith("TO") else None
+        m_info = _INFO.match(line) if word.startswith("INFO") else None
         if m_to:
             target, excluded, line = to, False, m_to.group("rest") or ""
         elif m_info:
@@ -85,17 +89,19 @@ def read_addressees(head: Head) -> tuple[list[dict[str, str | None]], list[dict[
 
 def _addressee(line: str) -> dict[str, str | None] | None:
     """One addressee line: RUEHC/SECSTATE WASHDC IMMEDIATE 4696 -> route, name, precedence."""
-    m = _ADDRESSEE.match(line)
-    if not m or not m.group("name").strip():
+    route: str | None = None
+    slash = line.find("/")
+    if 4 <= slash <= 8 and _ROUTE.fullmatch(line, 0, slash):
+        route, line = line[:slash], line[slash + 1 :]
+    words = line.split()
+    if words and len(words[-1]) >= 4 and words[-1].isdigit():
+        words.pop()  # the channel's message number
+    precedence: str | None = None
+    if len(words) >= 3 and words[-2] == "NIACT" and words[-1] == "IMMEDIATE":
+        precedence, words = "NIACT IMMEDIATE", words[:-2]
+    elif len(words) >= 2 and _PRECEDENCE_WORD.fullmatch(words[-1]):
+        # PIORITY, PRIOITY: typos of the one precedence that starts with P
+        precedence, words = ("PRIORITY" if words[-1][0] == "P" else words[-1]), words[:-1]
+    if not words or not words[0][:1].isalnum() or not (words[0][0].isupper() or words[0][0].isdigit()):
         return None
-    precedence = m.group("precedence")
-    if precedence:
-        precedence = fold(precedence)
-        if precedence.startswith("P"):
-            precedence = "PRIORITY"  # PIORITY, PRIOITY: typos of the one precedence that starts with P
-    name = m.group("name")
-    return {
-        "route": m.group("route"),
-        "name": fold(name) if "  " in name else name.strip(),
-        "precedence": precedence,
-    }
+    return {"route": route, "name": " ".join(words), "precedence": precedence}

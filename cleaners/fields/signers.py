@@ -27,7 +27,7 @@ def read_signers(lines: list[str], rules: dict[str, Any], fields: dict[str, Any]
     """The signers of a cable from its lines: [] when the cable does not end with a name."""
     signer_rx: re.Pattern[str] = rules["signer"]
     not_names: frozenset[str] = fields.get("not_signers", frozenset())
-    tail: list[re.Pattern[str]] = fields.get("signer_tail", [])
+    tail: re.Pattern[str] | None = fields.get("signer_tail")
     window = lines[-_WINDOW:]
     # cleaned from the end, as far as the search goes
     cleaned: dict[int, str] = {}
@@ -41,7 +41,7 @@ def read_signers(lines: list[str], rules: dict[str, Any], fields: dict[str, Any]
     j = len(window) - 1
     while j >= 0 and skipped <= _MAX_TAIL:
         line = at(j).strip()
-        if not line or any(rx.match(line) for rx in tail) or fold(line).upper() in not_names:
+        if not line or (tail is not None and tail.match(line)) or fold(line).upper() in not_names:
             j -= 1
             skipped += 1
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 _NON_ALNUM = re.compile(r"[^A-Z0-9]")
@@ -11,6 +12,7 @@ _NON_ALNUM = re.compile(r"[^A-Z0-9]")
 STATION_ID = re.compile(r"^[A-Z]{2,24}$")
 
 
+@lru_cache(maxsize=16384)
 def compact(spelling: str) -> str:
     """A spelling reduced to capitals and digits (Rio de Jan. -> RIODEJAN), as the table compares them."""
     return _NON_ALNUM.sub("", spelling.upper())

@@ -9,7 +9,7 @@ from cleaners.fields.text import RULE_LINE, clean_text, fold
 
 # How far into the cable a summary may start (lines), and how long it may run.
 _START_WINDOW = 80
-_MAX_LINES = 150
+_MAX_LINES = 100
 # Where a summary ends: END SUMMARY, End Summary and Comment, END OF SUMMARY; matched just
 # before the word "summary" (which every opening and end has: the text is searched for it).
 _END_BEFORE = re.compile(r"(?i)\bEnd\s+(?:of\s+)?$")

@@ -64,6 +64,14 @@ _FIRST_PARA_RAW = re.compile(r"\n[ \t]*(?:¶[ \t]?)?1[ \t]?\.[ \t]*(?:\(|[A-Z]|[
 _FIRST_PARA_IN = re.compile(r"\n[ \t]*1[ \t]?\.[ \t]*(?:\(|[A-Z]|$)", re.M)
 
 
+def lower_same_length(text: str) -> str:
+    """The text in small letters, each character one character (İ's two are not), so positions agree."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
 def clean_lines(lines: list[str]) -> list[str]:
     """The lines as the readers see them (see clean_line), each cleaning applied only where needed."""
     if max(map(len, lines), default=0) > MAX_LINE:
@@ -115,7 +123,7 @@ class Head:
         self.text = text
         self.lines = cleaned
         self.first_para = text.count("\n", 0, m.start()) if m else len(self.lines)
-        self.lower = text.lower()
+        self.lower = lower_same_length(text)
         self._starts: list[int] | None = None
 
     def offset(self, line: int) -> int:
