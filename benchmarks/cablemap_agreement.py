@@ -18,6 +18,7 @@ Fields and how a case agrees:
   subject        metadata `subject` equals the expected subject ('' when the cable has none)
   signers        `signers` equals the expected names (case-insensitive where cablemap upper-cases)
   references     the distinct `id`s of the `references` of kind cable equal the expected IDs
+                 (also printed: the cited IDs one by one, how many found and how many right)
   references_ng  the same on the second reference table (cable references only)
   tags           `tags` equal the expected list, case-insensitively ("as written": cablemap's
                  vocabulary rewriting, e.g. STEINBERG JAMES -> STEINBERG, JAMES B., is not asked for)
@@ -69,6 +70,7 @@ def main() -> int:
     renders = ("page", "text") if args.render == "all" else (args.render,)
     fields = args.field or list(FIELDS)
     print(f"{'field':<15}" + "".join(f"{r:>18}" for r in renders) + "   goal")
+    per_id: list[str] = []
     for field in fields:
         cells = []
         bad: list[dict[str, Any]] = []
@@ -78,6 +80,8 @@ def main() -> int:
                 for row in rows:
                     print(json.dumps({"render": render, **row}, ensure_ascii=False, default=list))
             agree = sum(r["ok"] for r in rows)
+            if field in ("references", "references_ng") and rows:
+                per_id.append(f"{field} ({render}): {_per_id(rows)}")
             cells.append(
                 f"{agree:>4}/{len(rows):<4} {100 * agree / max(1, len(rows)):5.1f}%" if rows else "-"
             )
@@ -88,7 +92,18 @@ def main() -> int:
             print(f"    {row['render']} {row['page']} {row['cable'] or ''}")
             print(f"      got:  {row['got']!r}")
             print(f"      want: {row['want']!r}")
+    for line in per_id:
+        print(f"cited IDs one by one, {line}")
     return 0
+
+
+def _per_id(rows: list[dict[str, Any]]) -> str:
+    """Recall and precision of the cited IDs over all cases (each ID counted, not each case)."""
+    found = wanted = right = 0
+    for row in rows:
+        got, want = set(row["got"]), set(row["want"])
+        found, wanted, right = found + len(got), wanted + len(want), right + len(got & want)
+    return f"{right}/{wanted} found ({100 * right / max(1, wanted):.1f}%), {right}/{found} right ({100 * right / max(1, found):.1f}%)"
 
 
 if __name__ == "__main__":
