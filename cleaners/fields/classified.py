@@ -35,12 +35,13 @@ _REASONS = re.compile(r"(?i)\b1\s?\.\s?([1-9])\s*((?:[\s(),/&+]*(?:and\s+)?\(?\s
 _SECTION = re.compile(r"1\s?\.\s?[1-9]")
 _LETTER = re.compile(r"(?i)(?<![a-z])([a-h])(?![a-z])")
 _DECL = re.compile(
-    r"(?im)\bDECL(?:ASSIFY)?[ \t]*(?::[ \t]*|[ \t]+)(?:ON[ \t]*:?[ \t]*)?"
+    r"(?im)\bDECL(?:ASSIFY|[a-z])?[ \t]*(?::[ \t]*|[ \t]+)(?:ON[ \t]*:?[ \t]*)?"
     r"(?P<raw>\d{1,2}[ \t]*/[ \t]*\d{1,2}[ \t]*/[ \t]*\d{2,4}|\d{4}[ \t]*/[ \t]*\d{1,2}[ \t]*/[ \t]*\d{1,2}|"
     r"[A-Z0-9][^\n]{0,60}?)"
     r"(?=[ \t]+(?:TAGS?|Tags|SUBJ|Subj|E\.O)\b|[ \t]*$|[ \t]{2,})"
 )
 _WRAPPED = re.compile(r"\n(?<=[A-Za-z]\n)([a-z]{1,3})(?=[\s,.;][^\n]{0,3}[A-Z0-9(])")
+_SMALL_TO_CAPITAL = re.compile(r"[a-z][A-Z]")
 _CAPITALISED = re.compile(r"[A-Z][a-z][A-Za-z'-]*")
 MAX_TEXT = 6000
 # Lines after the first paragraph that may still hold a Classified By line (old cables put it
@@ -162,8 +163,9 @@ def _name_token(
         return True
     if not tok[:1].isupper() or "&" in tok:
         return False
-    # PolMinCons, EconOff: run-together titles (a surname has one inner capital: LeBaron)
-    if sum(1 for c in tok[1:] if c.isupper()) >= 2 and not tok.isupper():
+    # PolMinCons: run-together titles (a surname turns from small to capital once at most:
+    # LeBaron, McDonald; initials run on, TLManlowe, do not count)
+    if len(_SMALL_TO_CAPITAL.findall(tok)) >= 2:
         return False
     # In a mixed-case line a word in capitals is an office (DIR Stephen M. Young, PRT Team Leader).
     return not (mixed and len(word) >= 2 and tok.strip(".,-").isupper())

@@ -11,7 +11,10 @@ _LABEL_START = re.compile(
     r"^[ \t]*(?:TAGS?|TAS|TGS|TAGES|TABS|TGAS)(?:[ \t]*[:;,]+[ \t]*|[ \t]+)(?=\S)", re.I | re.M
 )
 # Inside a flat header: "DECL: 01/07/2014 Tags: prel", "DECL: 08/22/2017 AGS: PGOV".
-_LABEL_INSIDE = re.compile(r"(?<=[ \t,;])(?:(?i:TAGS?)|AGS)[ \t]*[:;][ \t]*(?=\S)")
+# Without a colon only in capitals before a code: "DECL: 1/29/2019 TAG PTER, PGOV".
+_LABEL_INSIDE = re.compile(
+    r"(?<=[ \t,;])(?:(?:(?i:TAGS?)|AGS)[ \t]*[:;][ \t]*(?=\S)|TAGS?[ \t]+(?=[A-Z]{2,5}[, ]))"
+)
 # Where the list stops inside a line: the next field's label.
 _STOP_INSIDE = re.compile(
     r"(?i:\s*\bS?UBJ(?:ECT)?\s*:|\s+SUBJECT\s)|\s*\bE\.\s?O\.|(?i:\s*\bClassified\s+by\b)|\s*\bREF(?:S|TELS?)?\s*:"
