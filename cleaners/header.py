@@ -59,6 +59,8 @@ _CLASS_WORDS = {
 }
 _CLASS_ALT = "|".join(f"(?P<c{i}>{'|'.join(pats)})" for i, pats in enumerate(_CLASS_WORDS.values()))
 _CLASS_NAMES = list(_CLASS_WORDS)
+# The letters a classification line can open with (also with its first letter lost or doubled).
+_CLASS_FIRST = frozenset("CSULOEcsuloe")
 CLASS_LINE = re.compile(
     rf"^\s*(?:{_CLASS_ALT})"
     r"(?P<caveats>(?:\s+(?:NOFORN|SENSITIVE|SPECAT|E\s?F\s?T\s?O|EXDIS|NODIS|//\s?NOFORN|"
@@ -173,7 +175,11 @@ def parse_header(lines: list[str]) -> Header:
     # Each pattern is tried only on lines that hold what it needs (a cheap test first): a
     # header is read once per cable and many times while cables are searched for on a page.
     for i, line in enumerate(top):
-        if h.classification is None and (line[-1:].isdigit() or line.rstrip()[-1:].isdigit()):
+        if (
+            h.classification is None
+            and line.lstrip()[:1] in _CLASS_FIRST
+            and (line[-1:].isdigit() or line.rstrip()[-1:].isdigit())
+        ):
             m = CLASS_LINE.match(line)
             if m:
                 _take_class(h, m)
@@ -224,7 +230,8 @@ def parse_header(lines: list[str]) -> Header:
     return h
 
 
-_YEAR = re.compile(r"(?<![\d/.-])(?:19[6-9]\d|20[0-4]\d)(?![\d/-])")
+# (The digits first, then the look back over them: the search can skip to a 1 or a 2.)
+_YEAR = re.compile(r"(?:19[6-9]|20[0-4])\d(?<![\d/.-]\d{4})(?![\d/-])")
 # The published cables were written from December 1966 to February 2010: an inferred year
 # outside that span is impossible (a DECL of 2029 is 25 years from 2004, not 10 from 2019).
 FIRST_YEAR, LAST_YEAR = 1966, 2010

@@ -46,7 +46,7 @@ _CAPITALISED = re.compile(r"[A-Z][a-z][A-Za-z'-]*")
 MAX_TEXT = 6000
 # Lines after the first paragraph that may still hold a Classified By line (old cables put it
 # in paragraph 1: "1. (U) CLASSIFIED BY ROBERT P. FINN"); the header holds PAST_FIRST_PARA.
-_WINDOW = 25
+_WINDOW = 11
 
 
 def read_classified_by(head: Head, fields: dict[str, Any]) -> tuple[list[str], list[str]]:

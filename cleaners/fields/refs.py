@@ -54,6 +54,8 @@ _ITEM_LINE = re.compile(
 _NUMBER = re.compile(r"(?<![\w/.:-])(\d{1,7})(?!\w|/|:\d|[.,]\d|-\d{3})")
 # A cited ID written whole: 09CAIRO0561, 2005PANAMA2342, 10-OTTAWA-57.
 _WHOLE_ID = re.compile(r"(?<![\w-])(\d{4}|\d{2})-?([A-Z][A-Z]{1,24}?)-?0*(\d{1,7})(?![\w-])")
+# Letters and digits written together: the sign of a citation written as one word.
+_GLUE = re.compile(r"[A-Z]\d|\d-?[A-Z]")
 # A post and a serial written together: B)HK05511.
 _GLUED = re.compile(r"(?<![\w-])([A-Z]{2,24}?)0*(\d{3,7})(?![\w-])")
 # Page-break junk inside the field, with the marking at the top of the page.
@@ -230,7 +232,7 @@ def cited_ids(item: str, stations: Stations, year: int | None, own: str | None) 
         upper = _SLASH_YEAR.sub(r"\1 (\2)", _SLASH_LIST.sub(r"\1 AND ", upper))
     if "(" in upper:
         upper = _BRACKET_YEAR.sub(r"\2 \1 \3", upper)
-    marks = [m.span() for m in _MARK.finditer(upper)]
+    marks = [m.span() for m in _MARK.finditer(upper)] if "(" in upper else []
     words = [
         (m.start(), m.end(), m.group(0))
         for m in _WORD.finditer(upper)
@@ -238,7 +240,7 @@ def cited_ids(item: str, stations: Stations, year: int | None, own: str | None) 
     ]
     numbers = [m for m in _NUMBER.finditer(upper) if not any(a <= m.start() < b for a, b in marks)]
     used: set[int] = set()
-    found = _written_whole(upper, numbers, stations, year, used)
+    found = _written_whole(upper, numbers, stations, year, used) if _GLUE.search(upper) else []
     prev: tuple[int, str, int | None] | None = None  # (end, station, year) of the last citation
     before: dict[int, tuple[str | None, int]] = {}
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from cleaners.fields.text import RULE_LINE, clean_text, fold
 
 # How far into the cable a summary may start (lines), and how long it may run.
 _START_WINDOW = 80
 _MAX_LINES = 100
+_FIRST_LOOK = 50
 # Where a summary ends: END SUMMARY, End Summary and Comment, END OF SUMMARY; matched just
 # before the word "summary" (which every opening and end has: the text is searched for it).
 _END_BEFORE = re.compile(r"(?i)\bEnd\s+(?:of\s+)?$")
@@ -30,24 +30,15 @@ MAX_TEXT = 200_000
 
 def read_summary(lines: list[str], first_para: int) -> str | None:
     """The summary of a cable, or None when it has none (no END SUMMARY and no SUMMARY label)."""
-    # Found in the raw text (joined, not cleaned: cheaper), cleaned once cut out.
-    window = lines[: first_para + _START_WINDOW + _MAX_LINES]
-    text = "\n".join(window)[:MAX_TEXT]
-    head_end = _offset(window, first_para) if first_para < len(lines) else 0
-    limit = _offset(window, first_para + _START_WINDOW)
-    start: re.Match[str] | None = None
-    end: int | None = None
-    for pos in _word_positions(text):
-        ending = _END_BEFORE.search(text, max(0, pos - 12), pos)
-        if ending:
-            if pos >= (start.end() if start else head_end):
-                end = ending.start()
-                break
-        elif start is None and pos < limit:
-            line_start = text.rfind("\n", 0, pos) + 1
-            m = _START.match(text, line_start)
-            if m and not _IN_SUBJECT.search(text, max(0, line_start - 200), line_start):
-                start = m
+    # Found in the raw text (joined, not cleaned: cheaper), cleaned once cut out; the lines just
+    # after the header first, most summaries open and end there.
+    for size in (first_para + _FIRST_LOOK, first_para + _START_WINDOW + _MAX_LINES):
+        window = lines[:size]
+        text = "\n".join(window)[:MAX_TEXT]
+        head_end = _offset(window, first_para) if first_para < len(lines) else 0
+        start, end = _bounds(text, head_end, _offset(window, first_para + _START_WINDOW))
+        if end is not None or len(window) < size:
+            break
     if start is None and end is None:
         return None
     begin = start.end() if start else head_end
@@ -57,19 +48,32 @@ def read_summary(lines: list[str], first_para: int) -> str | None:
     return _tidy(clean_text(text[begin:stop].split("\n"))) or None
 
 
-def _word_positions(text: str) -> Iterator[int]:
+def _bounds(text: str, head_end: int, limit: int) -> tuple[re.Match[str] | None, int | None]:
+    """The summary's opening (a match; it must start before `limit`) and where its END stands."""
+    start: re.Match[str] | None = None
+    for pos in _word_positions(text):
+        ending = _END_BEFORE.search(text, max(0, pos - 12), pos)
+        if ending:
+            if pos >= (start.end() if start else head_end):
+                return start, ending.start()
+        elif start is None and pos < limit:
+            line_start = text.rfind("\n", 0, pos) + 1
+            m = _START.match(text, line_start)
+            if m and not _IN_SUBJECT.search(text, max(0, line_start - 200), line_start):
+                start = m
+    return start, None
+
+
+def _word_positions(text: str) -> list[int]:
     """Where the word summary stands, as cables write it (SUMMARY, Summary, summary), in order."""
-    # the next place of each spelling, found as the walk through the text reaches it
-    nxt = {spelling: text.find(spelling) for spelling in ("SUMMARY", "Summary", "summary")}
-    while True:
-        live = [p for p in nxt.values() if p >= 0]
-        if not live:
-            return
-        pos = min(live)
-        yield pos
-        for spelling, p in nxt.items():
-            if p == pos:
-                nxt[spelling] = text.find(spelling, pos + 7)
+    found: list[int] = []
+    for spelling in ("SUMMARY", "Summary", "summary"):
+        pos = text.find(spelling)
+        while pos >= 0:
+            found.append(pos)
+            pos = text.find(spelling, pos + 7)
+    found.sort()
+    return found
 
 
 def _offset(lines: list[str], line: int) -> int:

@@ -10,7 +10,7 @@ import re
 MAX_HEADER_LINES = 150
 MAX_LINE = 4000
 # How many lines past the first paragraph the readers look at (Classified By in paragraph 1).
-PAST_FIRST_PARA = 26
+PAST_FIRST_PARA = 12
 
 # The cable's first numbered paragraph ends its header: "1. (C)", "¶1.", "1.(SBU)", "1. SUMMARY".
 FIRST_PARA = re.compile(r"^\s*(?:¶\s?)?1\s?\.\s*(?:\(|[A-Z]|$)")
