@@ -8,11 +8,13 @@ import unicodedata
 from urllib.parse import urlsplit
 
 from archive.errors import BadReference
+from cleaners.fields.ids import VIEWER_ID_MAX, is_viewer_id
 
-# The cable ID grammar: two-digit year, origin in capitals (hyphens allowed), serial.
-# 08ASTANA611, 09STATE11937, 06ISLAMABAD22174, 09USUNNEWYORK1018, 07REOHOCHIMINHCITY99.
-REF_RE = re.compile(r"^\d{2}[A-Z][A-Z-]*\d+$")
-REF_MAX_LEN = 64
+# An object is named by the ID the page names its cable by, in the cleaners' grammar: two-digit
+# year, then capitals, digits and hyphens, ending in the serial (08ASTANA611, 09USUNNEWYORK1018),
+# including the viewer's own malformed IDs (7575LIBREVILLE1895, 09SECTION01OF03SANJOSE525) that
+# every mirror of a release shares. Only [0-9A-Z-]: always a safe folder name.
+REF_MAX_LEN = VIEWER_ID_MAX
 
 # A source key: the host made filesystem-safe, a dash, 12 hex digits of sha256(url).
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}-[0-9a-f]{12}$")
@@ -21,7 +23,7 @@ _HOST_MAX = 48
 
 def is_reference(ref: object) -> bool:
     """True when ref is a string matching the cable ID grammar."""
-    return isinstance(ref, str) and len(ref) <= REF_MAX_LEN and REF_RE.match(ref) is not None
+    return isinstance(ref, str) and is_viewer_id(ref)
 
 
 def check_reference(ref: object) -> str:
@@ -62,4 +64,4 @@ def source_key(url: str) -> str:
 
 def is_source_key(key: object) -> bool:
     """True when key has the form source_key() gives (used before any path is built from it)."""
-    return isinstance(key, str) and KEY_RE.match(key) is not None
+    return isinstance(key, str) and KEY_RE.fullmatch(key) is not None

@@ -24,6 +24,7 @@ def main() -> int:
     size = [] if args.full else ["--cables", "20000"]
     runs = [
         ["bench_clean.py"],
+        ["cablemap_agreement.py"],
         ["robustness.py", "--seed", "7"],
         ["bench_crawl.py", "--rounds", "1"],
         ["bench_archive.py", *size],

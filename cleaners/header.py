@@ -1,10 +1,15 @@
-"""Read a cable's header: classification, origin, serial, dates, SUBJECT, TAGS, references, signer."""
+"""Read what a cable's header says about its ID: classification, origin, serial, dates, DECL, years.
+
+The other header fields (subject, tags, references, signers...) are read by `cleaners.fields`.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
+from cleaners.fields.ids import is_viewer_id
+from cleaners.fields.refs import reference_years
 from cleaners.model import CleanerWarning as W
 from cleaners.model import Warn
 
@@ -54,6 +59,8 @@ _CLASS_WORDS = {
 }
 _CLASS_ALT = "|".join(f"(?P<c{i}>{'|'.join(pats)})" for i, pats in enumerate(_CLASS_WORDS.values()))
 _CLASS_NAMES = list(_CLASS_WORDS)
+# The letters a classification line can open with (also with its first letter lost or doubled).
+_CLASS_FIRST = frozenset("CSULOEcsuloe")
 CLASS_LINE = re.compile(
     rf"^\s*(?:{_CLASS_ALT})"
     r"(?P<caveats>(?:\s+(?:NOFORN|SENSITIVE|SPECAT|E\s?F\s?T\s?O|EXDIS|NODIS|//\s?NOFORN|"
@@ -77,37 +84,16 @@ DECL = re.compile(
 DECL_ISO = re.compile(r"DECL\s*:?\s*(?P<y>\d{4})\s*/\s*\d{1,2}\s*/\s*\d{1,2}", re.I)
 SUBJECT = re.compile(r"^\s*(?:SUBJECT|SUBJ)\s*:?\s*(?P<rest>.*)$", re.I)
 TAGS = re.compile(r"^\s*TAGS?\s*:?\s+(?P<rest>.*)$", re.I)
-REF_LINE = re.compile(r"^\s*(?:REF|REFS|REFTEL|REFERENCES?)\s*:\s*(?P<rest>.*)$", re.I)
 PARA = re.compile(r"^\s*(?:¶\s?)?(?P<n>\d{1,3})\s?\.\s*\(")
 PARA_MARK = re.compile(r"^\s*¶\s?\d{1,3}\b")
-SIGNER = re.compile(r"^\s*(?P<name>[A-Z][A-Za-z'\-]+(?:\s+[A-Z][A-Za-z'\-]+){0,2})\s*$")
-_HEADER_STOP = re.compile(
-    r"^\s*(?:REF|REFS|REFTEL|CLASSIFIED BY|Classified By|¶|\d{1,2}\.\s*\(|E\.?\s?O\.?|TAGS?\b|SUBJECT)", re.I
-)
+# Either, counted over the whole text in one pass (a line counts once).
+# (Searched in "\n" + text: the pattern opens with a literal newline, which makes the search fast.)
+_PARAS = re.compile(r"\n[ \t]*(?:(?:¶[ \t]?)?\d{1,3}[ \t]?\.[ \t]*\(|¶[ \t]?\d{1,3}\b)")
 # FM lines: the office prefix is not part of the ID's origin.
 _FM_PREFIX = re.compile(
     r"^(?:AMEMBASSY|AMCONSUL|USMISSION|USINT|US\s?MISSION|USDEL|USOFFICE|AIT|AMEMB|EMBASSY|CONSULATE|"
     r"US\s+EMBASSY|AMERICAN\s+EMBASSY)\s+",
     re.I,
-)
-_NOT_SIGNERS = frozenset(
-    [
-        "CONFIDENTIAL",
-        "SECRET",
-        "UNCLASSIFIED",
-        "UNCLAS",
-        "NOFORN",
-        "SIPDIS",
-        "SENSITIVE",
-        "NNNN",
-        "END",
-        "COMMENT",
-        "SUMMARY",
-        "BACKGROUND",
-        "NOTE",
-        "TEXT",
-        "PARTICIPANTS",
-    ]
 )
 
 
@@ -125,11 +111,10 @@ class Header:
     year_source: str | None = None
     dtg: str | None = None
     decl_year: int | None = None
-    subject: str | None = None
-    tags: list[str] = field(default_factory=list)
-    references: list[str] = field(default_factory=list)
+    # whether the header has SUBJECT and TAGS lines of its own (else it may be a reflowed one)
+    has_subject: bool = False
+    has_tags: bool = False
     ref_years: set[str] = field(default_factory=set)
-    signer: str | None = None
     paragraphs: int = 0
     caveats: list[str] = field(default_factory=list)
     years_mentioned: dict[int, int] = field(default_factory=dict)
@@ -141,8 +126,8 @@ def origin_token(origin: str) -> str:
 
 
 def is_ref_id(ref: str) -> bool:
-    """True when `ref` has the shape of a cable reference ID (08ASTANA611)."""
-    return bool(REF_ID.match(ref))
+    """True when `ref` has the shape of an ID a page names a cable by (08ASTANA611, 7575LIBREVILLE1895)."""
+    return is_viewer_id(ref)
 
 
 def split_ref(ref: str) -> tuple[str, str, int] | None:
@@ -187,45 +172,57 @@ def parse_header(lines: list[str]) -> Header:
     """Read the header fields of a cable from its lines (the whole text; only the top is searched)."""
     h = Header()
     top = lines[:120]
+    # Each pattern is tried only on lines that hold what it needs (a cheap test first): a
+    # header is read once per cable and many times while cables are searched for on a page.
     for i, line in enumerate(top):
-        if h.classification is None:
+        if (
+            h.classification is None
+            and line.lstrip()[:1] in _CLASS_FIRST
+            and (line[-1:].isdigit() or line.rstrip()[-1:].isdigit())
+        ):
             m = CLASS_LINE.match(line)
             if m:
                 _take_class(h, m)
-        if h.routing_serial is None:
+        if h.routing_serial is None and "RUE" in line and "#" in line:
             m = ROUTING_DE.match(line)
             if m:
                 h.routing_serial = int(m.group("serial"))
-        if h.fm_origin is None and i < 60:
+        if h.fm_origin is None and i < 60 and "FM" in line:
             m = FM_LINE.match(line)
             if m:
                 h.fm_origin = _fm_origin(m.group("who"))
-        if h.year is None and i < 60:
+        if h.year is None and i < 60 and ("Z" in line or "day," in line):
             _take_year(h, DATE_LINE.match(line), line)
-        if h.decl_year is None:
-            m = DECL.search(line) or DECL_ISO.search(line)
-            if m:
-                y = int(m.group("y"))
-                h.decl_year = y + 2000 if y < 100 else y
-        if h.subject is None:
-            m = SUBJECT.match(line)
-            if m:
-                h.subject = _joined_field(m.group("rest"), top[i + 1 :])
-        if not h.tags:
-            m = TAGS.match(line)
-            if m:
-                h.tags = _tags(m.group("rest"))
-        m = REF_LINE.match(line)
-        if m and not h.references:
-            h.references = _refs(m.group("rest"), top[i + 1 :])
-    if None in (h.classification, h.routing_serial, h.fm_origin, h.year, h.subject) or not h.tags:
+        lowered = None
+        if h.decl_year is None and ("CL" in line or "cl" in line or "Cl" in line or "cL" in line):
+            lowered = line.lower()
+            if "decl" in lowered:
+                m = DECL.search(line) or DECL_ISO.search(line)
+                if m:
+                    y = int(m.group("y"))
+                    h.decl_year = y + 2000 if y < 100 else y
+        if not (h.has_subject and h.has_tags) and ("B" in line or "b" in line or "G" in line or "g" in line):
+            lowered = lowered or line.lower()
+            if not h.has_subject and "subj" in lowered and SUBJECT.match(line):
+                h.has_subject = True
+            if not h.has_tags and "tag" in lowered and TAGS.match(line):
+                h.has_tags = True
+        if (
+            h.classification is not None
+            and h.routing_serial is not None
+            and h.decl_year is not None
+            and h.has_subject
+            and h.has_tags
+            and (i >= 60 or (h.fm_origin is not None and h.year is not None))
+        ):
+            break  # nothing left to look for
+    if None in (h.classification, h.routing_serial, h.fm_origin, h.year) or not (
+        h.has_subject and h.has_tags
+    ):
         _parse_flat(h, top)
-    for ref in h.references:
-        m = re.match(r"^(?:[A-Z]\.\s*)?(\d{2})\s+[A-Z]", ref)
-        if m:
-            h.ref_years.add(m.group(1))
-    h.paragraphs = sum(1 for line in lines if PARA.match(line) or PARA_MARK.match(line))
-    h.signer = find_signer(lines)
+    if h.year is None:  # only a dateless cable's year is inferred, partly from its references
+        h.ref_years = reference_years(top)
+    h.paragraphs = len(_PARAS.findall("\n" + "\n".join(lines)))
     if h.year is None:
         for m in _YEAR.finditer("\n".join(lines[:200])):
             y = int(m.group(0))
@@ -234,7 +231,8 @@ def parse_header(lines: list[str]) -> Header:
 
 
 # A year named in the text; a decade ("the 1980s and 1990s") names no year.
-_YEAR = re.compile(r"(?<![\d/.-])(?:19[6-9]\d|20[0-4]\d)(?![\d/-]|\x27?s\b)")
+# (The digits first, then the look back over them: the search can skip to a 1 or a 2.)
+_YEAR = re.compile(r"(?:19[6-9]|20[0-4])\d(?<![\d/.-]\d{4})(?![\d/-]|\x27?s\b)")
 # The published cables were written from December 1966 to February 2010: an inferred year
 # outside that span is impossible (a DECL of 2029 is 25 years from 2004, not 10 from 2019).
 FIRST_YEAR, LAST_YEAR = 1966, 2010
@@ -318,95 +316,17 @@ def _parse_flat(h: Header, top: list[str]) -> None:
         m = _CLASS_FLAT.search(flat)
         if m:
             _take_class(h, m)
-    if h.routing_serial is None:
+    # (each search only where the text holds what its pattern needs)
+    if h.routing_serial is None and "RUE" in flat and "#" in flat:
         m = _ROUTING_FLAT.search(flat)
         if m:
             h.routing_serial = int(m.group("serial"))
-    if h.fm_origin is None:
+    if h.fm_origin is None and "FM" in flat:
         m = _FM_FLAT.search(flat)
         if m:
             h.fm_origin = _fm_origin(m.group("who"))
-    if h.year is None:
-        _take_year(h, _DATE_FLAT.search(flat), flat)
-    if h.subject is None:
-        m = re.search(r"\bSUBJECT\s*:\s*(?P<rest>.+)$", flat, re.I)
-        if m:
-            h.subject = _joined_field(m.group("rest"), [])
-    if not h.tags:
-        m = re.search(r"\bTAGS?\s*:?\s+(?P<rest>.+)$", flat)
-        if m:
-            h.tags = _tags(m.group("rest"))
-
-
-def _joined_field(first: str, rest: list[str]) -> str:
-    """A header field that wraps onto following lines (SUBJECT), joined onto one line."""
-    # The viewer's own layout can put TAGS/SUBJECT on one line: cut at the next field.
-    parts = [first.strip()]
-    for line in rest:
-        if not line.strip() or _HEADER_STOP.match(line) or CLASS_LINE.match(line):
-            break
-        parts.append(line.strip())
-    text = " ".join(p for p in parts if p)
-    text = re.split(
-        r"\s+(?:REF|REFTEL|Classified By|CLASSIFIED BY)\s*:|\s+(?:Classified By|CLASSIFIED BY)\b|\s+¶\s?1\b",
-        text,
-    )[0]
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _tags(rest: str) -> list[str]:
-    """TAGS field to a list; keeps grouped tags like OVIP (CLINTON, HILLARY) whole."""
-    rest = re.split(r"\s+SUBJECT\s*:|\s+SUBJ\s*:", rest, flags=re.I)[0]
-    rest = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", rest)  # markdown links of re-rendering viewers
-    out: list[str] = []
-    for m in re.finditer(r"[A-Za-z][A-Za-z0-9_/-]*(?:\s*\([^)]*\))?", rest):
-        tag = re.sub(r"\s+", " ", m.group(0)).strip()
-        if tag:
-            out.append(tag)
-    return out
-
-
-_PAGE_MARK = re.compile(r"^\s*[A-Z][A-Z ]+\s\d{5,8}\s+\d{3}(?:\.\d)?\s+OF\s+\d{3}\s*$")
-_REF_CONT = re.compile(r"^\s*(?:¶\s?)?(?:[A-Z]\s?[.)]\s|\(?[A-Z]\)\s|\d{2}\s+[A-Z]|[A-Z]{3,}[A-Z ]*\s\d)")
-
-
-def _refs(first: str, rest: list[str]) -> list[str]:
-    """REF field lines (A. STATE 123 / ¶B. PARIS 45) as a list of references."""
-    parts = [first]
-    blank = False
-    for line in rest:
-        s = line.strip()
-        if not s:
-            blank = True
-            continue
-        if re.match(r"^(?:Classified|CLASSIFIED|¶\s?\d|\d{1,2}\.\s*\()", s) or _PAGE_MARK.match(s):
-            break
-        # After a blank line only a lettered reference continues the field.
-        if (blank or not _REF_CONT.match(s)) and not re.match(r"^(?:¶\s?)?[A-Z]\s?[.)]\s", s):
-            break
-        blank = False
-        parts.append(s)
-    text = " ".join(parts)
-    text = text.replace("¶", "")
-    items = re.split(r"\s*(?:;|\b(?=[A-Z]\.\s))\s*", text)
-    return [i.strip(" .,") for i in items if i and i.strip(" .,")]
-
-
-def find_signer(lines: list[str]) -> str | None:
-    """The signer: a name alone on one of the last lines (ORDWAY), or ending the last paragraph."""
-    tail = [ln for ln in lines[-12:] if ln.strip()]
-    for line in reversed(tail):
-        m = SIGNER.match(line)
-        if m:
-            name = m.group("name")
-            if name.upper() in _NOT_SIGNERS or len(name) > 40:
-                continue
-            return name
-    if tail:
-        m = re.search(r"[.!?\"”)]\s+([A-Z][A-Z'\-]{2,})\s*$", tail[-1])
-        if m and m.group(1) not in _NOT_SIGNERS:
-            return m.group(1)
-    return None
+    if h.year is None and ("Z" in flat or "day," in flat):
+        _take_year(h, _DATE_FLAT.search(flat) if "day," in flat else None, flat)
 
 
 def id_parts(h: Header) -> tuple[str | None, int | None, str | None]:

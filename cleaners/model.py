@@ -58,21 +58,32 @@ class CleanerWarning(str):
 
 # The metadata keys written to `<stem>.<REF>.json` by `cablearchive clean --out`
 # and to `cable.json` in the archive; the corpus scorer reads the first five.
+# docs/cable-fields.md says what each one holds.
 METADATA_KEYS = (
     "reference_id",
     "classification",
     "created",
     "released",
     "origin",
+    "canonical_id",
     "subject",
     "tags",
+    "references",
+    "signers",
+    "classified_by",
+    "classified_reasons",
+    "summary",
+    "recipients",
+    "info",
+    "decl",
+    "transmission_id",
     "partial",
     "id_source",
-    "references",
-    "signer",
     "sections",
     "paragraphs",
 )
+# Keys whose value is a list (empty when the cable has none).
+_LIST_KEYS = ("tags", "references", "signers", "classified_by", "classified_reasons", "recipients", "info")
 
 
 @dataclass(frozen=True)
@@ -102,10 +113,21 @@ class Cable:
     released: str | None = None
     classification: str | None = None
     origin: str | None = None
+    # The cable's own ID in canonical form (75LIBREVILLE1895 where the page names 7575LIBREVILLE1895).
+    canonical_id: str | None = None
     subject: str | None = None
     tags: list[str] = field(default_factory=list)
-    references: list[str] = field(default_factory=list)
-    signer: str | None = None
+    # {"label", "text", "kind": "cable" | "other", "id": canonical ID of the cited cable or None}
+    references: list[dict[str, Any]] = field(default_factory=list)
+    signers: list[str] = field(default_factory=list)
+    classified_by: list[str] = field(default_factory=list)
+    classified_reasons: list[str] = field(default_factory=list)
+    summary: str | None = None
+    # {"route", "name", "precedence"} per TO / INFO addressee
+    recipients: list[dict[str, Any]] = field(default_factory=list)
+    info: list[dict[str, Any]] = field(default_factory=list)
+    decl: dict[str, Any] | None = None  # {"date": "YYYY-MM-DD" or None, "raw": as written}
+    transmission_id: str | None = None
     partial: bool = False
     sections: str | None = None
     paragraphs: int = 0
@@ -143,9 +165,17 @@ class Cable:
         """Rebuild a Cable from `to_json()` output."""
         cleaning = data.get("cleaning") or {}
         rs = cleaning.get("ruleset")
-        kwargs = {k: data.get(k) for k in METADATA_KEYS if k in data}
-        kwargs.setdefault("tags", [])
-        kwargs.setdefault("references", [])
+        kwargs: dict[str, Any] = {k: data.get(k) for k in METADATA_KEYS if k in data}
+        for key in _LIST_KEYS:
+            if kwargs.get(key) is None:
+                kwargs[key] = []
+        # Records written before these fields: one `signer`, references as plain strings.
+        if "signers" not in data and data.get("signer"):
+            kwargs["signers"] = [data["signer"]]
+        kwargs["references"] = [
+            r if isinstance(r, dict) else {"label": None, "text": str(r), "kind": "other", "id": None}
+            for r in kwargs["references"]
+        ]
         return cls(
             text=data["text"],
             **kwargs,

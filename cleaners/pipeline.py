@@ -11,14 +11,16 @@ from lxml import html as lxml_html
 
 from cleaners import dumps, finder
 from cleaners.decode import decode
+from cleaners.fields.ids import is_viewer_id
 from cleaners.header import REF_IN_TEXT, derive_ref, id_parts, is_ref_id, parse_header, split_ref
+from cleaners.headerfields import cable_fields
 from cleaners.htmltext import Line, render
 from cleaners.model import Cable, PageResult, Warn
 from cleaners.model import CleanerWarning as W
 from cleaners.repairs import fix_entity_debris, fix_mojibake, fix_pilcrows, strip_markdown
 from cleaners.ruleset import FamilyRules, Ruleset, load_rules
 
-CLEANER_VERSION = "1.0.0"
+CLEANER_VERSION = "1.1.0"
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]] | None
 # Called with the parsed page and its decoded text, before cleaning changes the tree.
@@ -266,17 +268,6 @@ def _viewer_table(doc: etree._Element, common: dict[str, Any]) -> dict[str, str]
     return None
 
 
-# The viewer names some cables by IDs that are not well formed (`7575LIBREVILLE1895` for a 1975
-# cable, `09SECTION01OF03SANJOSE525`, `06MADRID002583ZFR2585`): its table is the page's own
-# name for the cable, so these are kept as the reference ID the page names.
-_VIEWER_ID = re.compile(r"^\d{2}[A-Z0-9-]*[A-Z][A-Z0-9-]*\d$")
-
-
-def is_viewer_id(ref: str) -> bool:
-    """True for an ID the viewer's table may carry: a well-formed one, or one of its malformed ones."""
-    return is_ref_id(ref) or (len(ref) <= 40 and bool(_VIEWER_ID.match(ref)))
-
-
 def _text_lines(text: str) -> list[Line]:
     """Plain text as lines; paragraphs are separated by blank lines."""
     out: list[Line] = []
@@ -460,18 +451,16 @@ def _build(
 
     meta_table = f.table if f.table and f.table.get("reference_id") == ref else None
     classification = meta_table.get("classification") if meta_table else _classification(h)
+    created = meta_table.get("created") if meta_table else None
     cable = Cable(
         text=text,
         reference_id=ref,
         id_source=how,
-        created=meta_table.get("created") if meta_table else None,
+        created=created,
         released=meta_table.get("released") if meta_table else None,
         classification=classification,
         origin=meta_table.get("origin") if meta_table else None,
-        subject=h.subject,
-        tags=h.tags,
-        references=h.references,
-        signer=h.signer,
+        **cable_fields(texts, ref, created, h, rules),
         partial=f.partial,
         sections=h.section,
         paragraphs=h.paragraphs,

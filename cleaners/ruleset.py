@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 from lxml import etree
 from lxml import html as lxml_html
 
+from cleaners.fields.stations import Stations, build_stations, station_problems
 from cleaners.model import RulesetInfo
 
 if sys.version_info >= (3, 11):
@@ -72,6 +73,20 @@ _COMMON_SCHEMA: dict[str, dict[str, type]] = {
     },
 }
 
+_STATIONS_SCHEMA: dict[str, dict[str, type]] = {
+    "rules": {"table": str, "version": int, "description": str},
+    "offices": {"prefixes": list},
+    "stations": {},  # checked entry by entry (station_problems)
+}
+_FIELDS_SCHEMA: dict[str, dict[str, type]] = {
+    "rules": {"table": str, "version": int, "description": str},
+    "tags": {"not_tags": list, "codes": list, "countries": list},
+    "signers": {"not_names": list, "tail": list},
+    "classified_by": {"titles": list, "not_names": list},
+}
+# Rule files that are tables for the header fields, not site families.
+TABLE_FILES = ("stations", "fields")
+
 
 class RulesError(ValueError):
     """A rules file that cannot be used; the message names the file and the line."""
@@ -104,6 +119,8 @@ class Ruleset:
     families: list[FamilyRules]
     common: dict[str, Any]
     info: RulesetInfo
+    stations: Stations = field(default_factory=Stations)
+    fields: dict[str, Any] = field(default_factory=dict)
 
     def family(self, name: str) -> FamilyRules:
         """The rules of the named family (KeyError if none)."""
@@ -147,6 +164,8 @@ def _check_schema(path: Path, text: str, data: dict[str, Any], schema: dict[str,
             raise RulesError(f"{path}:{_line_of(text, '[' + table)}: unknown table [{table}]")
         if not isinstance(body, dict):
             raise RulesError(f"{path}:{_line_of(text, table)}: [{table}] must be a table")
+        if not schema[table] and table == "stations":
+            continue  # entries are checked by station_problems
         for key, value in body.items():
             want = schema[table].get(key)
             if want is None:
@@ -296,6 +315,44 @@ def _compile_common(path: Path, text: str, data: dict[str, Any]) -> dict[str, An
     return out
 
 
+def _compile_stations(path: Path, text: str, data: dict[str, Any]) -> Stations:
+    """Validate and build the station table."""
+    _check_schema(path, text, data, _STATIONS_SCHEMA)
+    for where, message in station_problems(data):
+        raise RulesError(f"{path}:{_line_of(text, where)}: {message}")
+    return build_stations(data)
+
+
+def _compile_fields(path: Path, text: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Validate and compile the tables the header-field readers use."""
+    _check_schema(path, text, data, _FIELDS_SCHEMA)
+    signers = data.get("signers", {})
+    classified = data.get("classified_by", {})
+    return {
+        "not_tags": frozenset(t.upper() for t in data.get("tags", {}).get("not_tags", [])),
+        "tag_codes": frozenset(t.upper() for t in data.get("tags", {}).get("codes", [])),
+        "tag_countries": frozenset(t.upper() for t in data.get("tags", {}).get("countries", [])),
+        "not_signers": frozenset(w.upper() for w in signers.get("not_names", [])),
+        "signer_tail": _any_of(
+            [_compile_regex(path, text, p, "signers.tail") for p in signers.get("tail", [])]
+        ),
+        "titles": frozenset(w.upper() for w in classified.get("titles", [])),
+        "not_classifiers": frozenset(w.upper() for w in classified.get("not_names", [])),
+    }
+
+
+def _any_of(patterns: list[re.Pattern[str]]) -> re.Pattern[str] | None:
+    """One pattern that matches where any of `patterns` matches (each checked on its own first)."""
+    if not patterns:
+        return None
+    parts = []
+    for rx in patterns:
+        p = rx.pattern
+        m = re.match(r"\(\?([a-zA-Z]+)\)", p)  # a leading (?i) becomes the group's own flag
+        parts.append(f"(?{m.group(1)}:{p[m.end() :]})" if m else f"(?:{p})")
+    return re.compile("|".join(parts))
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """Layer `over` on `base` table by table: a user's key replaces the shipped key."""
     merged = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
@@ -353,9 +410,17 @@ def _load(user_dir: str | None) -> Ruleset:
     families: list[FamilyRules] = []
     common: dict[str, Any] = {}
     versions: dict[str, int] = {}
+    stations = Stations()
+    fields: dict[str, Any] = _compile_fields(SHIPPED_DIR / "fields.toml", "", {})
     for stem, (path, text, data) in sources.items():
         if stem == "common":
             common = _compile_common(path, text, data)
+            versions[stem] = int(data.get("rules", {}).get("version", 1))
+        elif stem == "stations":
+            stations = _compile_stations(path, text, data)
+            versions[stem] = int(data.get("rules", {}).get("version", 1))
+        elif stem == "fields":
+            fields = _compile_fields(path, text, data)
             versions[stem] = int(data.get("rules", {}).get("version", 1))
         else:
             fam = _compile_family(path, text, data)
@@ -377,4 +442,4 @@ def _load(user_dir: str | None) -> Ruleset:
         digest=digest,
         files=dict(sorted(versions.items())),
     )
-    return Ruleset(families=families, common=common, info=info)
+    return Ruleset(families=families, common=common, info=info, stations=stations, fields=fields)

@@ -581,3 +581,21 @@ def test_a_damaged_capture_is_never_read_as_another_page(arch, where, damage):
         fh.write(damage)
     with pytest.raises(ArchiveError, match=re.escape(os.path.basename(cap.warc_file))):
         arch.read_capture(cap)
+
+
+@pytest.mark.parametrize("ref", ["7575LIBREVILLE1895", "09SECTION01OF03SANJOSE525", "06MADRID002583ZFR2585"])
+def test_a_viewer_id_the_page_names_is_an_object_id(arch, ref):
+    """The viewer's own malformed IDs name their cable on every mirror: the archive keeps them."""
+    with arch.writer(kind="crawl") as w:
+        cap = w.add_capture(f"https://mirror.example.org/{ref}.html", 200, html_headers(), b"<html>x</html>")
+        w.record(cap, result(cable(ref, "TEXT\n")))
+    assert arch.cable(ref).text() == "TEXT\n"
+
+
+@pytest.mark.parametrize("name", ["08ASTANA611\n", "08ASTANA611\r", "08ASTANA611/", "../08ASTANA611", "08astana611"])
+def test_a_name_with_a_line_break_or_a_slash_is_never_an_object_id(name):
+    """A trailing newline passes a `$` anchor: IDs and source keys are matched whole."""
+    from archive.ids import is_reference, is_source_key
+
+    assert not is_reference(name)
+    assert not is_source_key("mirror.example.org-0123456789ab\n")

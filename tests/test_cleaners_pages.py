@@ -141,7 +141,7 @@ def test_header_metadata_from_the_cable():
     assert cable.subject and "\n" not in cable.subject
     assert cable.tags and all(t == t.strip() for t in cable.tags)
     assert cable.paragraphs > 3
-    assert cable.signer
+    assert cable.signers == ["KUBISKE"]
 
 
 @pytest.mark.parametrize(
