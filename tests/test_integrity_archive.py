@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from integrity_support import (
     tree_digest,
     zero_pages,
 )
-from mockserver import cablearchive
+from mockserver import REPO, cablearchive, cli_env
 
 REF = "06BERLIN2546"  # a cable of the fixture pages
 
@@ -115,6 +116,9 @@ READERS = {
     "reindex --check": (["reindex", "--check"], "current"),
     "list": (["list"], REF),
     "show": (["show", REF], "BERLIN"),
+    "log": (["log", REF], "v2"),
+    "search": (["search", "Berlin"], REF),
+    "diff": (["diff", REF, "1", "2"], "BERLIN"),
 }
 
 
@@ -133,6 +137,51 @@ def test_a_read_only_archive_reads_and_verifies(read_only: Path, command: str) -
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert expected in proc.stdout + proc.stderr
     assert tree_digest(read_only) == before
+
+
+@pytest.fixture(scope="module")
+def unwritable(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A copy of the archive whose files and folders lose their write permission (chmod a-w)."""
+    dst = tmp_path_factory.mktemp("perm") / "archive"
+    shutil.copytree(built, dst, symlinks=True)
+    paths = [dst, *dst.rglob("*")]
+    for p in paths:
+        os.chmod(p, stat.S_IMODE(p.stat().st_mode) & ~0o222)
+    yield dst
+    for p in paths:
+        os.chmod(p, stat.S_IMODE(p.stat().st_mode) | 0o200)
+
+
+def _without_write_rights(*args: str) -> subprocess.CompletedProcess[str]:
+    """`cablearchive ARGS` as a process that file permissions bind: as root, without the
+    capabilities that override them (root ignores chmod otherwise)."""
+    if os.geteuid() != 0:
+        return cablearchive(*args)
+    if not shutil.which("setpriv"):
+        pytest.skip("root ignores file permissions and setpriv (util-linux) is missing to drop that right")
+    drop = "-dac_override,-dac_read_search,-fowner,-linux_immutable"
+    return subprocess.run(
+        ["setpriv", f"--bounding-set={drop}", "--", sys.executable, "-m", "crawler.cli", *args],
+        cwd=REPO,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("command", list(READERS))
+def test_an_archive_without_write_permission_reads_and_verifies(unwritable: Path, command: str) -> None:
+    probe = _without_write_rights("reindex", "--check", "--archive", str(unwritable / "no-such"))
+    assert probe.returncode != 0  # the process runs at all
+    before = tree_digest(unwritable)
+    args, expected = READERS[command]
+    proc = _without_write_rights(*args, "--archive", str(unwritable))
+    _no_traceback(proc)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert expected in proc.stdout + proc.stderr
+    assert tree_digest(unwritable) == before
 
 
 def test_reindex_check_tells_a_stale_index_and_writes_nothing(work: Path) -> None:
@@ -167,12 +216,6 @@ def _search_hits(archive: Path, queries: list[str]) -> dict[str, set[str]]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="disk full during the index update leaves index.sqlite stale for good: the SQLite error "
-    "('database or disk is full') is not an OSError, so the crawl goes on, and the next commit's "
-    "journal overwrites the one naming the uninstalled objects",
-)
 def test_a_crawl_on_a_full_disk_is_settled_by_resume(web: Any, tmp_path: Path) -> None:
     from mockserver import settings_args
 
