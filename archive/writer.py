@@ -199,6 +199,8 @@ class Writer:
     ) -> None:
         if exc_type is None:
             self.close()
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.abort("interrupted (Ctrl-C)", status=INTERRUPTED)
         else:
             self.abort(f"{exc_type.__name__}: {exc}")
 

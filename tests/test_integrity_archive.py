@@ -345,3 +345,39 @@ def test_the_built_archive_is_sound(built: Path) -> None:
     assert sqlite3.connect(built / "index.sqlite").execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert json.loads((built / "cablearchive.json").read_text())["format"] == "cablearchive"
     assert sum(1 for _ in all_files(built / "cables")) > 10
+
+
+# ----------------------------------------------------------------------------- run records: finished or not
+
+
+def _status(archive: Path, run_id: str) -> str:
+    return json.loads((archive / "runs" / f"{run_id}.json").read_text(encoding="utf-8"))["status"]
+
+
+def test_run_records_tell_an_interrupted_run_from_a_finished_one(work: Path) -> None:
+    arch = Archive.open(work)
+    url, body, _ = next(iter(cablegate_pages()))
+    from cleaners import clean_page
+
+    w = arch.writer(kind="crawl")
+    w.record(w.add_capture(url, 200, html_headers(), body), clean_page(body, url=url))
+    w.close(interrupted="interrupted by SIGINT")
+    assert _status(work, w.run_id) == "interrupted"
+    with pytest.raises(KeyboardInterrupt), arch.writer(kind="import") as w2:
+        raise KeyboardInterrupt
+    assert _status(work, w2.run_id) == "interrupted"
+    with pytest.raises(RuntimeError), arch.writer(kind="import") as w3:
+        raise RuntimeError("boom")
+    assert _status(work, w3.run_id) == "failed"
+    with arch.writer(kind="import") as w4:
+        pass
+    assert _status(work, w4.run_id) == "done"
+    # A run that ended without a word (its process gone, its journal settled) is found by the next writer.
+    w5 = arch.writer(kind="crawl")
+    w5._lock.release()
+    (work / "state" / "journal.json").unlink()
+    assert _status(work, w5.run_id) == "running"
+    with arch.writer(kind="import"):
+        pass
+    assert _status(work, w5.run_id) == "interrupted"
+    arch.close()

@@ -376,11 +376,6 @@ def test_a_crawl_report_says_where_it_was_saved(mirror: tuple[ChainWorld, Path],
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="a crawl proceeds on a malformed index.sqlite: its commits fail, it exits 0, and verify then "
-    "ends with a traceback",
-)
 def test_a_crawl_on_a_malformed_index_is_refused_or_repaired(
     mirror: tuple[ChainWorld, Path], tmp_path: Path
 ) -> None:
