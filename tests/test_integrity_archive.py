@@ -381,3 +381,48 @@ def test_run_records_tell_an_interrupted_run_from_a_finished_one(work: Path) -> 
         pass
     assert _status(work, w5.run_id) == "interrupted"
     arch.close()
+
+
+# ----------------------------------------------------------------------------- repair
+
+
+def _hard_link_roots(archive: Path) -> None:
+    """Make every root inventory and sidecar a hard link to its head version's, as older releases wrote them."""
+    for obj in (archive / "cables").iterdir():
+        if not obj.is_dir():
+            continue
+        head = json.loads((obj / "inventory.json").read_text(encoding="utf-8"))["head"]
+        for name in ("inventory.json", "inventory.json.sha512"):
+            (obj / name).unlink()
+            os.link(obj / head / name, obj / name)
+
+
+def test_repair_replaces_the_links_of_an_older_archive(work: Path) -> None:
+    _hard_link_roots(work)
+    assert _links(work / "cables")
+    verify = cablearchive("verify", "--archive", str(work))
+    assert verify.returncode == 1 and "E090" in verify.stdout and "cablearchive repair" in verify.stdout
+    before = tree_digest(work)
+    dry = cablearchive("repair", "--dry-run", "--archive", str(work))
+    assert dry.returncode == 0 and "hard link" in dry.stdout, dry.stdout + dry.stderr
+    assert tree_digest(work) == before and _links(work / "cables")
+    repair = cablearchive("repair", "--archive", str(work))
+    assert repair.returncode == 0, repair.stdout + repair.stderr
+    assert not _links(work / "cables")
+    assert cablearchive("verify", "--archive", str(work)).returncode == 0
+    assert ocfl_validate(work).returncode == 0
+
+
+def test_repair_sets_a_damaged_journal_aside_and_leaves_a_sound_archive(work: Path) -> None:
+    (work / "state" / "journal.json").write_text('{"run": "x", "objects": [', encoding="utf-8")
+    # A version prepared and never installed, as a commit cut short leaves it.
+    obj = work / "cables" / REF
+    shutil.copytree(obj / "v2", obj / "v3")
+    repair = cablearchive("repair", "--archive", str(work))
+    _no_traceback(repair)
+    assert repair.returncode == 0, repair.stdout + repair.stderr
+    assert not (work / "state" / "journal.json").exists()
+    assert list((work / "state").glob("journal.json.damaged-*"))
+    assert not (obj / "v3").exists() and (work / "state" / "lost+found" / "cables" / REF / "v3").is_dir()
+    assert cablearchive("verify", "--archive", str(work)).returncode == 0
+    assert Archive.open(work).cable(REF).head == 2
