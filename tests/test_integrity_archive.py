@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from archive import Archive
+from archive import Archive, ArchiveError
 
 from archive_support import cablegate_pages, html_headers, ocfl_validate
 from integrity_support import (
@@ -426,3 +426,50 @@ def test_repair_sets_a_damaged_journal_aside_and_leaves_a_sound_archive(work: Pa
     assert not (obj / "v3").exists() and (work / "state" / "lost+found" / "cables" / REF / "v3").is_dir()
     assert cablearchive("verify", "--archive", str(work)).returncode == 0
     assert Archive.open(work).cable(REF).head == 2
+
+
+# ----------------------------------------------------------------------------- 8. the index update fails: the journal stays
+
+
+def test_a_failed_index_update_keeps_its_journal_for_the_next_writer(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archive import DiskFull, index
+    from cleaners import clean_page
+
+    pages = cablegate_pages()
+    url, body, _ = pages[0]
+    changed = body.replace(b"the", b"THE", 5)
+    mirror = url.replace("cablegate.wikileaks.org", "full.example.org")
+    arch = Archive.open(work)
+    ref = clean_page(changed, url=mirror).cables[0].reference_id
+
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(index, "write_cable", full)
+    monkeypatch.setattr(index, "index_object", full)
+    w = arch.writer(kind="crawl")
+    w.record(w.add_capture(mirror, 200, html_headers(), changed), clean_page(changed, url=mirror))
+    with pytest.raises(DiskFull, match=r"index\.sqlite"):
+        w.commit()
+    journal = (work / "state" / "journal.json").read_text(encoding="utf-8")
+    assert '"phase": "install"' in journal and ref in journal
+    # The writer refuses to go on: a later commit would overwrite the journal naming that object.
+    url2, body2, _ = pages[1]
+    w.record(w.add_capture(url2 + "?again", 200, html_headers(), body2), clean_page(body2, url=url2))
+    with pytest.raises(ArchiveError, match="could not be settled"):
+        w.commit()
+    assert (work / "state" / "journal.json").read_text(encoding="utf-8") == journal
+    w.abort("disk full")
+    assert (work / "state" / "journal.json").read_text(encoding="utf-8") == journal
+    monkeypatch.undo()
+    arch.close()
+    # Space is back: the next writer settles the commit, the index holds the new version.
+    with Archive.open(work).writer(kind="crawl"):
+        pass
+    assert not (work / "state" / "journal.json").exists()
+    with Archive.open(work) as again:
+        assert {c.ref: c.head for c in again.list_cables()}[ref] == again.cable(ref).head
+    assert cablearchive("verify", "--archive", str(work)).returncode == 0
+    assert cablearchive("reindex", "--check", "--archive", str(work)).returncode == 0
