@@ -9,11 +9,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from archive import index
-from archive.captures import Capture, mime_of, payload_digest, safe_url, to_iso
+from archive.captures import (
+    BadRecord,
+    Capture,
+    WarcRecord,
+    check_record,
+    mime_of,
+    payload_digest,
+    read_warc,
+    safe_url,
+    to_iso,
+)
 from archive.errors import ArchiveError
 from archive.ids import check_reference
 from archive.layout import CABLE_JSON, CABLE_TEXT, tool_name
@@ -27,8 +36,6 @@ if TYPE_CHECKING:
 
 # Media types worth cleaning; everything else in a foreign WARC (images, scripts) is skipped.
 PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml", "unk")
-_GZIP_MAGIC = b"\x1f\x8b\x08"
-_WARC_MAGIC = b"WARC/1."
 
 
 @dataclass
@@ -51,68 +58,17 @@ class ImportReport:
         return dict(self.__dict__)
 
 
-def _resume_point(path: str, after: int) -> int | None:
-    """Where the next record may start after a damaged one (next gzip member or WARC header)."""
-    with open(path, "rb") as fh:
-        fh.seek(after + 1)
-        data = fh.read()
-    candidates = [i for i in (data.find(_GZIP_MAGIC), data.find(b"\n" + _WARC_MAGIC)) if i >= 0]
-    if not candidates:
-        return None
-    i = min(candidates)
-    if data[i : i + 1] == b"\n":
-        i += 1
-    return after + 1 + i
+def iter_warc_records(path: str, bad: list[str]) -> Iterator[WarcRecord]:
+    """Each whole, self-consistent record of a WARC file; each damaged one is noted in `bad` and skipped.
 
-
-def _short(exc: BaseException) -> str:
-    """An exception as a short, printable message (warcio quotes whole binary lines)."""
-    text = f"{type(exc).__name__}: {exc}"
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
-def iter_warc_records(path: str, bad: list[str]) -> Iterator[tuple[int, Any, bytes | None]]:
-    """(offset, record, body) for each readable record; a damaged record is noted in `bad`, reading goes on.
-
-    body is the decoded HTTP payload (None for records without one).
+    A damaged record costs that record only: reading goes on at the next gzip member that
+    starts a WARC record (archive.captures.read_warc).
     """
-    pos = 0
-    size = os.path.getsize(path)
-    while pos < size:
-        good_end = pos
-        try:
-            with open(path, "rb") as fh:
-                fh.seek(pos)
-                it = ArchiveIterator(fh, check_digests=True)
-                for record in it:
-                    # The offset is known once the record has been read (warcio reads to its end).
-                    try:
-                        body = record.content_stream().read()
-                        failure = None
-                    except Exception as exc:  # bad chunking or content coding
-                        body, failure = None, exc
-                    offset = it.get_record_offset()
-                    good_end = offset + it.get_record_length()
-                    if failure is not None:
-                        bad.append(
-                            f"{path}: record at offset {offset}: body undecodable ({_short(failure)}); skipped"
-                        )
-                        continue
-                    if record.digest_checker.passed is False:
-                        problems = "; ".join(map(str, record.digest_checker.problems))
-                        bad.append(f"{path}: record at offset {offset}: {problems}; skipped")
-                        continue
-                    yield offset, record, body
-            return
-        except Exception as exc:  # warcio and zlib raise several types
-            bad.append(
-                f"{path}: unreadable record at offset {good_end}: {_short(exc)}; reading on from the next record"
-            )
-            nxt = _resume_point(path, good_end)
-            if nxt is None or nxt <= pos:
-                return
-            pos = nxt
+    for item in read_warc(path):
+        if isinstance(item, BadRecord):
+            bad.append(f"{item.message}; skipped, nothing archived from it")
+        else:
+            yield item
 
 
 def import_warcs(
@@ -136,9 +92,10 @@ def import_warcs(
             bad: list[str] = []
             try:
                 records = iter_warc_records(path, bad)
-                for _offset, record, body in records:
+                for record in records:
                     report.records += 1
                     kind = record.rec_type
+                    body = record.body if kind == "response" else record.payload
                     if kind not in ("response", "resource") or body is None:
                         report.skipped += 1
                         continue
@@ -147,11 +104,7 @@ def import_warcs(
                         report.skipped += 1
                         continue
                     if kind == "response" and record.http_headers is not None:
-                        headers = list(record.http_headers.headers)
-                        try:
-                            status = int(record.http_headers.get_statuscode())
-                        except (TypeError, ValueError):
-                            status = 0
+                        headers, status = record.headers, record.status
                     else:
                         ctype = record.rec_headers.get_header("Content-Type") or "application/octet-stream"
                         headers, status = [("Content-Type", ctype)], 200
@@ -289,9 +242,11 @@ def export_warc(
 
 def _copy_record(arch: Archive, cap: Capture, out: IO[bytes]) -> None:
     """Copy a capture's record byte for byte (each record is its own gzip member)."""
-    with open(arch.layout.warc_path(cap.warc_file), "rb") as fh:
+    path = arch.layout.warc_path(cap.warc_file)
+    # A damaged record is never exported as if whole.
+    problem = check_record(path, cap.offset, cap.length)
+    if problem is not None:
+        raise ArchiveError(problem)
+    with open(path, "rb") as fh:
         fh.seek(cap.offset)
-        data = fh.read(cap.length)
-    if len(data) != cap.length:
-        raise ArchiveError(f"{cap.warc_file}: record at offset {cap.offset} is cut short")
-    out.write(data)
+        out.write(fh.read(cap.length))

@@ -11,7 +11,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -265,18 +265,17 @@ class Writer:
             self._by_url[cap.url] = cap
         return cap
 
-    def _lookup_digest(self, digest: str) -> tuple[str, str, str, str] | None:
-        cap = self._by_digest.get(digest) or index.original_by_digest(self.conn, digest)
-        return (cap.record_id, cap.url, cap.fetched_at, cap.payload_digest) if cap else None
+    def _lookup_digest(self, digest: str) -> Capture | None:
+        return self._by_digest.get(digest) or index.original_by_digest(self.conn, digest)
 
-    def _lookup_url(self, url: str) -> tuple[str, str, str, str] | None:
+    def _lookup_url(self, url: str) -> Capture | None:
         cap = self._by_url.get(url) or index.newest_capture(self.conn, url, status=200)
         if cap is not None and cap.revisit and cap.refers_to:
             refers = cap.refers_to
             cap = next((c for c in self._commits.caps if c.record_id == refers), None) or index.get_capture(
                 self.conn, refers
             )
-        return (cap.record_id, cap.url, cap.fetched_at, cap.payload_digest) if cap else None
+        return cap
 
     # -- cables
     def record(self, cap: Capture, page_result: PageResult) -> int:
@@ -307,6 +306,14 @@ class Writer:
             if current == content.digests:
                 continue
             provenance = Provenance.of(cap, key, self.run_id, cable.cleaning(), content.metadata)
+            if staged is not None and provenance.fetched_before(staged.provenance):
+                # Captures may arrive in any order (imports): an older one never replaces the text
+                # of a newer one; it joins that source's record of earlier captures.
+                self._staged[ref][key] = replace(
+                    staged,
+                    provenance=staged.provenance.with_earlier([provenance.as_earlier(content.text_digest)]),
+                )
+                continue
             self._staged.setdefault(ref, {})[key] = Staged(
                 key=key,
                 text=content.text,
