@@ -581,9 +581,11 @@ def _next_member(data: Buffer, start: int) -> int | None:
 
 
 def _next_plain_record(data: Buffer, start: int) -> int | None:
-    """The offset of the next line at or past `start` that starts an uncompressed WARC record."""
-    i = data.find(b"\n" + _WARC_MAGIC, max(0, start - 1))
-    return None if i < 0 else i + 1
+    """The offset of the next uncompressed WARC record at or past `start` (one that ends where it says)."""
+    i = data.find(_WARC_MAGIC, start)
+    while i >= 0 and _plain_record_end(data, i) is None:
+        i = data.find(_WARC_MAGIC, i + 1)
+    return None if i < 0 else i
 
 
 def _digest_of(algo: str, data: bytes) -> list[str] | None:
@@ -738,6 +740,22 @@ class _NoContentCoding:
         return value
 
 
+def cut_body_problem(body: bytes, declared_length: int | None) -> str | None:
+    """Why a body handed in for storing is not whole (shorter than the length declared for it), or None."""
+    if declared_length is not None and len(body) < declared_length:
+        return f"body cut short ({len(body)} of the {declared_length} bytes declared)"
+    return None
+
+
+def content_coding_problem(headers: list[tuple[str, str]], raw_body: bytes) -> str | None:
+    """Why a body as received (transfer and content codings still applied) cannot be decoded whole, or None.
+
+    A gzip or deflate stream that stops before its end is a body cut in transit: HTTP clients
+    (Scrapy's among them) decode what arrived and say nothing, so a crawler checks here first.
+    """
+    return _decoded_body(StatusAndHeaders("200 OK", list(headers)), raw_body)[1]
+
+
 def _http_length_problem(http_headers: Any, payload: bytes) -> str | None:
     """Why an HTTP body disagrees with its HTTP Content-Length (shorter: a cut download), or None."""
     if "chunked" in (http_headers.get_header("Transfer-Encoding") or "").lower():
@@ -811,11 +829,14 @@ def _plain_record_end(data: Buffer, pos: int) -> int | None:
     if data[pos : pos + 5] != _WARC_MAGIC or head_end < 0:
         return None
     head = data[pos : pos + head_end].decode("latin-1")
+    if head.find("WARC/1.", 1) >= 0:
+        return None  # a header block cut short, run into the next record's
     m = re.search(r"(?im)^content-length:\s*(\d+)\s*$", head)
     if m is None:
         return None
     end = pos + head_end + 4 + int(m.group(1))
-    if end > len(data):
+    # A record ends with two CRLFs, then the file ends or the next record starts.
+    if end > len(data) or data[end : end + 4] != b"\r\n\r\n":
         return None
     while data[end : end + 2] == b"\r\n":
         end += 2

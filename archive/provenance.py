@@ -134,13 +134,15 @@ class Provenance:
 
     def with_earlier(self, entries: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> Provenance:
         """This provenance with captures added to its `earlier` list (each capture once, oldest first)."""
-        seen = {self.capture.record_id if self.capture else None}
+        # One entry per fetch: the same capture (or a copy of it in another WARC) is recorded once.
+        seen: set[tuple[Any, ...]] = set()
         merged: list[dict[str, Any]] = []
         for e in [*self.earlier, *entries]:
             rid = (e.get("capture") or {}).get("record_id")
-            if rid in seen and rid is not None:
+            fetch = (e.get("url"), e.get("fetched_at"), e.get("text_digest"))
+            if (rid is not None and ("id", rid) in seen) or fetch in seen:
                 continue
-            seen.add(rid)
+            seen.update({("id", rid), fetch})
             merged.append(e)
         merged.sort(
             key=lambda e: (e.get("fetched_at") or "", (e.get("capture") or {}).get("record_id") or "")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from archive import index, ocfl
-from archive.captures import Capture, WarcSink, now_iso, safe_url, to_iso
+from archive.captures import Capture, WarcSink, cut_body_problem, now_iso, safe_url, to_iso
 from archive.commit import CommitReport, Committer, Journal, NewVersion
 from archive.errors import ArchiveError
 from archive.folder import ArchiveFolder
@@ -232,8 +232,14 @@ class Writer:
         fetched_at: str | float | datetime | None = None,
         method: str = "GET",
         protocol: str = "HTTP/1.1",
+        declared_length: int | None = None,
     ) -> Capture:
-        """Store one response in the run's WARC file (a revisit when its payload is already stored)."""
+        """Store one response in the run's WARC file (a revisit when its payload is already stored).
+
+        `declared_length`: the length the response declared for `body` (its Content-Length, when
+        `body` is the payload as received); a shorter body is a download cut short and is refused
+        with an ArchiveError: nothing of it is stored.
+        """
         self._check_open()
         split = urlsplit(safe_url(str(url)))
         if split.scheme not in ("http", "https") or not split.netloc:
@@ -242,6 +248,10 @@ class Writer:
             raise ArchiveError(f"{shown} is not an http(s) URL: not stored")
         if isinstance(body, str):
             body = body.encode("utf-8")
+        problem = cut_body_problem(bytes(body or b""), declared_length)
+        if problem is not None:
+            shown = repr(url) if len(repr(url)) <= 100 else repr(url)[:97] + "..."
+            raise ArchiveError(f"{shown}: {problem}: not stored")
         pairs = headers.items() if isinstance(headers, Mapping) else headers or []
         cap = self._sink.write(
             url,
