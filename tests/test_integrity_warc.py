@@ -424,9 +424,6 @@ def test_every_index_entry_replays_as_the_page(recrawled: dict[str, Any]) -> Non
 
 
 @pytest.mark.skipif(importlib.util.find_spec("wacz") is None, reason="the wacz package needs Python 3.11+")
-@pytest.mark.xfail(
-    strict=True, reason="export --format wacz (WACZ 1.1.1 with pages.jsonl and the CDXJ) does not exist"
-)
 def test_export_wacz_is_valid(tmp_path: Path) -> None:
     import zipfile
 
