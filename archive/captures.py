@@ -722,6 +722,11 @@ def _parse_records(plain: bytes, path: str, offset: int, length: int) -> Iterato
             problem = f"{len(plain) - nxt} bytes after its block (longer than its WARC Content-Length)"
         if problem is not None:
             yield BadRecord(path, offset, length, problem)
+            # In a member holding several records (a whole file gzipped at once), the next one
+            # starts where this one's block ends.
+            if nxt < len(plain) and plain.startswith(_WARC_MAGIC, nxt):
+                at = nxt
+                continue
             return
         yield WarcRecord(offset, length, rec.rec_type, rec.rec_headers, rec.http_headers, payload, decoded)
         at = nxt

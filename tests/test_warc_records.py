@@ -72,6 +72,16 @@ def test_reader_of_an_uncompressed_warc_reads_on_past_a_cut_record() -> None:
     assert found[1].offset == len(a)
 
 
+def test_a_whole_file_gzipped_at_once_loses_only_its_bad_record() -> None:
+    recs = [_record(f"http://example.org/{i}", b"page %d " % i * 20) for i in range(3)]
+    bad = recs[1].replace(
+        b"\r\n\r\n", b"\r\nWARC-Block-Digest: sha1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n\r\n", 1
+    )
+    found = list(read_warc_bytes(gzip.compress(recs[0] + bad + recs[2]), "x.warc.gz"))
+    assert [type(r).__name__ for r in found] == ["WarcRecord", "BadRecord", "WarcRecord"]
+    assert "WARC-Block-Digest" in found[1].reason
+
+
 def test_a_record_with_bytes_past_its_content_length_is_bad() -> None:
     rec = _record("http://example.org/", b"<p>whole page</p>")
     longer = rec.replace(b"\r\n\r\n", b"\r\n\r\n", 1)[:-4] + b"tail of a longer block\r\n\r\n"
