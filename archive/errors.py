@@ -17,3 +17,7 @@ class DiskFull(ArchiveError):
 
 class BadReference(ArchiveError):
     """A reference ID that does not match the cable ID grammar; never used as a path."""
+
+
+class QueryError(ArchiveError):
+    """A search query or filter that cannot run as written (refused, never rewritten)."""

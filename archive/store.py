@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +13,8 @@ from archive.errors import ArchiveError
 from archive.folder import ArchiveFolder
 from archive.ids import is_reference
 from archive.progress import Progress
+from archive.query import plain
+from archive.query import search as query_search
 from archive.runs import read_runs
 from archive.verify import VerifyReport, verify_archive
 from archive.writer import DEFAULT_WARC_SIZE, Writer
@@ -104,15 +104,10 @@ class Archive(ArchiveFolder):
         return is_reference(ref) and os.path.exists(os.path.join(self.object_dir(ref), ocfl.INVENTORY))
 
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:
-        """Full-text search (FTS5 syntax; a query it rejects is searched as plain words)."""
-        terms = index.search_terms(query)
-        hits = []
-        for ref, subject, score in index.search(self.conn, query, limit):
-            snippet = ""
-            with contextlib.suppress(ArchiveError, OSError, KeyError):
-                snippet = _snippet(self.cable(ref).text(), terms)
-            hits.append(SearchHit(ref, subject, snippet, round(-float(score), 4)))
-        return hits
+        """Full-text search with field terms (see archive.query.parse_query), best first; QueryError
+        when the query cannot run as written."""
+        page = query_search(self, query, limit=limit)
+        return [SearchHit(h.cable.ref, h.cable.subject, plain(h.snippet), h.score or 0.0) for h in page.items]
 
     def runs(self) -> list[dict[str, Any]]:
         """The run records, oldest first."""
@@ -122,18 +117,3 @@ class Archive(ArchiveFolder):
     def verify(self, progress: Progress | None = None) -> VerifyReport:
         """Check every file of the archive; returns a VerifyReport (see archive.verify)."""
         return verify_archive(self, progress)
-
-
-def _snippet(text: str, terms: list[str], width: int = 160) -> str:
-    """The first line holding a search term, trimmed around it."""
-    low = text.lower()
-    best = -1
-    for t in terms:
-        m = re.search(r"\b" + re.escape(t), low)
-        if m and (best < 0 or m.start() < best):
-            best = m.start()
-    if best < 0:
-        return " ".join(text.split())[:width]
-    start = max(0, best - width // 3)
-    piece = " ".join(text[start : start + width].split())
-    return ("…" if start else "") + piece + "…"
