@@ -553,11 +553,15 @@ def _inflate(data: Buffer, pos: int) -> tuple[bytes, int, str | None]:
     out = []
     at = pos
     size = len(data)
+    # Small pieces first, growing: most members are a few KiB, and what zlib reads past a
+    # member's end is copied again as its unused data.
+    step = 1 << 14
     try:
         while at < size and not d.eof:
-            piece = data[at : at + _CHUNK]
+            piece = data[at : at + step]
             out.append(d.decompress(piece))
             at += len(piece)
+            step = min(step * 4, _CHUNK)
     except zlib.error as exc:
         return b"", pos, f"gzip member damaged ({exc})"
     if not d.eof:
