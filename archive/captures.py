@@ -643,15 +643,20 @@ def _decoded_body(http_headers: Any, payload: bytes) -> tuple[bytes | None, str 
             if d.eof:
                 return out, None
             return None, f"{ce} content coding cut short (the body was cut in transit)"
-        return None, f"{ce} content coding damaged"
+        if data.startswith(b"\x1f\x8b"):
+            return None, f"{ce} content coding damaged"
+        # Not compressed at all: some tools store the decoded body under the received headers
+        # (warcio reads such a body as it is, and so do we).
+        return data, None
     if ce in ("br", "brotli"):
         from warcio.bufferedreaders import DecompressingBufferedReader
 
         try:
             return DecompressingBufferedReader(io.BytesIO(data), decomp_type="br").read(), None
-        except Exception as exc:  # brotli's own error types
-            return None, f"br content coding damaged ({type(exc).__name__})"
-    return None, f"unknown content coding {ce[:40]!r}"
+        except Exception:  # brotli's own error types: read as it is, as warcio does
+            return data, None
+    # An unknown coding: the body as stored, as warcio gives it.
+    return data, None
 
 
 def _parse_records(plain: bytes, path: str, offset: int, length: int) -> Iterator[WarcRecord | BadRecord]:
