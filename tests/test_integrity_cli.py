@@ -187,11 +187,6 @@ READERS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the same error gets different exit codes in different commands (a missing archive: 2 for "
-    "list/show/verify, 1 for diff/reclean); one table of exit codes for all commands",
-)
 def test_a_missing_archive_gets_one_exit_code_in_every_command(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     codes = {}
@@ -203,11 +198,6 @@ def test_a_missing_archive_gets_one_exit_code_in_every_command(tmp_path: Path) -
     assert len(set(codes.values())) == 1 and 0 not in codes.values(), codes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the same error gets different exit codes in different commands (a malformed reference ID: "
-    "2 for show/log, 1 for diff)",
-)
 def test_a_bad_reference_gets_one_exit_code_in_every_command(archive: Path) -> None:
     codes = {}
     for cmd in ("show", "log", "diff", "export"):
