@@ -394,14 +394,22 @@ class Writer:
             self.arch.notify(f"could not compact the full-text index ({exc}); `cablearchive reindex` will")
 
     # -- closing
-    def close(self) -> None:
-        """Commit what is staged, close the WARC file, record the run and release the lock."""
+    def close(self, *, interrupted: str | None = None) -> None:
+        """Commit what is staged, close the WARC file, record the run and release the lock.
+
+        `interrupted` (why: "interrupted by SIGINT", ...) records a run stopped before its end
+        as "interrupted" rather than "done": what it did is committed all the same.
+        """
         if self.closed:
             return
         try:
             if self._commits.pending or self._staged:
                 self.commit()
-            self._finish("done" if not self.errors else "done with errors")
+            if interrupted is not None:
+                self.run_record.note("(run)", interrupted)
+                self._finish("interrupted")
+            else:
+                self._finish("done" if not self.errors else "done with errors")
         except BaseException as exc:
             self.abort(f"{type(exc).__name__}: {exc}")
             raise
