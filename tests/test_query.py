@@ -89,6 +89,9 @@ def test_list_pages(arch: Archive) -> None:
         (Filters(date_to="2006-08-29"), ["7575LIBREVILLE1895", "00HARARE6677", "06MADRID76"]),
         (Filters(subject="election"), ["06BERLIN2546", "09KABUL123", "10STATE1001"]),
         (Filters(subject="100%"), []),
+        (Filters(subject="election calendar"), ["09KABUL123"]),
+        (Filters(subject="calendar election"), []),
+        (Filters(subject="elect"), ["06BERLIN2546", "09KABUL123", "10STATE1001"]),
         (Filters(cites=("09kabul99",)), ["09KABUL123", "10STATE1001"]),
         (Filters(origins=("KABUL",), tags=("KDEM",)), []),
     ],
@@ -301,3 +304,22 @@ def test_an_index_of_the_older_schema_is_rebuilt(tmp_path: Path) -> None:
 def test_not_after_a_phrase_runs(arch: Archive) -> None:
     assert refs_of(q.search(arch, '"opposition leader" NOT nonexistentword')) == ["00HARARE6677"]
     assert refs_of(q.search(arch, "tag:PREL Karzai NOT recount")) == ["09KABUL123"]
+
+
+def test_a_tags_cables_in_every_order(arch: Archive) -> None:
+    newest = refs_of(q.list_cables(arch, Filters(tags=("PREL",)), descending=True))
+    assert newest == [
+        "10STATE1001",
+        "09KABUL123",
+        "09BRASILIA177",
+        "07PARIS306",
+        "06MADRID76",
+        "00HARARE6677",
+    ]
+    assert refs_of(q.list_cables(arch, Filters(tags=("PREL",)), sort="id")) == sorted(newest)
+    page = q.list_cables(
+        arch, Filters(tags=("PREL",), origins=("KABUL",)), descending=True, offset=0, limit=1
+    )
+    assert refs_of(page) == ["09KABUL123"] and page.total == 1
+    second = q.list_cables(arch, Filters(tags=("PREL", "PGOV")), offset=1, limit=1)
+    assert refs_of(second) == ["09BRASILIA177"] and second.total == 3

@@ -41,7 +41,11 @@ def register(subparsers: Subcommands) -> None:
     )
     add_archive_option(p)
     _add_filters(p)
-    p.add_argument("--subject", metavar="TEXT", help="the subject holds TEXT (any case)")
+    p.add_argument(
+        "--subject",
+        metavar="TEXT",
+        help="the subject holds these words in this order (any case; the last may be the start of a word)",
+    )
     p.add_argument(
         "--sort", choices=SORTS, default="date", help="order by the cable's date (default), id or origin"
     )
