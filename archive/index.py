@@ -16,7 +16,7 @@ from typing import Any
 
 from archive import ocfl
 from archive.captures import Capture
-from archive.errors import ArchiveError, QueryError
+from archive.errors import ArchiveError, DamagedIndex, DiskFull, QueryError
 from archive.layout import CABLE_JSON, CABLE_TEXT, Layout, source_text
 
 # 2: the header fields (canonical ID, post, year, classification level), tags and citations;
@@ -135,6 +135,17 @@ def raise_if_busy(path: str, exc: sqlite3.DatabaseError) -> None:
         raise ArchiveError(f"{path}: the index is busy ({exc}); another process holds it, try again") from exc
 
 
+def archive_error(path: str, exc: sqlite3.Error) -> ArchiveError:
+    """An SQLite error as the archive's own, naming the file: DiskFull, DamagedIndex or ArchiveError."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        return DiskFull(f"disk full while writing {path}: {text}")
+    if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in text or "not a database" in text:
+        return DamagedIndex(f"{path} is damaged ({text}): run `cablearchive reindex`")
+    return ArchiveError(f"{path}: {text}")
+
+
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One transaction: committed when the block ends, rolled back when it raises."""
@@ -142,7 +153,9 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (a full disk, an I/O error): the first error is the one to tell.
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 
@@ -798,9 +811,10 @@ def compact_fts(conn: sqlite3.Connection, archive: Layout) -> int:
     return n
 
 
-def index_object(conn: sqlite3.Connection, ref: str, obj_dir: str) -> bool:
-    """Index one OCFL object from its files; drops the cable's rows if the object is gone."""
-    inv = ocfl.load_inventory(obj_dir) if os.path.isdir(obj_dir) else None
+def index_object(conn: sqlite3.Connection, ref: str, obj_dir: str, inv: dict[str, Any] | None = None) -> bool:
+    """Index one OCFL object from its files (inv: its inventory, if read already); drops its rows if it is gone."""
+    if inv is None:
+        inv = ocfl.load_inventory(obj_dir) if os.path.isdir(obj_dir) else None
     if inv is None:
         drop_cable(conn, ref)
         return False

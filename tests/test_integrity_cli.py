@@ -339,20 +339,7 @@ def test_piped_output_keeps_the_text_exact(hostile: dict[str, Path]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "limit",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="--max-pages N fetches more than N pages (redirect and meta-refresh hops and "
-                "robots.txt's sitemaps are not counted)",
-            ),
-        )
-        for n in (1, 3, 6)
-    ],
-)
+@pytest.mark.parametrize("limit", [1, 3, 6])
 def test_max_pages_is_a_limit_on_fetches(mirror: tuple[ChainWorld, Path], tmp_path: Path, limit: int) -> None:
     world, seeds = mirror
     mark = len(world.hits)
@@ -380,11 +367,6 @@ def test_a_crawl_report_says_where_it_was_saved(mirror: tuple[ChainWorld, Path],
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="a crawl proceeds on a malformed index.sqlite: its commits fail, it exits 0, and verify then "
-    "ends with a traceback",
-)
 def test_a_crawl_on_a_malformed_index_is_refused_or_repaired(
     mirror: tuple[ChainWorld, Path], tmp_path: Path
 ) -> None:
