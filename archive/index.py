@@ -20,7 +20,7 @@ from archive.errors import ArchiveError, DamagedIndex, DiskFull, QueryError
 from archive.layout import CABLE_JSON, CABLE_TEXT, Layout, source_text
 
 # 2: the header fields (canonical ID, post, year, classification level), tags and citations;
-# 3: tags carry their cable's date (a tag's cables in date order from its index).
+# 3: tags carry their cable's date (a tag's cables in date order from its index); tag_counts.
 SCHEMA_VERSION = 3
 
 SCHEMA = """
@@ -69,13 +69,14 @@ CREATE INDEX IF NOT EXISTS cables_origin ON cables(origin COLLATE NOCASE, date);
 CREATE INDEX IF NOT EXISTS cables_origin_post ON cables(origin COLLATE NOCASE, post);
 CREATE INDEX IF NOT EXISTS cables_post ON cables(post, date);
 CREATE INDEX IF NOT EXISTS cables_level ON cables(level, date);
-CREATE INDEX IF NOT EXISTS cables_class ON cables(classification COLLATE NOCASE, date);
+CREATE INDEX IF NOT EXISTS cables_class ON cables(classification, date);
 CREATE INDEX IF NOT EXISTS cables_year ON cables(year, date);
 CREATE INDEX IF NOT EXISTS cables_canonical ON cables(canonical_id);
 CREATE TABLE IF NOT EXISTS tags(
   ref TEXT NOT NULL, seq INTEGER NOT NULL, tag TEXT NOT NULL, date TEXT,
   PRIMARY KEY(ref, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag COLLATE NOCASE, date, ref);
+CREATE TABLE IF NOT EXISTS tag_counts(tag TEXT PRIMARY KEY COLLATE NOCASE, n INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS citations(
   ref TEXT NOT NULL, seq INTEGER NOT NULL, cited TEXT, label TEXT, text TEXT, kind TEXT,
   PRIMARY KEY(ref, seq)) WITHOUT ROWID;
@@ -359,6 +360,31 @@ def citation_row(ref: Any) -> tuple[str | None, str | None, str | None, str]:
     return (cited.upper() if cited else None), _text(ref.get("label")), _text(ref.get("text")), kind
 
 
+def _count_tags(conn: sqlite3.Connection, tags: list[str], step: int) -> None:
+    """Keep tag_counts (the cables of each tag: the tags facet of the whole archive, read at once)."""
+    conn.executemany(
+        "INSERT INTO tag_counts(tag, n) VALUES (?, ?) ON CONFLICT(tag) DO UPDATE SET n = n + excluded.n",
+        [(t, step) for t in tags],
+    )
+    if step < 0:
+        conn.executemany("DELETE FROM tag_counts WHERE tag = ? AND n <= 0", [(t,) for t in tags])
+
+
+def _write_tags(conn: sqlite3.Connection, ref: str, tags: list[str] | None, date: str | None) -> None:
+    """Replace a cable's tags (None: remove them)."""
+    old = conn.execute("SELECT tag, date FROM tags WHERE ref=? ORDER BY seq", (ref,)).fetchall()
+    if tags is not None and [t for t, _d in old] == tags and all(d == date for _t, d in old):
+        return  # most commits leave a cable's tags as they were
+    conn.execute("DELETE FROM tags WHERE ref=?", (ref,))
+    _count_tags(conn, [t for t, _d in old], -1)
+    if tags:
+        conn.executemany(
+            "INSERT INTO tags(ref, seq, tag, date) VALUES (?,?,?,?)",
+            [(ref, i, t, date) for i, t in enumerate(tags)],
+        )
+        _count_tags(conn, tags, 1)
+
+
 def write_cable(
     conn: sqlite3.Connection,
     ref: str,
@@ -413,11 +439,7 @@ def write_cable(
             "preferred, fts_rowid, canonical_id, post, year, level, ref) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (*values, ref),
         )
-    conn.execute("DELETE FROM tags WHERE ref=?", (ref,))
-    conn.executemany(
-        "INSERT INTO tags(ref, seq, tag, date) VALUES (?,?,?,?)",
-        [(ref, i, t, date) for i, t in enumerate(_unique(_strings(cable_json.get("tags"))))],
-    )
+    _write_tags(conn, ref, _unique(_strings(cable_json.get("tags"))), date)
     conn.execute("DELETE FROM citations WHERE ref=?", (ref,))
     conn.executemany(
         "INSERT INTO citations(ref, seq, cited, label, text, kind) VALUES (?,?,?,?,?,?)",
@@ -716,11 +738,17 @@ def facet_counts(
     """(value, cables) of one facet (origin, classification, year, tags) among the cables kept,
     most frequent first (years in order)."""
     if facet == "tags":
+        if match is None and not _where(conn, f)[0]:
+            sql = "SELECT tag, n FROM tag_counts ORDER BY n DESC, tag LIMIT ?"
+            return conn.execute(sql, (limit,)).fetchall()
         where, args = _from(conn, match, f, tags=True)
         sql = f"SELECT t.tag, count(*) AS n {where} GROUP BY t.tag COLLATE NOCASE ORDER BY n DESC, t.tag LIMIT ?"
         return _run(conn, sql, [*args, limit], match)
     where, args = _from(conn, match, f)
-    column = {"origin": "c.origin", "classification": "c.classification", "year": "c.year"}[facet]
+    # NOCASE for origins: the collation of their index, which the count then reads alone.
+    column = {"origin": "c.origin COLLATE NOCASE", "classification": "c.classification", "year": "c.year"}[
+        facet
+    ]
     nonnull = f"{column} IS NOT NULL"
     where = where + (" AND " if " WHERE " in where else " WHERE ") + nonnull
     order = f"{column}" if facet == "year" else f"n DESC, {column}"
@@ -827,7 +855,7 @@ def index_object(conn: sqlite3.Connection, ref: str, obj_dir: str, inv: dict[str
 def drop_cable(conn: sqlite3.Connection, ref: str) -> None:
     """Remove a cable's rows."""
     conn.execute("DELETE FROM cables WHERE ref=?", (ref,))
-    conn.execute("DELETE FROM tags WHERE ref=?", (ref,))
+    _write_tags(conn, ref, None, None)
     conn.execute("DELETE FROM citations WHERE ref=?", (ref,))
     conn.execute("DELETE FROM versions WHERE ref=?", (ref,))
     conn.execute("DELETE FROM sources WHERE ref=?", (ref,))

@@ -93,7 +93,7 @@ def build(path: str, n: int, seed: int = 7) -> None:
             post, origin = rng.choices(POSTS, post_weights)[0]
             ref = f"{year % 100:02d}{post}{i + 1}"
             date = f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}"
-            body = " ".join(rng.choices(vocab, weights, k=rng.randint(80, 400)))
+            body = " ".join(rng.choices(vocab, weights, k=rng.randint(60, 250)))
             cited = []
             for _ in range(rng.choice([0, 0, 1, 1, 2, 3, 5])):
                 if refs and rng.random() < 0.5:

@@ -4,6 +4,7 @@ search with snippets as spans, refused queries, and the citation graph in both d
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from archive import Archive, BadReference, index
 from archive import query as q
 from archive.query import Filters, QueryError
 
-from query_support import HOSTILE, build_query_archive
+from archive_support import html_headers, result
+from query_support import HOSTILE, MADE, build_query_archive
 
 
 @pytest.fixture(scope="module")
@@ -323,3 +325,27 @@ def test_a_tags_cables_in_every_order(arch: Archive) -> None:
     assert refs_of(page) == ["09KABUL123"] and page.total == 1
     second = q.list_cables(arch, Filters(tags=("PREL", "PGOV")), offset=1, limit=1)
     assert refs_of(second) == ["09BRASILIA177"] and second.total == 3
+
+
+def test_the_tag_counts_follow_each_new_version(tmp_path: Path) -> None:
+    path = build_query_archive(tmp_path / "archive")
+    with Archive.open(path) as arch:
+        before = {c.value.upper(): c.count for c in q.facets(arch)["tags"]}
+        kabul = next(c for c in MADE if c.reference_id == "09KABUL123")
+        changed = replace(kabul, tags=["PGOV", "KDEM", "NEWTAG"], text=kabul.text + "3. (C) More.\n")
+        with arch.writer(kind="crawl") as w:
+            url = "https://mirror.example.org/cable/09KABUL123.html"
+            w.record(w.add_capture(url, 200, html_headers(), b"<pre>changed</pre>"), result(changed))
+        after = {c.value.upper(): c.count for c in q.facets(arch)["tags"]}
+        assert after["AF"] == before["AF"] - 1 and after["PREL"] == before["PREL"] - 1
+        assert (
+            after["KDEM"] == before["KDEM"] + 1 and after["NEWTAG"] == 1 and after["PGOV"] == before["PGOV"]
+        )
+        # The same counts as counting the tags of every cable.
+        counted: dict[str, int] = {}
+        for c in q.list_cables(arch, limit=100).items:
+            for t in c.tags:
+                counted[t.upper()] = counted.get(t.upper(), 0) + 1
+        assert after == counted
+        assert refs_of(q.list_cables(arch, Filters(tags=("NEWTAG",)))) == ["09KABUL123"]
+        assert refs_of(q.list_cables(arch, Filters(tags=("AF",)))) == ["10STATE1001"]
