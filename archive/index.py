@@ -696,6 +696,18 @@ def cable_page(
     conn: sqlite3.Connection, f: Filters, sort: str, descending: bool, offset: int, limit: int
 ) -> list[tuple[Any, ...]]:
     """One page of the cables the filters keep, as rows of _ITEM_COLS."""
+    return list(iter_cable_rows(conn, f, sort, descending, offset, limit))
+
+
+def iter_cable_rows(
+    conn: sqlite3.Connection,
+    f: Filters,
+    sort: str,
+    descending: bool,
+    offset: int = 0,
+    limit: int | None = None,
+) -> Iterator[tuple[Any, ...]]:
+    """The cables the filters keep, as rows of _ITEM_COLS, read as they come (limit None: all)."""
     # The cables of a tag in date order come straight from the tags index (a tag may hold a third
     # of the archive: sorting them for each page would take longer).
     by_tag = bool(f.tags) and sort == "date"
@@ -704,7 +716,7 @@ def cable_page(
     if by_tag:
         order = order.replace("c.date", "t0.date").replace("c.ref", "t0.ref")
     sql = f"SELECT {_ITEM_COLS} {where} ORDER BY {order} LIMIT ? OFFSET ?"
-    return conn.execute(sql, [*args, limit, offset]).fetchall()
+    yield from conn.execute(sql, [*args, -1 if limit is None else limit, offset])
 
 
 def cable_count(conn: sqlite3.Connection, f: Filters, match: str | None = None) -> int:

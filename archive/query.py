@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import itertools
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
@@ -44,8 +46,10 @@ __all__ = [
     "Span",
     "cited_by",
     "cites",
+    "count_cables",
     "date_bound",
     "facets",
+    "iter_cables",
     "list_cables",
     "parse_query",
     "plain",
@@ -322,6 +326,30 @@ def list_cables(
     return Page(_items(arch, rows), total, offset, limit)
 
 
+def iter_cables(
+    arch: ArchiveFolder,
+    filters: Filters | None = None,
+    sort: str = "date",
+    descending: bool = False,
+    offset: int = 0,
+    limit: int | None = None,
+) -> Iterator[CableItem]:
+    """The cables the filters keep, in order, read as they come (for a list of the whole archive)."""
+    f = _checked(filters or Filters())
+    _check_sort(sort)
+    if offset < 0 or (limit is not None and limit < 1):
+        raise QueryError(f"offset {offset} and limit {limit}: the offset is 0 or more, the limit 1 or more")
+    rows = index.iter_cable_rows(arch.conn, f, sort, descending, offset, limit)
+    while batch := list(itertools.islice(rows, 500)):
+        yield from _items(arch, batch)
+
+
+def count_cables(arch: ArchiveFolder, filters: Filters | None = None) -> int:
+    """How many cables the filters keep."""
+    f = _checked(filters or Filters())
+    return int(_cached(arch, ("count", f, None), lambda: index.cable_count(arch.conn, f)))
+
+
 def facets(
     arch: ArchiveFolder, filters: Filters | None = None, query: str | None = None, limit: int = 50
 ) -> dict[str, list[FacetCount]]:
@@ -356,7 +384,7 @@ def search(
 ) -> Page[Hit]:
     """Full-text search with field terms (see parse_query), best match first unless sorted by
     date, id or origin; QueryError for a query that cannot run as written."""
-    parsed = parse_query(query, allow_empty=filters is not None)
+    parsed = parse_query(query, allow_empty=filters is not None and filters != Filters())
     f = _checked(merge(filters or Filters(), parsed.filters))
     _check_sort(sort)
     offset, limit = _limits(offset, limit)

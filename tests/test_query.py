@@ -216,6 +216,7 @@ def test_field_terms_and_filters_combine(arch: Archive) -> None:
         ("tag:", "has no value"),
         ("tag:PREL tag:", "has no value"),
         ("", "empty query"),
+        ("   ", "empty query"),
     ],
 )
 def test_a_query_that_cannot_run_is_refused_not_rewritten(arch: Archive, query: str, says: str) -> None:
@@ -349,3 +350,13 @@ def test_the_tag_counts_follow_each_new_version(tmp_path: Path) -> None:
         assert after == counted
         assert refs_of(q.list_cables(arch, Filters(tags=("NEWTAG",)))) == ["09KABUL123"]
         assert refs_of(q.list_cables(arch, Filters(tags=("AF",)))) == ["10STATE1001"]
+
+
+def test_iter_cables_reads_the_whole_list_in_order(arch: Archive) -> None:
+    assert [c.ref for c in q.iter_cables(arch)] == ALL_BY_DATE
+    assert [c.ref for c in q.iter_cables(arch, sort="id", offset=2, limit=3)] == sorted(ALL_BY_DATE)[2:5]
+    assert [c.tags for c in q.iter_cables(arch, Filters(tags=("AF",)))] == [
+        ("PGOV", "AF", "prel"),
+        ("PREL", "AF", "KDEM"),
+    ]
+    assert q.count_cables(arch) == 8 and q.count_cables(arch, Filters(years=(2006,))) == 2
