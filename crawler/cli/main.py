@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from archive.layout import tool_version
-from crawler.cli import clean, crawl, demo, diff, maintain, read, reclean, transfer
+from crawler.cli import clean, crawl, demo, diff, maintain, read, reclean, transfer, worker
 from crawler.cli.common import default_archive_dir, say
 from crawler.cli.exits import INTERRUPTED, MEANING, CommandError, Exit, summary
 
 # Each module registers its subcommands; this is the order `cablearchive --help` lists them in.
-COMMANDS = (crawl, demo, clean, reclean, diff, read, maintain, transfer)
+COMMANDS = (crawl, worker, demo, clean, reclean, diff, read, maintain, transfer)
 
 
 class _Parser(argparse.ArgumentParser):
