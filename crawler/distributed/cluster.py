@@ -29,7 +29,10 @@ takes by its delay; it renews its leases while it works and completes them (`com
 once the spool file holding their captures is closed and listed in `files`: a worker killed
 at any moment loses nothing, its leases expire and other workers fetch those targets again.
 Before each request the worker claims the site (`claim`): its next allowed time and one of its
-concurrency tokens, so the delay and the concurrency hold for the whole cluster. A site is
+concurrency tokens, so the delay and the concurrency hold for the whole cluster; when the
+answer is in, `release` frees the token and keeps the site for the delay from then on too (with
+one request at a time per site, two requests never reach it closer than the delay, however late
+a busy worker sends a request after its claim). A site is
 handed out only after its robots.txt was read (the first take of a new site is its robots.txt).
 """
 
@@ -119,6 +122,21 @@ local conc = tonumber(ARGV[4])
 if conc > 0 and redis.call('ZCARD', busy) >= conc then return 20 end
 redis.call('HSET', p .. 'next', site, now + tonumber(ARGV[3]))
 redis.call('ZADD', busy, now + tonumber(ARGV[6]), ARGV[5])
+return 0
+"""
+)
+
+# ARGV: prefix, site, delay ms, token. The request is over: its token is freed, and the site's
+# next request waits for the delay from now too, so that a request sent late after its claim
+# (a busy worker) is still followed by a full delay.
+_RELEASE = (
+    _NOW
+    + """
+local p = ARGV[1]
+local site = ARGV[2]
+redis.call('ZREM', p .. 'busy:' .. site, ARGV[4])
+local nxt = tonumber(redis.call('HGET', p .. 'next', site) or '0')
+if now + tonumber(ARGV[3]) > nxt then redis.call('HSET', p .. 'next', site, now + tonumber(ARGV[3])) end
 return 0
 """
 )
@@ -296,6 +314,7 @@ class Cluster:
         self._claim = client.register_script(_CLAIM)
         self._admit = client.register_script(_ADMIT)
         self._reap = client.register_script(_REAP)
+        self._release = client.register_script(_RELEASE)
         self._complete = client.register_script(_COMPLETE)
         self._renew = client.register_script(_RENEW)
 
@@ -395,9 +414,9 @@ class Cluster:
         wait = self._claim(keys=[], args=[self.p, site, _ms(delay), concurrency, token, _ms(hold)])
         return int(cast(int, wait)) / 1000.0
 
-    def release(self, site: str, token: str) -> None:
-        """The request to `site` holding `token` is over (its concurrency slot is free)."""
-        self.r.zrem(self.key("busy:" + site), token)
+    def release(self, site: str, token: str, delay: float) -> None:
+        """The request to `site` holding `token` is over: its slot is free, the next one waits `delay` from now."""
+        self._release(keys=[], args=[self.p, site, _ms(delay), token])
 
     def renew(self, ids: list[str], lease: float) -> int:
         """Extend the leases still held; returns how many were."""

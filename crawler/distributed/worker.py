@@ -328,6 +328,9 @@ class ClusterPolitenessMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.hold = crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 30) + 10
+        # Each claim keeps the site for its delay plus this margin (0 by default: the release
+        # after the answer keeps it for the delay again).
+        self.margin = crawler.settings.getfloat("CABLEARCHIVE_CLAIM_MARGIN", 0.0)
         self._worker: WorkerState | None = None
 
     @classmethod
@@ -354,7 +357,9 @@ class ClusterPolitenessMiddleware:
         token = uuid.uuid4().hex
         cfg = w.config
         while True:
-            wait = w.cluster.claim(site, token, cfg.delay, cfg.concurrency, self.hold)
+            wait = w.cluster.claim(
+                site, token, cfg.delay + self.margin if cfg.delay else 0, cfg.concurrency, self.hold
+            )
             if wait <= 0:
                 break
             await sleep(min(wait, 1.0))
@@ -363,7 +368,8 @@ class ClusterPolitenessMiddleware:
     def _release(self, request: Request) -> None:
         claim = request.meta.pop("cluster_claim", None)
         if claim is not None:
-            self.worker.cluster.release(*claim)
+            site, token = claim
+            self.worker.cluster.release(site, token, self.worker.config.delay)
 
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
