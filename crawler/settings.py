@@ -73,6 +73,7 @@ URLLENGTH_LIMIT = 2083
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Redirect and refresh hops followed from one URL (the spider counts them).
 REDIRECT_MAX_TIMES = 10
 
 # --- every response reaches the spider and is archived ---------------------------------------
@@ -81,8 +82,8 @@ HTTPERROR_ALLOW_ALL = True
 # one item and a few requests); its default of 100 costs more CPU than the page itself.
 CONCURRENT_ITEMS = 8
 
-# The crawler keeps its own list of seen URLs (it survives a kill, see crawler.frontier), and
-# redirects must reach their target even when it was seen, so Scrapy's duplicate filter is off.
+# The crawler keeps its own list of seen URLs (it survives a kill, see crawler.frontier), so
+# Scrapy's duplicate filter is off.
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
@@ -94,8 +95,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.ConditionalRequestMiddleware": 450,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # Every answer, a redirect included, is archived as it came; the spider follows redirects
+    # and refreshes (so a 304 re-crawl follows them from the stored copy too).
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
-    "crawler.middlewares.CheckedRedirectMiddleware": 600,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.middlewares.FetchTimeMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {

@@ -55,7 +55,8 @@ def register(subparsers: Subcommands) -> None:
         type=_at_least_one,
         default=None,
         metavar="N",
-        help="fetch at most N pages in this crawl (default: no limit)",
+        help="send at most N requests in this crawl: seeds, links, redirect hops, feeds, sitemaps "
+        "(robots.txt and retries not counted; default: no limit)",
     )
     p.add_argument(
         "--resume",

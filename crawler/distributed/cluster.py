@@ -8,7 +8,7 @@ own clock (TIME, in milliseconds), so workers on machines with skewed clocks sti
 | `job` | hash | `config` (JSON: seeds, depth, max_pages, delay, concurrency, lease, spool), `state` (running, finished), `runs` (JSON list of the archive runs that wrote it) |
 | `sites` | hash | site key -> root URL (`http://host:port/`) of each site in scope |
 | `seen` | set | URL keys (crawler.discovery.url_key) ever scheduled, refused by robots.txt or reached by a redirect |
-| `pages` | string | pages scheduled so far (for --max-pages); `dropped`: links not scheduled past the limit |
+| `pages` | string | targets scheduled so far (for --max-pages); `dropped`: links not scheduled past the limit |
 | `seq` | string | a counter that keeps equal priorities first in, first out |
 | `q:<site>` | sorted set | the site's queue: target JSON, score -priority * 1e9 + seq (lowest first) |
 | `ready` | sorted set | sites with something to hand out -> the time (ms) a worker may next take one of them |
@@ -273,13 +273,17 @@ class Lease:
 
 def target_json(t: Target) -> str:
     """A target as the queues keep it."""
-    return json.dumps({"url": t.url, "kind": t.kind, "depth": t.depth, "seed": t.seed, "probe": t.probe})
+    d: dict[str, Any] = {"url": t.url, "kind": t.kind, "depth": t.depth, "seed": t.seed, "probe": t.probe}
+    if t.chain:
+        d["chain"] = list(t.chain)
+    return json.dumps(d)
 
 
 def target_of(text: str | bytes) -> Target:
     """The target a queue entry holds."""
     d = json.loads(text)
-    return Target(str(d["url"]), str(d["kind"]), int(d["depth"]), bool(d["seed"]), bool(d["probe"]))
+    chain = tuple(str(u) for u in d.get("chain", ()))
+    return Target(str(d["url"]), str(d["kind"]), int(d["depth"]), bool(d["seed"]), bool(d["probe"]), chain)
 
 
 def root_of(url: str) -> str:
@@ -387,7 +391,8 @@ class Cluster:
             site = site_key(t.url)
             if site is None:
                 continue
-            args += [url_key(t.url), site, t.priority, target_json(t), int(t.probe)]
+            # Every target counts against --max-pages, probes too (robots.txt is no target).
+            args += [url_key(t.url), site, t.priority, target_json(t), 0]
         if len(args) == 2:
             return 0
         return int(cast(int, self._admit(keys=[], args=args)))

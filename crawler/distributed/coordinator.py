@@ -175,13 +175,15 @@ class Coordinator:
             )
             records = side.get("records", {})
             bad: list[str] = []
-            for _offset, record, body in iter_warc_records(str(path), bad):
-                if record.rec_type != "response" or body is None:
+            for record in iter_warc_records(str(path), bad):
+                if record.rec_type != "response":
                     continue
-                meta = records.get(record.rec_headers.get_header("WARC-Record-ID"))
+                meta = records.get(record.header("WARC-Record-ID"))
                 if meta is None:
                     continue
-                entries.append((float(meta["fetched_at"]), worker, meta, body))
+                # The payload as stored: the body as the worker received it (codings undone by
+                # Scrapy, their headers renamed in the record).
+                entries.append((float(meta["fetched_at"]), worker, meta, record.payload))
             for b in bad:
                 self._fail(name, b)
         entries.sort(key=lambda e: e[0])

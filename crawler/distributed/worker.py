@@ -33,7 +33,7 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from crawler.analysis import Analyser, PageAnalysis, PageJob, default_workers
-from crawler.discovery import DEPTH_COST, Link, follow_links, probe_urls, robots_sitemaps, site_key
+from crawler.discovery import DEPTH_COST, REDIRECT, Link, follow_links, probe_urls, robots_sitemaps, site_key
 from crawler.distributed.cluster import Cluster, ClusterError, JobConfig
 from crawler.distributed.spool import SpoolWriter, worker_name
 from crawler.failures import ROBOTS_REFUSAL
@@ -133,8 +133,16 @@ class RedisFrontier:
         """A URL reached by a redirect: never schedule it."""
         self.cluster.mark_seen(url)
 
+    def take(self) -> bool:
+        """A refetch (a 304 without a stored copy: never here, a worker sends no conditional requests)."""
+        return True
+
     def children(
-        self, links: Iterable[Link], parent_depth: int, allowed: Callable[[str], bool] | None = None
+        self,
+        links: Iterable[Link],
+        parent_depth: int,
+        allowed: Callable[[str], bool] | None = None,
+        parent: Target | None = None,
     ) -> Iterator[Target]:
         """Schedule a page's new links in Redis; yields nothing (no worker fetches what it found itself)."""
         targets: list[Target] = []
@@ -146,7 +154,12 @@ class RedisFrontier:
             if not self.state.robots_allow(link.url):
                 refused.append(link.url)
                 continue
-            targets.append(Target(link.url, link.kind, depth))
+            if link.kind == REDIRECT and parent is not None:
+                # A redirect hop continues its parent's chain, as the one-process frontier has it.
+                chain = (*parent.chain, parent.url)
+                targets.append(Target(link.url, link.kind, depth, parent.seed, parent.probe, chain))
+            else:
+                targets.append(Target(link.url, link.kind, depth))
         if refused:
             new = [u for u in refused if not self.cluster.is_seen(u)]
             self.disallowed += len(new)
@@ -413,9 +426,9 @@ class WorkerSpider(MirrorsSpider):
             self._worker = _state_of(self.crawler)
         return self._worker
 
-    def request_for(self, target: Target, lease: str | None = None) -> Request:
+    def request_for(self, target: Target, unconditional: bool = False, lease: str | None = None) -> Request:
         """The mirrors spider's request, carrying its lease."""
-        request = super().request_for(target)
+        request = super().request_for(target, unconditional)
         if lease is not None:
             request.meta["lease"] = lease
         return request
@@ -429,7 +442,7 @@ class WorkerSpider(MirrorsSpider):
             leases = w.cluster.take(w.worker_id, free, w.lease_seconds, w.config.delay) if free > 0 else []
             for lease in leases:
                 w.active[lease.id] = lease.target
-                yield self.request_for(lease.target, lease.id)
+                yield self.request_for(lease.target, lease=lease.id)
             if not leases:
                 await asyncio.sleep(0.05)
 
