@@ -11,14 +11,14 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from archive import index, ocfl
-from archive.captures import Capture, WarcSink, now_iso, safe_url, to_iso
+from archive.captures import Capture, WarcSink, cut_body_problem, now_iso, safe_url, to_iso
 from archive.commit import CommitReport, Committer, Journal, NewVersion
 from archive.errors import ArchiveError
 from archive.folder import ArchiveFolder
@@ -255,8 +255,14 @@ class Writer:
         fetched_at: str | float | datetime | None = None,
         method: str = "GET",
         protocol: str = "HTTP/1.1",
+        declared_length: int | None = None,
     ) -> Capture:
-        """Store one response in the run's WARC file (a revisit when its payload is already stored)."""
+        """Store one response in the run's WARC file (a revisit when its payload is already stored).
+
+        `declared_length`: the length the response declared for `body` (its Content-Length, when
+        `body` is the payload as received); a shorter body is a download cut short and is refused
+        with an ArchiveError: nothing of it is stored.
+        """
         self._check_open()
         split = urlsplit(safe_url(str(url)))
         if split.scheme not in ("http", "https") or not split.netloc:
@@ -265,6 +271,10 @@ class Writer:
             raise ArchiveError(f"{shown} is not an http(s) URL: not stored")
         if isinstance(body, str):
             body = body.encode("utf-8")
+        problem = cut_body_problem(bytes(body or b""), declared_length)
+        if problem is not None:
+            shown = repr(url) if len(repr(url)) <= 100 else repr(url)[:97] + "..."
+            raise ArchiveError(f"{shown}: {problem}: not stored")
         pairs = headers.items() if isinstance(headers, Mapping) else headers or []
         cap = self._sink.write(
             url,
@@ -288,12 +298,11 @@ class Writer:
             self._by_url[cap.url] = cap
         return cap
 
-    def _lookup_digest(self, digest: str) -> tuple[str, str, str, str] | None:
+    def _lookup_digest(self, digest: str) -> Capture | None:
         with _index_errors(self.arch.index_path):
-            cap = self._by_digest.get(digest) or index.original_by_digest(self.conn, digest)
-        return (cap.record_id, cap.url, cap.fetched_at, cap.payload_digest) if cap else None
+            return self._by_digest.get(digest) or index.original_by_digest(self.conn, digest)
 
-    def _lookup_url(self, url: str) -> tuple[str, str, str, str] | None:
+    def _lookup_url(self, url: str) -> Capture | None:
         with _index_errors(self.arch.index_path):
             cap = self._by_url.get(url) or index.newest_capture(self.conn, url, status=200)
             if cap is not None and cap.revisit and cap.refers_to:
@@ -301,7 +310,7 @@ class Writer:
                 cap = next(
                     (c for c in self._commits.caps if c.record_id == refers), None
                 ) or index.get_capture(self.conn, refers)
-        return (cap.record_id, cap.url, cap.fetched_at, cap.payload_digest) if cap else None
+        return cap
 
     # -- cables
     def record(self, cap: Capture, page_result: PageResult) -> int:
@@ -336,6 +345,14 @@ class Writer:
             if current == content.digests:
                 continue
             provenance = Provenance.of(cap, key, self.run_id, cable.cleaning(), content.metadata)
+            if staged is not None and provenance.fetched_before(staged.provenance):
+                # Captures may arrive in any order (imports): an older one never replaces the text
+                # of a newer one; it joins that source's record of earlier captures.
+                self._staged[ref][key] = replace(
+                    staged,
+                    provenance=staged.provenance.with_earlier([provenance.as_earlier(content.text_digest)]),
+                )
+                continue
             self._staged.setdefault(ref, {})[key] = Staged(
                 key=key,
                 text=content.text,
