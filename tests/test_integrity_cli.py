@@ -280,34 +280,50 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     page = root / "hostile.html"
     page.write_bytes(body)
     arch = Archive.create(root / "archive")
-    with arch.writer(kind="crawl") as w:
-        w.record(w.add_capture(BERLIN_URL, 200, html_headers(), body), clean_page(body, url=BERLIN_URL))
+    # v1 the page as published, v2 the hostile build (so that diff has the hostile text to show).
+    for version in (BERLIN.read_bytes(), body):
+        with arch.writer(kind="crawl") as w:
+            w.record(
+                w.add_capture(BERLIN_URL, 200, html_headers(), version), clean_page(version, url=BERLIN_URL)
+            )
     arch.close()
     return {"page": page, "archive": root / "archive"}
 
 
-_RAW_ON_TERMINAL = pytest.mark.xfail(
-    strict=True,
-    reason="terminal control sequences in page text reach the terminal raw through clean and show "
-    "(a page can set the window title and clear the screen)",
-)
-
-
 @pytest.mark.parametrize(
-    "command",
-    [pytest.param("clean", marks=_RAW_ON_TERMINAL), pytest.param("show", marks=_RAW_ON_TERMINAL), "search"],
+    "command", ["clean", "clean-json", "show", "search", "diff", "diff-colour", "diff-words"]
 )
 def test_page_text_never_reaches_a_terminal_raw(hostile: dict[str, Path], command: str) -> None:
+    at = ["--archive", str(hostile["archive"])]
     args = {
         "clean": ["clean", str(hostile["page"]), "--url", BERLIN_URL],
-        "show": ["show", "06BERLIN2546", "--archive", str(hostile["archive"])],
-        "search": ["search", "Zebrafish", "--archive", str(hostile["archive"])],
+        "clean-json": ["clean", str(hostile["page"]), "--url", BERLIN_URL, "--json"],
+        "show": ["show", "06BERLIN2546", *at],
+        "search": ["search", "Zebrafish", *at],
+        "diff": ["diff", "06BERLIN2546", "v1", "v2", "--color", "never", *at],
+        "diff-colour": ["diff", "06BERLIN2546", "v1", "v2", *at],
+        "diff-words": ["diff", "06BERLIN2546", "v1", "v2", "--format", "words", *at],
     }[command]
     code, shown = cli_on_terminal(*args)
     assert code == 0, shown[-500:]
     assert b"Zebrafish" in shown or b"zebrafish" in shown.lower(), shown[-500:]
     for seq in RAW:
         assert seq not in shown, f"{seq!r} reached the terminal"
+
+
+def test_a_terminal_still_gets_the_colours_of_a_diff(tmp_path: Path) -> None:
+    # The escaping is of page text: the colours a diff adds itself reach the terminal as codes.
+    arch = Archive.create(tmp_path / "a")
+    for body in (
+        BERLIN.read_bytes(),
+        BERLIN.read_bytes().replace(b"End Summary.", b"End Summary. Zebrafish", 1),
+    ):
+        with arch.writer(kind="crawl") as w:
+            w.record(w.add_capture(BERLIN_URL, 200, html_headers(), body), clean_page(body, url=BERLIN_URL))
+    arch.close()
+    code, shown = cli_on_terminal("diff", "06BERLIN2546", "v1", "v2", "--archive", str(tmp_path / "a"))
+    assert code == 0 and b"Zebrafish" in shown, shown[-500:]
+    assert b"\x1b[" in shown and b"\\x1b" not in shown, shown[-500:]
 
 
 def test_piped_output_keeps_the_text_exact(hostile: dict[str, Path]) -> None:
