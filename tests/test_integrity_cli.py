@@ -221,21 +221,17 @@ def _nested(depth: int, where: str) -> bytes:
     return body[:k] + b"<span>" * depth + body[k:e] + b"</span>" * depth + body[e:]
 
 
-_DEEP = pytest.mark.xfail(
-    strict=True,
-    reason="the cleaner silently truncates a cable nested deeper than about 256 elements (no warning)",
-)
-
-
 @pytest.mark.parametrize(
     ("depth", "where"),
     [
         (200, "around"),
         (200, "inside"),
-        pytest.param(300, "around", marks=_DEEP),
-        pytest.param(300, "inside", marks=_DEEP),
-        pytest.param(1000, "inside", marks=_DEEP),
-        pytest.param(5000, "around", marks=_DEEP),
+        (300, "around"),
+        (300, "inside"),
+        (1000, "inside"),
+        (2000, "around"),
+        (5000, "around"),
+        (5000, "inside"),
     ],
 )
 def test_deep_nesting_gives_the_whole_text_or_a_warning_and_no_cable(depth: int, where: str) -> None:
@@ -249,20 +245,38 @@ def test_deep_nesting_gives_the_whole_text_or_a_warning_and_no_cable(depth: int,
         assert any(w.kind == Warn.BAD_INPUT for w in result.warnings), result.warnings
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the cleaner silently truncates a cable nested deeper than about 256 elements"
-)
-def test_clean_command_never_writes_a_truncated_cable(tmp_path: Path) -> None:
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_clean_command_never_writes_a_truncated_cable(tmp_path: Path, depth: int) -> None:
     page = tmp_path / "deep.html"
-    page.write_bytes(_nested(300, "inside"))
+    page.write_bytes(_nested(depth, "inside"))
     whole = clean_page(BERLIN.read_bytes(), url=BERLIN_URL).cables[0].text
     proc = cablearchive("clean", str(page), "--url", BERLIN_URL, "--out", str(tmp_path / "out"))
     _no_traceback(proc)
     written = sorted((tmp_path / "out").glob("*.txt")) if (tmp_path / "out").exists() else []
-    for f in written:
-        assert f.read_text(encoding="utf-8") == whole, f"{f.name}: {len(f.read_text())} of {len(whole)} chars"
+    for f in written:  # `clean --out` ends the text file with a newline
+        assert f.read_text(encoding="utf-8") == whole + "\n", (
+            f"{f.name}: {len(f.read_text())} of {len(whole)} chars"
+        )
     if not written:
         assert proc.returncode == 1 and "deep" in proc.stderr.lower(), proc.stderr
+
+
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_the_crawler_never_archives_a_truncated_cable(depth: int) -> None:
+    # What the crawl's cleaning workers do with a page (crawler.analysis): whole cable or none.
+    from crawler.analysis import PageJob, analyse
+
+    whole = clean_page(BERLIN.read_bytes(), url=BERLIN_URL).cables[0].text
+    sites = frozenset({"cablegate.wikileaks.org"})
+    job = PageJob(BERLIN_URL, 200, html_headers(), _nested(depth, "inside"), "text/html", sites)
+    got = analyse(job)
+    assert got.result is not None and got.error is None
+    if depth <= 2000:
+        assert [c.text for c in got.result.cables] == [whole]
+        assert len(got.links) > 50  # the links below the deep part are read too
+    else:
+        assert not got.result.cables
+        assert any(w.kind == Warn.BAD_INPUT and "deep" in w for w in got.result.warnings)
 
 
 # ----------------------------------------------------------------------------- 11. control sequences
