@@ -736,11 +736,14 @@ def search_page(
     limit: int,
 ) -> list[tuple[Any, ...]]:
     """One page of full-text matches (rows of _ITEM_COLS and the score, higher is better), best
-    first unless a sort is given; QueryError when FTS5 rejects the expression."""
+    first unless a sort is given (then no score); QueryError when FTS5 rejects the expression."""
     where, args = _from(conn, match, f)
     # The subject weighs more than the body: a word in the subject says what the cable is about.
-    order = "score DESC, c.ref" if sort is None else _order(sort, descending)
-    sql = f"SELECT {_ITEM_COLS}, -bm25(fts, 4.0, 1.0) AS score {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    if sort is None:
+        score, order = "-bm25(fts, 4.0, 1.0)", "score DESC, c.ref"
+    else:
+        score, order = "NULL", _order(sort, descending)  # no score: it would be computed for every match
+    sql = f"SELECT {_ITEM_COLS}, {score} AS score {where} ORDER BY {order} LIMIT ? OFFSET ?"
     return _run(conn, sql, [*args, limit, offset], match)
 
 

@@ -76,6 +76,8 @@ FIELDS = {
 _FTS_COLUMNS = ("subject", "body")
 _OPERATORS = ("AND", "OR", "NOT")
 MAX_LIMIT = 1000
+# A search finding more cables than this is shown newest first rather than ranked (Page.order).
+RANK_LIMIT = 20000
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,9 @@ class Page(Generic[T]):
     total: int
     offset: int
     limit: int
+    # The order the items are in: "rank" (best match first), "date", "id" or "origin".
+    order: str = "date"
+    descending: bool = False
 
     @property
     def has_next(self) -> bool:
@@ -323,7 +328,7 @@ def list_cables(
     offset, limit = _limits(offset, limit)
     rows = index.cable_page(arch.conn, f, sort, descending, offset, limit)
     total = _cached(arch, ("count", f, None), lambda: index.cable_count(arch.conn, f))
-    return Page(_items(arch, rows), total, offset, limit)
+    return Page(_items(arch, rows), total, offset, limit, sort, descending)
 
 
 def iter_cables(
@@ -383,20 +388,28 @@ def search(
     descending: bool = False,
 ) -> Page[Hit]:
     """Full-text search with field terms (see parse_query), best match first unless sorted by
-    date, id or origin; QueryError for a query that cannot run as written."""
+    date, id or origin (or when it finds more than RANK_LIMIT cables: then newest first, as
+    Page.order says); QueryError for a query that cannot run as written."""
     parsed = parse_query(query, allow_empty=filters is not None and filters != Filters())
     f = _checked(merge(filters or Filters(), parsed.filters))
     _check_sort(sort)
     offset, limit = _limits(offset, limit)
     conn = arch.conn
-    if parsed.match is None:
-        rows = index.cable_page(conn, f, sort or "date", descending, offset, limit)
+    match = parsed.match
+    if match is None:
+        sort = sort or "date"
+        rows = index.cable_page(conn, f, sort, descending, offset, limit)
         total = _cached(arch, ("count", f, None), lambda: index.cable_count(conn, f))
-        scores: list[float | None] = [None] * len(rows)
     else:
-        rows = index.search_page(conn, parsed.match, f, sort, descending, offset, limit)
-        total = _cached(arch, ("count", f, parsed.match), lambda: index.cable_count(conn, f, parsed.match))
-        scores = [round(float(r[10]), 4) for r in rows]
+        total = _cached(arch, ("count", f, match), lambda: index.cable_count(conn, f, match))
+        if sort is None and total > RANK_LIMIT:
+            # Ranking computes a score for every match: for a word found in most of the archive
+            # that takes seconds and says little. Newest first instead, and the page says so.
+            sort, descending = "date", True
+        rows = index.search_page(conn, match, f, sort, descending, offset, limit)
+    scores = (
+        [None if r[10] is None else round(float(r[10]), 4) for r in rows] if match else [None] * len(rows)
+    )
     hits = []
     for item, score in zip(_items(arch, rows), scores, strict=True):
         snippet: tuple[Span, ...] = ()
@@ -404,7 +417,7 @@ def search(
             text = _head_text(arch, item.ref)
             snippet = _snippet(text, parsed) if text is not None else ()
         hits.append(Hit(item, score, snippet, _mark(item.subject or "", parsed)))
-    return Page(hits, total, offset, limit)
+    return Page(hits, total, offset, limit, sort or "rank", descending)
 
 
 def _head_text(arch: ArchiveFolder, ref: str) -> str | None:

@@ -360,3 +360,16 @@ def test_iter_cables_reads_the_whole_list_in_order(arch: Archive) -> None:
         ("PREL", "AF", "KDEM"),
     ]
     assert q.count_cables(arch) == 8 and q.count_cables(arch, Filters(years=(2006,))) == 2
+
+
+def test_a_search_finding_too_many_to_rank_is_newest_first(arch: Archive, monkeypatch) -> None:
+    ranked = q.search(arch, "Karzai")
+    assert ranked.order == "rank" and refs_of(ranked) == ["09KABUL123", "10STATE1001"]
+    monkeypatch.setattr(q, "RANK_LIMIT", 1)
+    q._CACHE.clear()
+    page = q.search(arch, "Karzai")
+    assert page.order == "date" and page.descending and page.total == 2
+    assert refs_of(page) == ["10STATE1001", "09KABUL123"] and all(h.score is None for h in page.items)
+    assert [s.text for s in page.items[0].snippet if s.hit] == ["Karzai"]
+    by_id = q.search(arch, "Karzai", sort="id")
+    assert by_id.order == "id" and refs_of(by_id) == ["09KABUL123", "10STATE1001"]
