@@ -16,9 +16,11 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import itertools
+import os
 import re
 import unicodedata
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
@@ -292,21 +294,34 @@ def _limits(offset: int, limit: int) -> tuple[int, int]:
 
 
 # Counts and facets of the same filters are asked again and again (each page of a list, each
-# view of the web site); they are kept until the index changes.
-_CACHE: dict[tuple[Any, ...], Any] = {}
+# view of the web site); they are kept, for each archive, until its index changes: another
+# connection's commit (data_version), this connection's own (total_changes), or a new index
+# file (reindex swaps one in).
+_CACHES: weakref.WeakKeyDictionary[ArchiveFolder, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 _CACHE_MAX = 256
 
 
-def _cached(arch: ArchiveFolder, key: tuple[Any, ...], compute: Any) -> Any:
+def _cached(arch: ArchiveFolder, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
     conn = arch.conn
-    full = (id(conn), index.data_version(conn), conn.total_changes, *key)
-    if full in _CACHE:
-        return _CACHE[full]
+    try:
+        st = os.stat(arch.index_path)
+        file_id: tuple[int, int] = (st.st_ino, st.st_mtime_ns)
+    except OSError:
+        file_id = (0, 0)
+    full = (id(conn), file_id, index.data_version(conn), conn.total_changes, *key)
+    cache = _CACHES.setdefault(arch, {})
+    if full in cache:
+        return cache[full]
     value = compute()
-    if len(_CACHE) >= _CACHE_MAX:
-        _CACHE.clear()
-    _CACHE[full] = value
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[full] = value
     return value
+
+
+def clear_cache() -> None:
+    """Forget every count and facet kept (for measurements)."""
+    _CACHES.clear()
 
 
 def _check_sort(sort: str | None) -> None:
@@ -372,7 +387,7 @@ def facets(
         rows = _cached(
             arch,
             ("facet", name, g, match, limit),
-            lambda n=name, g=g: index.facet_counts(arch.conn, n, g, match, limit),
+            functools.partial(index.facet_counts, arch.conn, name, g, match, limit),
         )
         out[name] = [FacetCount(str(v), int(n)) for v, n in rows]
     return out

@@ -366,10 +366,25 @@ def test_a_search_finding_too_many_to_rank_is_newest_first(arch: Archive, monkey
     ranked = q.search(arch, "Karzai")
     assert ranked.order == "rank" and refs_of(ranked) == ["09KABUL123", "10STATE1001"]
     monkeypatch.setattr(q, "RANK_LIMIT", 1)
-    q._CACHE.clear()
+    q.clear_cache()
     page = q.search(arch, "Karzai")
     assert page.order == "date" and page.descending and page.total == 2
     assert refs_of(page) == ["10STATE1001", "09KABUL123"] and all(h.score is None for h in page.items)
     assert [s.text for s in page.items[0].snippet if s.hit] == ["Karzai"]
     by_id = q.search(arch, "Karzai", sort="id")
     assert by_id.order == "id" and refs_of(by_id) == ["09KABUL123", "10STATE1001"]
+
+
+def test_counts_are_kept_for_each_archive_and_index_file(tmp_path: Path) -> None:
+    one = build_query_archive(tmp_path / "one")
+    with Archive.open(one) as arch:
+        assert q.list_cables(arch).total == 8
+    other = Archive.create(tmp_path / "other")
+    try:
+        assert q.list_cables(other).total == 0 and q.facets(other)["tags"] == []
+    finally:
+        other.close()
+    with Archive.open(one) as arch:
+        assert q.list_cables(arch).total == 8
+        arch.reindex()
+        assert q.list_cables(arch).total == 8 and q.count_cables(arch, Filters(tags=("AF",))) == 2
