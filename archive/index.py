@@ -815,6 +815,22 @@ def citing(conn: sqlite3.Connection, ids: list[str]) -> list[tuple[Any, ...]]:
     return conn.execute(sql, ids).fetchall()
 
 
+def references_naming(
+    conn: sqlite3.Connection, refs: list[str], cited: list[str]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """For each of these cables, its references that name one of the cited IDs: (label, text)."""
+    out: dict[str, list[tuple[Any, ...]]] = {r: [] for r in refs}
+    if not refs or not cited:
+        return out
+    sql = (
+        f"SELECT ref, label, text FROM citations WHERE ref IN ({','.join('?' * len(refs))}) "
+        f"AND cited IN ({','.join('?' * len(cited))}) ORDER BY ref, seq"
+    )
+    for ref, label, text in conn.execute(sql, [*refs, *cited]):
+        out[ref].append((label, text))
+    return out
+
+
 def data_version(conn: sqlite3.Connection) -> int:
     """A number that changes when another connection commits to the index (for caches)."""
     return int(conn.execute("PRAGMA data_version").fetchone()[0])

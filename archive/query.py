@@ -426,11 +426,20 @@ def search(
         [None if r[10] is None else round(float(r[10]), 4) for r in rows] if match else [None] * len(rows)
     )
     hits = []
-    for item, score in zip(_items(arch, rows), scores, strict=True):
+    items = _items(arch, rows)
+    # A search of cited cables alone: the snippet is the reference that names them.
+    naming = index.references_naming(conn, [i.ref for i in items], list(f.cites)) if match is None else {}
+    for item, score in zip(items, scores, strict=True):
         snippet: tuple[Span, ...] = ()
         if parsed.terms or parsed.prefixes:
             text = _head_text(arch, item.ref)
             snippet = _snippet(text, parsed) if text is not None else ()
+        elif naming.get(item.ref):
+            spans: list[Span] = []
+            for label, ref_text in naming[item.ref]:
+                lead = ("; " if spans else "REF ") + (f"{label}. " if label else "")
+                spans += [Span(lead), Span(ref_text or "", True)]
+            snippet = tuple(spans)
         hits.append(Hit(item, score, snippet, _mark(item.subject or "", parsed)))
     return Page(hits, total, offset, limit, sort or "rank", descending)
 

@@ -388,3 +388,13 @@ def test_counts_are_kept_for_each_archive_and_index_file(tmp_path: Path) -> None
         assert q.list_cables(arch).total == 8
         arch.reindex()
         assert q.list_cables(arch).total == 8 and q.count_cables(arch, Filters(tags=("AF",))) == 2
+
+
+def test_a_search_of_a_cited_cable_shows_the_reference_that_names_it(arch: Archive) -> None:
+    page = q.search(arch, "ref:09KABUL99")
+    assert [(h.cable.ref, q.plain(h.snippet)) for h in page.items] == [
+        ("09KABUL123", "REF A. **KABUL 99**"),
+        ("10STATE1001", "REF B. **KABUL 99**"),
+    ]
+    both = q.search(arch, "ref:09KABUL99 ref:75LIBREVILLE1895").items
+    assert [q.plain(h.snippet) for h in both] == ["REF A. **KABUL 99**; B. **75 LIBREVILLE 1895**"]
