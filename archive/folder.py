@@ -47,6 +47,8 @@ class ArchiveFolder:
         self.path = self.layout.root
         self.meta = meta
         self._conn: sqlite3.Connection | None = None
+        # Opened with open_read_only(): no lock, no recovery, no index rebuild, no write.
+        self.read_only = False
         # Where messages for the user go (stderr by default; the crawler and tests may redirect them).
         self.notify: Callable[[str], None] = _say
 
@@ -166,6 +168,29 @@ class ArchiveFolder:
         return arch
 
     @classmethod
+    def open_read_only(cls: type[_F], path: str | os.PathLike[str]) -> _F:
+        """Open an existing archive for reading only: takes no lock, settles nothing, writes nothing.
+
+        It works on a read-only mount and beside a live writer (readers see its last commit).
+        """
+        path = os.fspath(path)
+        marker = Layout.at(path).marker
+        if not os.path.isdir(path):
+            raise ArchiveError(f"{path}: no such archive folder")
+        try:
+            with open(marker, encoding="utf-8") as fh:
+                meta = json.load(fh)
+        except FileNotFoundError:
+            raise ArchiveError(f"{path}: not an archive (no {MARKER})") from None
+        except (OSError, ValueError) as exc:
+            raise ArchiveError(f"{marker}: unreadable: {exc}") from exc
+        if meta.get("format") != FORMAT_NAME:
+            raise ArchiveError(f"{marker}: format is {meta.get('format')!r}, not {FORMAT_NAME!r}")
+        arch = cls(path, meta)
+        arch.read_only = True
+        return arch
+
+    @classmethod
     def open_or_create(cls: type[_F], path: str | os.PathLike[str]) -> _F:
         """Open the archive at path, creating it when the folder is missing or empty."""
         if os.path.exists(Layout.at(path).marker):
@@ -188,6 +213,13 @@ class ArchiveFolder:
     @property
     def conn(self) -> sqlite3.Connection:
         """The index connection (the index is rebuilt from the files when missing or unreadable)."""
+        if self._conn is None and self.read_only:
+            try:
+                self._conn = index.connect_read_only(self.index_path)
+            except sqlite3.DatabaseError as exc:
+                raise ArchiveError(
+                    f"{self.index_path}: cannot be read ({exc}); run `cablearchive reindex` on a writable copy"
+                ) from exc
         if self._conn is None:
             if not os.path.exists(self.index_path):
                 self._rebuild_for_reading("missing")
@@ -247,7 +279,9 @@ class ArchiveFolder:
 
     # -- locking and recovery
     def lock(self) -> ArchiveLock:
-        """The writers' lock (not taken yet)."""
+        """The writers' lock (not taken yet); an archive opened read-only refuses to write."""
+        if self.read_only:
+            raise ArchiveError(f"{self.path}: opened read-only; it cannot be written to")
         return ArchiveLock(self.layout.lock_path)
 
     def recover(self) -> Settled | None:

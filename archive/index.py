@@ -116,6 +116,17 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+def connect_read_only(path: str) -> sqlite3.Connection:
+    """Open the index database for reading only (it may be on a read-only mount); never creates or migrates it."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60.0)
+    have = conn.execute("PRAGMA user_version").fetchone()[0]
+    if have != SCHEMA_VERSION:
+        conn.close()
+        raise sqlite3.DatabaseError(f"index schema {have}, expected {SCHEMA_VERSION}")
+    conn.execute("PRAGMA temp_store=MEMORY")
+    return conn
+
+
 def rollback_journal(path: str) -> str:
     """The rollback journal SQLite keeps beside a database file while it writes."""
     return path + "-journal"
@@ -505,6 +516,39 @@ def count_captures(conn: sqlite3.Connection) -> int:
     """How many captures are indexed."""
     n: int = conn.execute("SELECT count(*) FROM captures").fetchone()[0]
     return n
+
+
+def archive_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """How many cables, versions, sources and captures are indexed."""
+    counts = {}
+    for name, sql in (
+        ("cables", "SELECT count(*) FROM cables"),
+        ("versions", "SELECT count(*) FROM versions"),
+        ("sources", "SELECT count(*) FROM sources"),
+        ("captures", "SELECT count(*) FROM captures"),
+    ):
+        counts[name] = int(conn.execute(sql).fetchone()[0])
+    return counts
+
+
+def newest_versions(
+    conn: sqlite3.Connection, limit: int, ref: str | None = None
+) -> list[tuple[str, int, str | None, str | None, str | None]]:
+    """(ref, number, created, message, subject) of the newest versions, newest first (of one cable when ref is given)."""
+    sql = (
+        "SELECT v.ref, v.number, v.created, v.message, c.subject FROM versions v "
+        "LEFT JOIN cables c ON c.ref = v.ref"
+    )
+    if ref is not None:
+        return conn.execute(sql + " WHERE v.ref=? ORDER BY v.number DESC LIMIT ?", (ref, limit)).fetchall()
+    return conn.execute(sql + " ORDER BY v.created DESC, v.ref, v.number DESC LIMIT ?", (limit,)).fetchall()
+
+
+def sources_of_capture(conn: sqlite3.Connection, record_id: str) -> list[tuple[str, str]]:
+    """(ref, source key) of each cable whose current text of a source came from this capture."""
+    return conn.execute(
+        "SELECT ref, key FROM sources WHERE capture_id=? ORDER BY ref, key", (record_id,)
+    ).fetchall()
 
 
 def read_only_summary(path: str) -> tuple[dict[str, int], int]:
