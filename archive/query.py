@@ -290,7 +290,11 @@ def _items(arch: ArchiveFolder, rows: list[tuple[Any, ...]]) -> list[CableItem]:
 def _limits(offset: int, limit: int) -> tuple[int, int]:
     if offset < 0 or limit < 1:
         raise QueryError(f"offset {offset} and limit {limit}: the offset is 0 or more, the limit 1 or more")
-    return offset, min(limit, MAX_LIMIT)
+    if limit > MAX_LIMIT:
+        raise QueryError(
+            f"a page holds at most {MAX_LIMIT} results, not {limit} (use offset for the next ones)"
+        )
+    return offset, limit
 
 
 # Counts and facets of the same filters are asked again and again (each page of a list, each

@@ -62,6 +62,8 @@ def test_list_pages(arch: Archive) -> None:
     assert first.has_next and second.has_next and not last.has_next and last.total == 8
     with pytest.raises(QueryError):
         q.list_cables(arch, offset=-1)
+    with pytest.raises(QueryError, match="at most 1000"):
+        q.search(arch, "Karzai", limit=5000)
 
 
 @pytest.mark.parametrize(
