@@ -122,7 +122,9 @@ def connect_read_only(path: str) -> sqlite3.Connection:
     have = conn.execute("PRAGMA user_version").fetchone()[0]
     if have != SCHEMA_VERSION:
         conn.close()
-        raise sqlite3.DatabaseError(f"index schema {have}, expected {SCHEMA_VERSION}")
+        raise sqlite3.DatabaseError(
+            f"index schema {have}, this version of cablearchive uses {SCHEMA_VERSION}"
+        )
     conn.execute("PRAGMA temp_store=MEMORY")
     return conn
 
