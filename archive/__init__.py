@@ -67,7 +67,7 @@ from archive.cable import (
 )
 from archive.captures import Capture
 from archive.commit import CommitReport
-from archive.errors import ArchiveError, BadReference, DiskFull, LockBusy
+from archive.errors import ArchiveError, BadReference, DamagedIndex, DiskFull, LockBusy, ReadOnlyArchive
 from archive.ids import is_reference, source_key
 from archive.layout import Layout
 from archive.store import Archive
@@ -82,10 +82,12 @@ __all__ = [
     "CableSummary",
     "Capture",
     "CommitReport",
+    "DamagedIndex",
     "DiskFull",
     "Layout",
     "LockBusy",
     "LogEntry",
+    "ReadOnlyArchive",
     "SearchHit",
     "SourceChange",
     "VersionInfo",

@@ -11,6 +11,14 @@ class LockBusy(ArchiveError):
     """Another writer holds the archive's lock and the caller chose not to wait."""
 
 
+class ReadOnlyArchive(ArchiveError):
+    """The archive cannot be written (a read-only mount or file permissions): readers still work."""
+
+
+class DamagedIndex(ArchiveError):
+    """index.sqlite cannot be read; the message names it and says to run `cablearchive reindex`."""
+
+
 class DiskFull(ArchiveError):
     """A write failed for lack of space; the interrupted commit was rolled back."""
 

@@ -6,6 +6,7 @@ the writer, verify and reindex.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 from archive import index, ocfl
 from archive.captures import now_iso
 from archive.commit import Journal, Settled, recover
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, DamagedIndex, ReadOnlyArchive
 from archive.fsutil import atomic_write, fsync_dir, json_bytes, raise_if_disk_full
 from archive.layout import (
     CAPTURES_DESCRIPTION,
@@ -159,7 +160,9 @@ class ArchiveFolder:
                 f"({FORMAT_VERSION}); upgrade cablearchive"
             )
         arch = cls(path, meta)
-        os.makedirs(arch.state_dir, exist_ok=True)
+        # A read-only archive opens for reading: nothing is created, nothing settled.
+        with contextlib.suppress(OSError):
+            os.makedirs(arch.state_dir, exist_ok=True)
         if Journal(arch.layout).exists():
             arch._recover_if_unlocked()
         return arch
@@ -219,22 +222,39 @@ class ArchiveFolder:
                 ) from exc
         if self._conn is None:
             if not os.path.exists(self.index_path):
-                self.reindex()
+                self._rebuild_for_reading("missing")
             try:
                 self._conn = index.connect(self.index_path)
             except sqlite3.DatabaseError as exc:
                 index.raise_if_busy(self.index_path, exc)
-                self.notify(f"{self.index_path}: {exc}; rebuilding it from the files")
-                self.reindex()
+                self._rebuild_for_reading(str(exc))
                 self._conn = index.connect(self.index_path)
         return self._conn
 
+    def _rebuild_for_reading(self, why: str) -> None:
+        """Rebuild a missing or unreadable index for a reader; a read-only archive cannot, and says so."""
+        try:
+            self.notify(f"{self.index_path}: {why}; rebuilding it from the files")
+            self.reindex()
+        except ReadOnlyArchive:
+            raise DamagedIndex(
+                f"{self.index_path}: {why}, and the archive is read-only: "
+                "run `cablearchive reindex` on a writable copy"
+            ) from None
+
     def ensure_index(self) -> None:
-        """Build index.sqlite if it is missing or unreadable (the caller holds the lock)."""
+        """Build index.sqlite if it is missing, unreadable or damaged (the caller holds the lock)."""
         ok = os.path.exists(self.index_path)
         if ok:
             try:
-                index.connect(self.index_path).close()
+                conn = index.connect(self.index_path)
+                try:
+                    # A writer must not build on a damaged index (its commits would fail, or be lost).
+                    check = conn.execute("PRAGMA quick_check").fetchone()
+                finally:
+                    conn.close()
+                if check != ("ok",):
+                    raise sqlite3.DatabaseError(f"damaged: {check[0] if check else 'no answer'}")
             except sqlite3.DatabaseError as exc:
                 index.raise_if_busy(self.index_path, exc)
                 self.notify(f"{self.index_path}: {exc}; rebuilding it from the files")
@@ -261,7 +281,7 @@ class ArchiveFolder:
     def lock(self) -> ArchiveLock:
         """The writers' lock (not taken yet); an archive opened read-only refuses to write."""
         if self.read_only:
-            raise ArchiveError(f"{self.path}: opened read-only; it cannot be written to")
+            raise ReadOnlyArchive(f"{self.path}: opened read-only; it cannot be written to")
         return ArchiveLock(self.layout.lock_path)
 
     def recover(self) -> Settled | None:
@@ -269,12 +289,18 @@ class ArchiveFolder:
         return recover(self.layout, self.notify)
 
     def _recover_if_unlocked(self) -> None:
+        """Settle a dead writer's journal when the archive can be written; readers go on either way."""
         lock = self.lock()
         try:
             lock.acquire({"kind": "recover", "run": None}, wait=0, what=f"archive {self.path}")
+        except ReadOnlyArchive:
+            return  # readers read what is committed; a writer on a writable copy settles the rest
         except ArchiveError:
             return  # a live writer owns the journal
         try:
             self.recover()
+        except ArchiveError as exc:
+            # A damaged journal must not stop readers: what is committed can still be read.
+            self.notify(str(exc))
         finally:
             lock.release()

@@ -15,7 +15,8 @@ from archive_support import RULES_A, cablegate_pages, html_headers, result
 HOSTILE = "\x1b]0;owned\x07\x1b[2J[bold red]FAKE[/bold red]"
 
 
-def _cable(ref: str, text: str, **fields: object) -> Cable:
+def made_cable(ref: str, text: str, **fields: object) -> Cable:
+    """A Cable as the cleaner returns it, with these header fields."""
     return Cable(
         text=text,
         reference_id=ref,
@@ -32,7 +33,7 @@ def _ref(label: str | None, text: str, cited: str | None) -> dict[str, object]:
 
 
 MADE = [
-    _cable(
+    made_cable(
         "10STATE1001",
         "SECRET NOFORN\nSUBJECT: DEMARCHE ON AFGHAN ELECTIONS\nREF: A. BERLIN 2546 B. KABUL 99 C. INCSR 2008\n"
         "1. (S) Department asks posts to stress that President Karzai must accept the recount.\n"
@@ -49,7 +50,7 @@ MADE = [
             _ref("C", "INCSR 2008", None),
         ],
     ),
-    _cable(
+    made_cable(
         "09KABUL123",
         "CONFIDENTIAL\nSUBJECT: KARZAI ON THE ELECTION CALENDAR\nREF: A. KABUL 99 B. 75 LIBREVILLE 1895\n"
         "1. (C) Summary: President Karzai told the Ambassador the vote will be held in August. End summary.\n"
@@ -62,7 +63,7 @@ MADE = [
         tags=["PGOV", "AF", "prel"],
         references=[_ref("A", "KABUL 99", "09KABUL99"), _ref("B", "75 LIBREVILLE 1895", "75LIBREVILLE1895")],
     ),
-    _cable(
+    made_cable(
         "7575LIBREVILLE1895",
         "UNCLASSIFIED\nSUBJECT: GABON TIMBER EXPORTS\n1. Timber exports rose in the third quarter.\nSTONE\n",
         created="1975-10-02 12:00",

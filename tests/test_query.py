@@ -4,6 +4,7 @@ search with snippets as spans, refused queries, and the citation graph in both d
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from archive import Archive, BadReference, index
 from archive import query as q
 from archive.query import Filters, QueryError
 
-from query_support import HOSTILE, build_query_archive
+from archive_support import html_headers, result
+from query_support import HOSTILE, MADE, build_query_archive
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +91,9 @@ def test_list_pages(arch: Archive) -> None:
         (Filters(date_to="2006-08-29"), ["7575LIBREVILLE1895", "00HARARE6677", "06MADRID76"]),
         (Filters(subject="election"), ["06BERLIN2546", "09KABUL123", "10STATE1001"]),
         (Filters(subject="100%"), []),
+        (Filters(subject="election calendar"), ["09KABUL123"]),
+        (Filters(subject="calendar election"), []),
+        (Filters(subject="elect"), ["06BERLIN2546", "09KABUL123", "10STATE1001"]),
         (Filters(cites=("09kabul99",)), ["09KABUL123", "10STATE1001"]),
         (Filters(origins=("KABUL",), tags=("KDEM",)), []),
     ],
@@ -211,6 +216,7 @@ def test_field_terms_and_filters_combine(arch: Archive) -> None:
         ("tag:", "has no value"),
         ("tag:PREL tag:", "has no value"),
         ("", "empty query"),
+        ("   ", "empty query"),
     ],
 )
 def test_a_query_that_cannot_run_is_refused_not_rewritten(arch: Archive, query: str, says: str) -> None:
@@ -301,3 +307,56 @@ def test_an_index_of_the_older_schema_is_rebuilt(tmp_path: Path) -> None:
 def test_not_after_a_phrase_runs(arch: Archive) -> None:
     assert refs_of(q.search(arch, '"opposition leader" NOT nonexistentword')) == ["00HARARE6677"]
     assert refs_of(q.search(arch, "tag:PREL Karzai NOT recount")) == ["09KABUL123"]
+
+
+def test_a_tags_cables_in_every_order(arch: Archive) -> None:
+    newest = refs_of(q.list_cables(arch, Filters(tags=("PREL",)), descending=True))
+    assert newest == [
+        "10STATE1001",
+        "09KABUL123",
+        "09BRASILIA177",
+        "07PARIS306",
+        "06MADRID76",
+        "00HARARE6677",
+    ]
+    assert refs_of(q.list_cables(arch, Filters(tags=("PREL",)), sort="id")) == sorted(newest)
+    page = q.list_cables(
+        arch, Filters(tags=("PREL",), origins=("KABUL",)), descending=True, offset=0, limit=1
+    )
+    assert refs_of(page) == ["09KABUL123"] and page.total == 1
+    second = q.list_cables(arch, Filters(tags=("PREL", "PGOV")), offset=1, limit=1)
+    assert refs_of(second) == ["09BRASILIA177"] and second.total == 3
+
+
+def test_the_tag_counts_follow_each_new_version(tmp_path: Path) -> None:
+    path = build_query_archive(tmp_path / "archive")
+    with Archive.open(path) as arch:
+        before = {c.value.upper(): c.count for c in q.facets(arch)["tags"]}
+        kabul = next(c for c in MADE if c.reference_id == "09KABUL123")
+        changed = replace(kabul, tags=["PGOV", "KDEM", "NEWTAG"], text=kabul.text + "3. (C) More.\n")
+        with arch.writer(kind="crawl") as w:
+            url = "https://mirror.example.org/cable/09KABUL123.html"
+            w.record(w.add_capture(url, 200, html_headers(), b"<pre>changed</pre>"), result(changed))
+        after = {c.value.upper(): c.count for c in q.facets(arch)["tags"]}
+        assert after["AF"] == before["AF"] - 1 and after["PREL"] == before["PREL"] - 1
+        assert (
+            after["KDEM"] == before["KDEM"] + 1 and after["NEWTAG"] == 1 and after["PGOV"] == before["PGOV"]
+        )
+        # The same counts as counting the tags of every cable.
+        counted: dict[str, int] = {}
+        for c in q.list_cables(arch, limit=100).items:
+            for t in c.tags:
+                counted[t.upper()] = counted.get(t.upper(), 0) + 1
+        assert after == counted
+        assert refs_of(q.list_cables(arch, Filters(tags=("NEWTAG",)))) == ["09KABUL123"]
+        assert refs_of(q.list_cables(arch, Filters(tags=("AF",)))) == ["10STATE1001"]
+
+
+def test_iter_cables_reads_the_whole_list_in_order(arch: Archive) -> None:
+    assert [c.ref for c in q.iter_cables(arch)] == ALL_BY_DATE
+    assert [c.ref for c in q.iter_cables(arch, sort="id", offset=2, limit=3)] == sorted(ALL_BY_DATE)[2:5]
+    assert [c.tags for c in q.iter_cables(arch, Filters(tags=("AF",)))] == [
+        ("PGOV", "AF", "prel"),
+        ("PREL", "AF", "KDEM"),
+    ]
+    assert q.count_cables(arch) == 8 and q.count_cables(arch, Filters(years=(2006,))) == 2
