@@ -761,13 +761,52 @@ def cut_body_problem(body: bytes, declared_length: int | None) -> str | None:
     return None
 
 
-def content_coding_problem(headers: list[tuple[str, str]], raw_body: bytes) -> str | None:
+def content_coding_problem(
+    headers: list[tuple[str, str]], raw_body: bytes, max_size: int | None = None
+) -> str | None:
     """Why a body as received (transfer and content codings still applied) cannot be decoded whole, or None.
 
     A gzip or deflate stream that stops before its end is a body cut in transit: HTTP clients
     (Scrapy's among them) decode what arrived and say nothing, so a crawler checks here first.
+    `max_size`: stop decoding (and find no problem) past this many decoded bytes; a body that
+    large is refused by the size limit, and a decompression bomb is never held in memory here.
     """
-    return _decoded_body(StatusAndHeaders("200 OK", list(headers)), raw_body)[1]
+    http_headers = StatusAndHeaders("200 OK", list(headers))
+    ce = (http_headers.get_header("Content-Encoding") or "").strip().lower()
+    te = (http_headers.get_header("Transfer-Encoding") or "").lower()
+    if ce in ("gzip", "x-gzip", "deflate") and "chunked" not in te:
+        return _compressed_stream_problem(ce, raw_body, max_size)
+    return _decoded_body(http_headers, raw_body)[1]
+
+
+def _compressed_stream_problem(coding: str, data: bytes, max_size: int | None) -> str | None:
+    """Why a gzip/deflate body does not decode to its end, or None; decoded bytes are counted, not kept.
+
+    The same reading as `_decoded_body`: gzip or zlib first, then raw deflate, and a body that
+    is neither is taken as already decoded.
+    """
+    step = 1 << 20
+    for wbits in (zlib.MAX_WBITS + 32, -zlib.MAX_WBITS):
+        d = zlib.decompressobj(wbits)
+        produced = 0
+        rest = data
+        try:
+            while not d.eof:
+                out = d.decompress(rest, step)
+                produced += len(out)
+                if max_size is not None and produced > max_size:
+                    return None
+                rest = d.unconsumed_tail
+                if not out and not rest:
+                    break
+        except zlib.error:
+            continue
+        if d.eof:
+            return None
+        return f"{coding} content coding cut short (the body was cut in transit)"
+    if data.startswith(b"\x1f\x8b"):
+        return f"{coding} content coding damaged"
+    return None
 
 
 def _http_length_problem(http_headers: Any, payload: bytes) -> str | None:

@@ -19,6 +19,10 @@ from twisted.internet import error as tx_error
 ROBOTS_REFUSAL = "disallowed by robots.txt"
 
 
+class ResponseCutError(Exception):
+    """A response whose body the server cut short (its message says how): nothing of it is kept."""
+
+
 def _mb(n: str) -> str:
     return f"{int(n) / (1024 * 1024):.1f} MB"
 
@@ -51,6 +55,8 @@ def describe_exception(exc: BaseException) -> str:
             # Scrapy cancels a body that grows past DOWNLOAD_MAXSIZE without a message.
             return "too large: the body grew past the DOWNLOAD_MAXSIZE limit; download stopped"
         return f"download cancelled ({msg[:200]})"
+    if isinstance(exc, ResponseCutError):
+        return f"truncated response: {msg}"
     if isinstance(exc, ResponseDataLossError) or "_DataLoss" in msg or "DataLoss" in type(exc).__name__:
         return "truncated response: the connection closed before the announced Content-Length arrived"
     if isinstance(exc, DownloadConnectionRefusedError | tx_error.ConnectionRefusedError):

@@ -24,6 +24,8 @@ class CaptureItem:
     method: str = "GET"
     protocol: str = "HTTP/1.1"
     result: PageResult | None = None  # None for a 304 (nothing new to clean)
+    # The Content-Length of a body stored as received (not decoded); the archive refuses it shorter.
+    declared_length: int | None = None
     # Journal records to write once this capture is committed (crawler.journal).
     journal: list[Record] = field(default_factory=list)
 

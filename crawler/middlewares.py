@@ -1,5 +1,5 @@
 """Downloader middlewares: URL safety, robots.txt that reports its troubles, conditional requests,
-retries with backoff and Retry-After, fetch times.
+retries with backoff and Retry-After, bodies cut short by the server, fetch times.
 
 Redirects (3xx and refresh) are not followed here: each answer is archived as it came and the
 spider follows what it leads on to (`crawler.discovery.leads_on`), from a fresh answer and from
@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -27,9 +27,10 @@ from twisted.internet import threads
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
+from archive.captures import content_coding_problem, cut_body_problem
 from crawler.analysis import PageJob
 from crawler.discovery import follow_links, header_links, is_redirect, robots_sitemaps, site_key
-from crawler.failures import ROBOTS_REFUSAL, describe_exception
+from crawler.failures import ROBOTS_REFUSAL, ResponseCutError, describe_exception
 from crawler.frontier import Target
 from crawler.items import CaptureItem, header_pairs
 from crawler.journal import Done, Record
@@ -334,17 +335,98 @@ class BackoffRetryMiddleware(RetryMiddleware):
         """Retry a connection failure or timeout after a delay."""
         new = super().process_exception(request, exception)
         if isinstance(new, Request):
-            new.meta["retry_not_before"] = time.monotonic() + self._delay(new.meta["retry_times"], None)
-            new.meta["retry_reasons"] = [
-                *request.meta.get("retry_reasons", []),
-                describe_exception(exception),
-            ]
-            self._count()
+            self._space_out(request, new, describe_exception(exception))
         return new
+
+    def retry_cut(self, request: Request, reason: str) -> Request | None:
+        """The request again, after a delay, for a response cut short; None once the retries are used up."""
+        if request.meta.get("dont_retry"):
+            return None
+        new = self._retry(request, reason)
+        if new is not None:
+            self._space_out(request, new, reason)
+        return new
+
+    def _space_out(self, request: Request, new: Request, reason: str) -> None:
+        new.meta["retry_not_before"] = time.monotonic() + self._delay(new.meta["retry_times"], None)
+        new.meta["retry_reasons"] = [*request.meta.get("retry_reasons", []), reason]
+        self._count()
 
     def _count(self) -> None:
         if self.state is not None:
             self.state.report.add(retried=1)
+
+
+# Statuses and methods whose response has no body, whatever its Content-Length says.
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class CutBodyMiddleware:
+    """Fails a fetch whose body the server cut short, before Scrapy decodes it.
+
+    Scrapy's decompression decodes what arrived of a gzip or deflate stream and says nothing, then
+    drops Content-Encoding while the compressed Content-Length stays: after it, a cut page looks
+    whole. So this runs first (its order is above HttpCompressionMiddleware's 590), checks the raw
+    body against Content-Length and its content coding to the end, and retries such a fetch
+    (RETRY_TIMES, with the crawl's backoff) or fails it: nothing of a cut body is archived.
+    A body that is whole as received and not content-coded leaves its length in
+    `request.meta["declared_length"]`, for the archive to check again as it stores it.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        self.retry: BackoffRetryMiddleware | None
+        try:
+            self.retry = BackoffRetryMiddleware.from_crawler(crawler)
+        except NotConfigured:  # RETRY_ENABLED is off: a cut fetch fails at once
+            self.retry = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CutBodyMiddleware:
+        """Scrapy factory."""
+        return cls(crawler)
+
+    def problem(self, request: Request, response: Response) -> str | None:
+        """Why the response's body is not whole as the server sent it, or None."""
+        if "dataloss" in response.flags:  # DOWNLOAD_FAIL_ON_DATALOSS turned off: Scrapy kept a short body
+            return "the connection closed before the announced Content-Length arrived"
+        declared = _content_length(response)
+        if declared is not None:
+            problem = cut_body_problem(response.body, declared)
+            if problem is not None:
+                return problem
+        # The client has undone any chunked transfer coding already: only the content coding is left.
+        headers = [(k, v) for k, v in header_pairs(response.headers) if k.lower() != "transfer-encoding"]
+        return content_coding_problem(headers, response.body, self.max_size or None)
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
+        """Pass a whole response on; retry or fail one cut short (a ResponseCutError naming why)."""
+        # A retried request carries the meta of the answer before; only this answer's length counts.
+        request.meta.pop("declared_length", None)
+        if request.method == "HEAD" or response.status in _NO_BODY_STATUSES or response.status < 200:
+            return response
+        problem = self.problem(request, response)
+        if problem is None:
+            declared = _content_length(response)
+            if declared is not None and not response.headers.getlist(b"Content-Encoding"):
+                request.meta["declared_length"] = declared
+            return response
+        if self.retry is not None:
+            again = self.retry.retry_cut(request, f"truncated response: {problem}")
+            if again is not None:
+                return again
+        raise ResponseCutError(problem)
+
+
+def _content_length(response: Response) -> int | None:
+    """The Content-Length the response declared (None when absent or not a number)."""
+    value = response.headers.get(b"Content-Length")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 class FetchTimeMiddleware:

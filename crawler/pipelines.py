@@ -121,6 +121,7 @@ class ArchivePipeline:
                 fetched_at=item.fetched_at,
                 method=item.method,
                 protocol=item.protocol,
+                declared_length=item.declared_length,
             )
         except DiskFull as exc:
             self._fatal(str(exc))

@@ -100,6 +100,9 @@ DOWNLOAD_TIMEOUT = 30
 # Cable pages are tens of KB; also enforced after decompression (gzip bombs).
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
+# A connection that closes before the announced Content-Length (or the last chunk) is a failed
+# fetch, never a short body to archive (crawler.middlewares.CutBodyMiddleware checks the rest).
+DOWNLOAD_FAIL_ON_DATALOSS = True
 URLLENGTH_LIMIT = 2083
 RETRY_ENABLED = True
 RETRY_TIMES = 3
@@ -126,6 +129,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.ConditionalRequestMiddleware": 450,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # Above HttpCompressionMiddleware (590): process_response runs from the highest order down,
+    # so the body is checked as it came, before decompression hides a cut gzip stream.
+    "crawler.middlewares.CutBodyMiddleware": 600,
     # Every answer, a redirect included, is archived as it came; the spider follows redirects
     # and refreshes (so a 304 re-crawl follows them from the stored copy too).
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,

@@ -102,6 +102,15 @@ def test_a_body_whose_gzip_coding_is_cut_is_refused() -> None:
     assert content_coding_problem([("Content-Encoding", "deflate")], deflated[:-40]) is not None
 
 
+def test_checking_a_content_coding_stops_at_the_size_limit() -> None:
+    bomb = gzip.compress(b"\0" * (8 << 20))
+    cut = bomb[: len(bomb) // 2]
+    assert content_coding_problem([("Content-Encoding", "gzip")], cut, max_size=64 << 20) is not None
+    # Past the limit the size check refuses the body: decoding stops before it reaches the cut.
+    assert content_coding_problem([("Content-Encoding", "gzip")], cut, max_size=1 << 20) is None
+    assert content_coding_problem([("Content-Encoding", "gzip")], bomb) is None
+
+
 def test_add_capture_refuses_a_body_shorter_than_declared(tmp_path: Path) -> None:
     url, body, _text = cablegate_pages()[0]
     arch = Archive.create(tmp_path / "a")

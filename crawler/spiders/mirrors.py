@@ -240,6 +240,7 @@ class MirrorsSpider(scrapy.Spider):
             protocol=response.protocol or "HTTP/1.1",
             result=result,
             journal=journal,
+            declared_length=response.meta.get("declared_length"),
         )
 
     def _check_redirects(self, target: Target, links: list[Link]) -> list[Link]:
