@@ -22,7 +22,19 @@ def captures_from_warc(path: str, name: str, problems: list[str] | None = None) 
     out: list[Capture] = []
     try:
         for rec in scan_warc(path, check_digests=False):
-            if rec["type"] not in ("response", "revisit") or not rec["record_id"]:
+            if not rec["type"]:
+                # A damaged stretch: whatever captures it held cannot be indexed; say so.
+                if problems is not None:
+                    for prob in rec["problems"]:
+                        problems.append(f"{path}: damaged data at offset {rec['offset']}: {prob}")
+                continue
+            if rec["type"] not in ("response", "revisit"):
+                continue
+            if not rec["record_id"]:
+                if problems is not None:
+                    problems.append(
+                        f"{path}: {rec['type']} record at offset {rec['offset']} has no WARC-Record-ID: not indexed"
+                    )
                 continue
             headers = rec["headers"]
             profile = rec["profile"] or ""

@@ -354,8 +354,10 @@ def _verify(
                 report.bump("warc records")
                 records[(name, rec["offset"])] = rec
                 end = rec["offset"] + rec["length"]
+                # A damaged stretch (scan_warc's entry of type "") is no record: it has no id to name.
+                what = f"record {rec['record_id']}" if rec["type"] else "damaged data"
                 for prob in rec["problems"]:
-                    report.add(path, f"record {rec['record_id']} at offset {rec['offset']}: {prob}")
+                    report.add(path, f"{what} at offset {rec['offset']}: {prob}")
         except Exception as exc:
             report.add(
                 path,

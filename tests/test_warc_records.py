@@ -13,6 +13,7 @@ import pytest
 from archive import Archive, ArchiveError, source_key
 from archive.captures import BadRecord, WarcRecord, content_coding_problem, read_warc, read_warc_bytes
 from archive.layout import source_json
+from archive.reindex import captures_from_warc
 from cleaners import clean_page
 
 from archive_support import cablegate_pages, html_headers, warc_files
@@ -79,7 +80,7 @@ def test_a_whole_file_gzipped_at_once_loses_only_its_bad_record() -> None:
     )
     found = list(read_warc_bytes(gzip.compress(recs[0] + bad + recs[2]), "x.warc.gz"))
     assert [type(r).__name__ for r in found] == ["WarcRecord", "BadRecord", "WarcRecord"]
-    assert "WARC-Block-Digest" in found[1].reason
+    assert isinstance(found[1], BadRecord) and "WARC-Block-Digest" in found[1].reason
 
 
 def test_a_record_with_bytes_past_its_content_length_is_bad() -> None:
@@ -235,3 +236,42 @@ def test_no_earlier_list_when_captures_arrive_in_order(tmp_path: Path) -> None:
     prov = json.loads(arch.cable(REF).read(source_json(source_key(URL))))
     assert "earlier" not in prov
     arch.close()
+
+
+# ----------------------------------------------------------------------------- damaged stretches
+
+
+def _damaged_between(tmp_path: Path) -> tuple[Path, int]:
+    """A WARC file: a record, a stretch that is no gzip member, another record; and where the stretch starts."""
+    first = gzip.compress(_record("http://example.org/a", b"<p>a</p>"))
+    path = tmp_path / "x.warc.gz"
+    path.write_bytes(
+        first
+        + b"this is no gzip member\r\n" * 4
+        + gzip.compress(_record("http://example.org/b", b"<p>b</p>"))
+    )
+    return path, len(first)
+
+
+def test_reindex_names_a_damaged_stretch_and_indexes_the_rest(tmp_path: Path) -> None:
+    path, at = _damaged_between(tmp_path)
+    problems: list[str] = []
+    caps = captures_from_warc(str(path), path.name, problems)
+    assert [c.url for c in caps] == ["http://example.org/a", "http://example.org/b"]
+    assert len(problems) == 1 and f"{path}: damaged data at offset {at}: " in problems[0], problems
+
+
+def test_verify_names_damaged_data_by_offset_not_a_record(tmp_path: Path) -> None:
+    arch = Archive.create(tmp_path / "a")
+    with arch.writer(kind="crawl") as w:
+        w.add_capture("http://example.org/a", 200, html_headers(), b"<p>a cable page</p>" * 50)
+    (name,) = map(Path, warc_files(tmp_path / "a"))
+    (member,) = [m for m in gzip_members(name) if m.rec_type == "response"]
+    start = member.start
+    data = bytearray(name.read_bytes())
+    data[(start + member.end) // 2] ^= 0xFF  # inside the compressed data
+    name.write_bytes(bytes(data))
+    messages = [p.message for p in arch.verify().problems]
+    arch.close()
+    assert any(m.startswith(f"damaged data at offset {start}: ") for m in messages), messages
+    assert not any("record None" in m for m in messages), messages
