@@ -265,6 +265,8 @@ class Coordinator:
                 fetched_at=fetched_at,
                 method=str(meta.get("method", "GET")),
                 protocol=str(meta.get("protocol", "HTTP/1.1")),
+                # The worker's Content-Length for a body kept as received: a cut one is refused.
+                declared_length=None if meta.get("declared_length") is None else int(meta["declared_length"]),
             )
         except (ArchiveError, OSError, ValueError) as exc:
             self._fail(final, f"not archived: {exc}")

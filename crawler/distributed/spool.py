@@ -120,6 +120,7 @@ class SpoolWriter:
             "protocol": item.protocol,
             "fetched_at": item.fetched_at,
             "result": item.result.to_json() if item.result is not None else None,
+            "declared_length": item.declared_length,
         }
         if lease is not None:
             self.batch.leases.append(lease)
