@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -115,6 +116,9 @@ def run_crawl(
         log_dir.mkdir(parents=True, exist_ok=True)
         settings.set("LOG_FILE", str(log_dir / "scrapy.log"), priority="cmdline")
         settings.set("LOG_FILE_APPEND", True, priority="cmdline")
+        # That file sits on the archive's disk: when it fills, logging must not print a traceback
+        # for every line (the crawl names the full disk in its own message).
+        logging.raiseExceptions = False
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(MirrorsSpider)
     process.crawl(

@@ -60,6 +60,14 @@ CABLEARCHIVE_ALLOW_PRIVATE = False
 # loses at most that much work, which --resume fetches again.
 CABLEARCHIVE_COMMIT_PAGES = 200
 CABLEARCHIVE_COMMIT_SECONDS = 30.0
+# Distributed crawl (cablearchive crawl --redis / cablearchive worker): seconds a worker holds a
+# URL before it goes back to the queue (renewed while the worker lives); a worker closes its
+# spool WARC file every this many pages or seconds; each claim of a site keeps it for its
+# delay plus this margin (besides the delay kept after each answer).
+CABLEARCHIVE_LEASE_SECONDS = 60.0
+CABLEARCHIVE_SPOOL_PAGES = 100
+CABLEARCHIVE_SPOOL_SECONDS = 2.0
+CABLEARCHIVE_CLAIM_MARGIN = 0.0
 # Worker processes that clean pages and find their links; -1 picks one per spare core, 0 cleans inline.
 CABLEARCHIVE_CLEAN_WORKERS = -1
 # Seconds to wait for another writer to release the archive; 0 refuses at once.

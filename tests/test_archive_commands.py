@@ -69,7 +69,7 @@ def test_import_warc_archives_the_cleaners_texts_and_reimport_adds_nothing(tmp_p
     foreign_warc(src, pages, corrupt_after=1)
     assert main(["import-warc", src, "--archive", archive_dir]) == 1  # the bad record is reported
     err = capsys.readouterr().err
-    assert "crawl.warc.gz: unreadable record at offset" in err and "5 captures imported" in err
+    assert "crawl.warc.gz: bad record at offset" in err and "5 captures imported" in err
     arch = Archive.open(archive_dir)
     for url, body in pages:
         for c in clean_page(body, url=url).cables:

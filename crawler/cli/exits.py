@@ -62,6 +62,9 @@ INPUT_FAILED = Problem(
     "input-failed", "some input failed (each one reported), the rest was done", Exit.FAILED
 )
 CANNOT_WRITE = Problem("cannot-write", "an output file or folder cannot be written", Exit.FAILED)
+NO_CLUSTER = Problem(
+    "no-cluster", "the distributed crawl's Redis cannot be reached, or runs no crawl", Exit.FAILED
+)
 INTERRUPTED = Problem("interrupted", "interrupted (a crawl continues with --resume)", Exit.INTERRUPTED)
 
 PROBLEMS = (
@@ -75,6 +78,7 @@ PROBLEMS = (
     ARCHIVE_ERROR,
     INPUT_FAILED,
     CANNOT_WRITE,
+    NO_CLUSTER,
     INTERRUPTED,
 )
 

@@ -12,12 +12,25 @@ from typing import NoReturn
 from archive.errors import ArchiveError
 from archive.index import archive_error
 from archive.layout import Layout, tool_version
-from crawler.cli import clean, crawl, demo, diff, maintain, read, reclean, refs, serve, terminal, transfer
+from crawler.cli import (
+    clean,
+    crawl,
+    demo,
+    diff,
+    maintain,
+    read,
+    reclean,
+    refs,
+    serve,
+    terminal,
+    transfer,
+    worker,
+)
 from crawler.cli.common import default_archive_dir, say
 from crawler.cli.exits import ARCHIVE_ERROR, INTERRUPTED, MEANING, CommandError, Exit, summary
 
 # Each module registers its subcommands; this is the order `cablearchive --help` lists them in.
-COMMANDS = (crawl, demo, clean, reclean, diff, read, refs, maintain, transfer, serve)
+COMMANDS = (crawl, worker, demo, clean, reclean, diff, read, refs, maintain, transfer, serve)
 
 
 class _Parser(argparse.ArgumentParser):
