@@ -357,7 +357,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
             self.state.report.add(retried=1)
 
 
-# Statuses and methods whose response has no body, whatever its Content-Length says.
+# Statuses whose response has no body, whatever its Content-Length says (a HEAD answer has none either).
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
@@ -386,7 +386,7 @@ class CutBodyMiddleware:
         """Scrapy factory."""
         return cls(crawler)
 
-    def problem(self, request: Request, response: Response) -> str | None:
+    def problem(self, response: Response) -> str | None:
         """Why the response's body is not whole as the server sent it, or None."""
         if "dataloss" in response.flags:  # DOWNLOAD_FAIL_ON_DATALOSS turned off: Scrapy kept a short body
             return "the connection closed before the announced Content-Length arrived"
@@ -407,7 +407,7 @@ class CutBodyMiddleware:
         request.meta.pop("declared_length", None)
         if request.method == "HEAD" or response.status in _NO_BODY_STATUSES or response.status < 200:
             return response
-        problem = self.problem(request, response)
+        problem = self.problem(response)
         if problem is None:
             declared = _content_length(response)
             if declared is not None and not response.headers.getlist(b"Content-Encoding"):
