@@ -270,8 +270,13 @@ class _MovedRobots(BaseHTTPRequestHandler):
         elif self.path == "/config/robots.txt":
             self._send(200, b"User-agent: *\nDisallow: /secret/\n", {"Content-Type": "text/plain"})
         elif self.path == "/":
-            body = b'<html><body><a href="/secret/x.html">x</a> <a href="/open.html">o</a></body></html>'
+            body = (
+                b'<html><body><a href="/secret/x.html">x</a> <a href="/open.html">o</a>'
+                b' <a href="/out">elsewhere</a></body></html>'
+            )
             self._send(200, body, {"Content-Type": "text/html"})
+        elif self.path == "/out":  # a link that leaves the site through a redirect: noted, not followed
+            self._send(302, b"", {"Location": "http://elsewhere.invalid/page.html"})
         else:
             self._send(200, b"<html><body>page</body></html>", {"Content-Type": "text/html"})
 
@@ -286,7 +291,7 @@ class _MovedRobots(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_moved_robots_txt_is_followed_and_obeyed(tmp_path: Path) -> None:
+def test_a_moved_robots_txt_is_followed_and_obeyed_and_an_offsite_redirect_noted(tmp_path: Path) -> None:
     handler = type("H", (_MovedRobots,), {"hits": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -307,6 +312,7 @@ def test_a_moved_robots_txt_is_followed_and_obeyed(tmp_path: Path) -> None:
     finally:
         server.shutdown()
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{base}/out: HTTP 302 Found to http://elsewhere.invalid/page.html: not followed" in proc.stdout
     assert "/config/robots.txt" in handler.hits and "/open.html" in handler.hits
     assert "/secret/x.html" not in handler.hits, handler.hits
     with Archive.open(tmp_path / "a") as arch:
