@@ -553,11 +553,15 @@ def _inflate(data: Buffer, pos: int) -> tuple[bytes, int, str | None]:
     out = []
     at = pos
     size = len(data)
+    # Small pieces first, growing: most members are a few KiB, and what zlib reads past a
+    # member's end is copied again as its unused data.
+    step = 1 << 14
     try:
         while at < size and not d.eof:
-            piece = data[at : at + _CHUNK]
+            piece = data[at : at + step]
             out.append(d.decompress(piece))
             at += len(piece)
+            step = min(step * 4, _CHUNK)
     except zlib.error as exc:
         return b"", pos, f"gzip member damaged ({exc})"
     if not d.eof:
@@ -639,15 +643,20 @@ def _decoded_body(http_headers: Any, payload: bytes) -> tuple[bytes | None, str 
             if d.eof:
                 return out, None
             return None, f"{ce} content coding cut short (the body was cut in transit)"
-        return None, f"{ce} content coding damaged"
+        if data.startswith(b"\x1f\x8b"):
+            return None, f"{ce} content coding damaged"
+        # Not compressed at all: some tools store the decoded body under the received headers
+        # (warcio reads such a body as it is, and so do we).
+        return data, None
     if ce in ("br", "brotli"):
         from warcio.bufferedreaders import DecompressingBufferedReader
 
         try:
             return DecompressingBufferedReader(io.BytesIO(data), decomp_type="br").read(), None
-        except Exception as exc:  # brotli's own error types
-            return None, f"br content coding damaged ({type(exc).__name__})"
-    return None, f"unknown content coding {ce[:40]!r}"
+        except Exception:  # brotli's own error types: read as it is, as warcio does
+            return data, None
+    # An unknown coding: the body as stored, as warcio gives it.
+    return data, None
 
 
 def _parse_records(plain: bytes, path: str, offset: int, length: int) -> Iterator[WarcRecord | BadRecord]:

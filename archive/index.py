@@ -19,8 +19,9 @@ from archive.captures import Capture
 from archive.errors import ArchiveError, DamagedIndex, DiskFull, QueryError
 from archive.layout import CABLE_JSON, CABLE_TEXT, Layout, source_text
 
-# 2: the header fields (canonical ID, post, year, classification level), tags and citations.
-SCHEMA_VERSION = 2
+# 2: the header fields (canonical ID, post, year, classification level), tags and citations;
+# 3: tags carry their cable's date (a tag's cables in date order from its index); tag_counts.
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -65,15 +66,17 @@ CREATE TABLE IF NOT EXISTS cables(
 CREATE UNIQUE INDEX IF NOT EXISTS cables_fts ON cables(fts_rowid);
 CREATE INDEX IF NOT EXISTS cables_date ON cables(date, ref);
 CREATE INDEX IF NOT EXISTS cables_origin ON cables(origin COLLATE NOCASE, date);
+CREATE INDEX IF NOT EXISTS cables_origin_post ON cables(origin COLLATE NOCASE, post);
 CREATE INDEX IF NOT EXISTS cables_post ON cables(post, date);
 CREATE INDEX IF NOT EXISTS cables_level ON cables(level, date);
-CREATE INDEX IF NOT EXISTS cables_class ON cables(classification COLLATE NOCASE, date);
+CREATE INDEX IF NOT EXISTS cables_class ON cables(classification, date);
 CREATE INDEX IF NOT EXISTS cables_year ON cables(year, date);
 CREATE INDEX IF NOT EXISTS cables_canonical ON cables(canonical_id);
 CREATE TABLE IF NOT EXISTS tags(
-  ref TEXT NOT NULL, seq INTEGER NOT NULL, tag TEXT NOT NULL,
+  ref TEXT NOT NULL, seq INTEGER NOT NULL, tag TEXT NOT NULL, date TEXT,
   PRIMARY KEY(ref, seq)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag COLLATE NOCASE, ref);
+CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag COLLATE NOCASE, date, ref);
+CREATE TABLE IF NOT EXISTS tag_counts(tag TEXT PRIMARY KEY COLLATE NOCASE, n INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS citations(
   ref TEXT NOT NULL, seq INTEGER NOT NULL, cited TEXT, label TEXT, text TEXT, kind TEXT,
   PRIMARY KEY(ref, seq)) WITHOUT ROWID;
@@ -119,7 +122,9 @@ def connect_read_only(path: str) -> sqlite3.Connection:
     have = conn.execute("PRAGMA user_version").fetchone()[0]
     if have != SCHEMA_VERSION:
         conn.close()
-        raise sqlite3.DatabaseError(f"index schema {have}, expected {SCHEMA_VERSION}")
+        raise sqlite3.DatabaseError(
+            f"index schema {have}, this version of cablearchive uses {SCHEMA_VERSION}"
+        )
     conn.execute("PRAGMA temp_store=MEMORY")
     return conn
 
@@ -316,6 +321,17 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def _unique(tags: list[str]) -> list[str]:
+    """Tags without repeats (any case): a cable has a tag once, whatever the teletype did."""
+    seen: set[str] = set()
+    out = []
+    for t in tags:
+        if t.casefold() not in seen:
+            seen.add(t.casefold())
+            out.append(t)
+    return out
+
+
 def _strings(value: Any) -> list[str]:
     """The non-empty strings of a metadata list."""
     if not isinstance(value, list):
@@ -357,6 +373,31 @@ def citation_row(ref: Any) -> tuple[str | None, str | None, str | None, str]:
     return (cited.upper() if cited else None), _text(ref.get("label")), _text(ref.get("text")), kind
 
 
+def _count_tags(conn: sqlite3.Connection, tags: list[str], step: int) -> None:
+    """Keep tag_counts (the cables of each tag: the tags facet of the whole archive, read at once)."""
+    conn.executemany(
+        "INSERT INTO tag_counts(tag, n) VALUES (?, ?) ON CONFLICT(tag) DO UPDATE SET n = n + excluded.n",
+        [(t, step) for t in tags],
+    )
+    if step < 0:
+        conn.executemany("DELETE FROM tag_counts WHERE tag = ? AND n <= 0", [(t,) for t in tags])
+
+
+def _write_tags(conn: sqlite3.Connection, ref: str, tags: list[str] | None, date: str | None) -> None:
+    """Replace a cable's tags (None: remove them)."""
+    old = conn.execute("SELECT tag, date FROM tags WHERE ref=? ORDER BY seq", (ref,)).fetchall()
+    if tags is not None and [t for t, _d in old] == tags and all(d == date for _t, d in old):
+        return  # most commits leave a cable's tags as they were
+    conn.execute("DELETE FROM tags WHERE ref=?", (ref,))
+    _count_tags(conn, [t for t, _d in old], -1)
+    if tags:
+        conn.executemany(
+            "INSERT INTO tags(ref, seq, tag, date) VALUES (?,?,?,?)",
+            [(ref, i, t, date) for i, t in enumerate(tags)],
+        )
+        _count_tags(conn, tags, 1)
+
+
 def write_cable(
     conn: sqlite3.Connection,
     ref: str,
@@ -395,7 +436,7 @@ def write_cable(
         (cable_json.get("preferred") or {}).get("source"),
         fts_rowid,
         canonical,
-        post_of(canonical),
+        post_of(canonical) or (post_key(_text(cable_json.get("origin")) or "") or None),
         year_of(date),
         level_of(classification),
     )
@@ -411,11 +452,7 @@ def write_cable(
             "preferred, fts_rowid, canonical_id, post, year, level, ref) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (*values, ref),
         )
-    conn.execute("DELETE FROM tags WHERE ref=?", (ref,))
-    conn.executemany(
-        "INSERT INTO tags(ref, seq, tag) VALUES (?,?,?)",
-        [(ref, i, t) for i, t in enumerate(_strings(cable_json.get("tags")))],
-    )
+    _write_tags(conn, ref, _unique(_strings(cable_json.get("tags"))), date)
     conn.execute("DELETE FROM citations WHERE ref=?", (ref,))
     conn.executemany(
         "INSERT INTO citations(ref, seq, cited, label, text, kind) VALUES (?,?,?,?,?,?)",
@@ -579,18 +616,31 @@ def post_key(name: str) -> str:
     return re.sub(r"[^0-9A-Z]+", "", name.upper())
 
 
-def _like(text: str) -> str:
-    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+def subject_match(text: str) -> str:
+    """The FTS5 expression for subjects holding these words in this order, the last one maybe
+    the start of a word (words only: the text is the user's, not FTS5 syntax)."""
+    return 'subject : "' + " ".join(re.findall(r"\w+", text)) + '" *'
 
 
-def _where(f: Filters) -> tuple[list[str], list[Any]]:
-    """SQL conditions on the cables table `c` for the filters, with their arguments."""
+def _posts(conn: sqlite3.Connection, origins: tuple[str, ...]) -> list[str]:
+    """The posts these origins name: each as a post (`KABUL`), and the posts of the cables of that
+    name (`Embassy Kabul`). One column to filter on, so that its index also gives the order."""
+    posts = {post_key(o) for o in origins}
+    for o in origins:
+        sql = "SELECT DISTINCT post FROM cables WHERE origin = ? COLLATE NOCASE AND post IS NOT NULL"
+        posts.update(p for (p,) in conn.execute(sql, (o,)))
+    return sorted(p for p in posts if p)
+
+
+def _where(conn: sqlite3.Connection, f: Filters, skip_tag: bool = False) -> tuple[list[str], list[Any]]:
+    """SQL conditions on the cables table `c` for the filters, with their arguments (without the
+    first tag's when the caller joins it itself)."""
     conds: list[str] = []
     args: list[Any] = []
     if f.origins:
-        conds.append("(" + " OR ".join("c.origin = ? COLLATE NOCASE OR c.post = ?" for _ in f.origins) + ")")
-        for o in f.origins:
-            args += [o, post_key(o)]
+        posts = _posts(conn, f.origins) or [""]
+        conds.append(f"c.post IN ({','.join('?' * len(posts))})")
+        args += posts
     if f.classifications:
         parts = []
         for value in f.classifications:
@@ -601,8 +651,10 @@ def _where(f: Filters) -> tuple[list[str], list[Any]]:
                 parts.append("c.level = ?")
                 args.append(level_of(value) or "")
         conds.append("(" + " OR ".join(parts) + ")")
-    for tag in f.tags:
-        conds.append("EXISTS (SELECT 1 FROM tags t WHERE t.tag = ? COLLATE NOCASE AND t.ref = c.ref)")
+    # IN (a subquery) rather than EXISTS: SQLite reads the few cables of a tag from its index
+    # once, instead of probing the tags of every cable in the order of the sort.
+    for tag in f.tags[1:] if skip_tag else f.tags:
+        conds.append("c.ref IN (SELECT t.ref FROM tags t WHERE t.tag = ? COLLATE NOCASE)")
         args.append(tag)
     if f.years:
         conds.append(f"c.year IN ({','.join('?' * len(f.years))})")
@@ -615,10 +667,12 @@ def _where(f: Filters) -> tuple[list[str], list[Any]]:
         conds.append("c.date <= ?")
         args.append(f.date_to + "~")
     if f.subject:
-        conds.append("c.subject LIKE ? ESCAPE '\\'")
-        args.append(_like(f.subject))
+        # The words of the subject, in this order, from the full-text index: a scan of every
+        # subject would take longer than the rest of the query.
+        conds.append("c.fts_rowid IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
+        args.append(subject_match(f.subject))
     for cited in f.cites:
-        conds.append("EXISTS (SELECT 1 FROM citations r WHERE r.cited = ? AND r.ref = c.ref)")
+        conds.append("c.ref IN (SELECT r.ref FROM citations r WHERE r.cited = ?)")
         args.append(cited.upper())
     return conds, args
 
@@ -660,16 +714,23 @@ def _run(conn: sqlite3.Connection, sql: str, args: list[Any], match: str | None)
         raise
 
 
-def _from(match: str | None, f: Filters, tags: bool = False) -> tuple[str, list[Any]]:
+def _from(
+    conn: sqlite3.Connection, match: str | None, f: Filters, tags: bool = False, by_tag: bool = False
+) -> tuple[str, list[Any]]:
     """FROM and WHERE of a list (match None) or a full-text search (match: an FTS5 expression);
-    with tags, a row per tag of each cable kept (as `t`)."""
-    conds, args = _where(f)
+    with tags, a row per tag of each cable kept (as `t`); with by_tag, the cables of the first
+    tag read from the tags index (as `t0`, in date order)."""
+    conds, args = _where(conn, f, skip_tag=by_tag)
     if match is not None:
         head = "FROM fts JOIN cables c ON c.fts_rowid = fts.rowid"
         conds.insert(0, "fts MATCH ?")
         args.insert(0, match)
     elif tags and not conds:
         return "FROM tags t", []
+    elif by_tag:
+        head = "FROM tags t0 JOIN cables c ON c.ref = t0.ref"
+        conds.insert(0, "t0.tag = ? COLLATE NOCASE")
+        args.insert(0, f.tags[0])
     else:
         head = "FROM cables c"
     if tags:
@@ -681,14 +742,32 @@ def cable_page(
     conn: sqlite3.Connection, f: Filters, sort: str, descending: bool, offset: int, limit: int
 ) -> list[tuple[Any, ...]]:
     """One page of the cables the filters keep, as rows of _ITEM_COLS."""
-    where, args = _from(None, f)
-    sql = f"SELECT {_ITEM_COLS} {where} ORDER BY {_order(sort, descending)} LIMIT ? OFFSET ?"
-    return conn.execute(sql, [*args, limit, offset]).fetchall()
+    return list(iter_cable_rows(conn, f, sort, descending, offset, limit))
+
+
+def iter_cable_rows(
+    conn: sqlite3.Connection,
+    f: Filters,
+    sort: str,
+    descending: bool,
+    offset: int = 0,
+    limit: int | None = None,
+) -> Iterator[tuple[Any, ...]]:
+    """The cables the filters keep, as rows of _ITEM_COLS, read as they come (limit None: all)."""
+    # The cables of a tag in date order come straight from the tags index (a tag may hold a third
+    # of the archive: sorting them for each page would take longer).
+    by_tag = bool(f.tags) and sort == "date"
+    where, args = _from(conn, None, f, by_tag=by_tag)
+    order = _order(sort, descending)
+    if by_tag:
+        order = order.replace("c.date", "t0.date").replace("c.ref", "t0.ref")
+    sql = f"SELECT {_ITEM_COLS} {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    yield from conn.execute(sql, [*args, -1 if limit is None else limit, offset])
 
 
 def cable_count(conn: sqlite3.Connection, f: Filters, match: str | None = None) -> int:
     """How many cables the filters (and the full-text expression, if given) keep."""
-    where, args = _from(match, f)
+    where, args = _from(conn, match, f)
     rows = _run(conn, f"SELECT count(*) {where}", args, match)
     return int(rows[0][0])
 
@@ -703,11 +782,14 @@ def search_page(
     limit: int,
 ) -> list[tuple[Any, ...]]:
     """One page of full-text matches (rows of _ITEM_COLS and the score, higher is better), best
-    first unless a sort is given; QueryError when FTS5 rejects the expression."""
-    where, args = _from(match, f)
+    first unless a sort is given (then no score); QueryError when FTS5 rejects the expression."""
+    where, args = _from(conn, match, f)
     # The subject weighs more than the body: a word in the subject says what the cable is about.
-    order = "score DESC, c.ref" if sort is None else _order(sort, descending)
-    sql = f"SELECT {_ITEM_COLS}, -bm25(fts, 4.0, 1.0) AS score {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    if sort is None:
+        score, order = "-bm25(fts, 4.0, 1.0)", "score DESC, c.ref"
+    else:
+        score, order = "NULL", _order(sort, descending)  # no score: it would be computed for every match
+    sql = f"SELECT {_ITEM_COLS}, {score} AS score {where} ORDER BY {order} LIMIT ? OFFSET ?"
     return _run(conn, sql, [*args, limit, offset], match)
 
 
@@ -717,11 +799,17 @@ def facet_counts(
     """(value, cables) of one facet (origin, classification, year, tags) among the cables kept,
     most frequent first (years in order)."""
     if facet == "tags":
-        where, args = _from(match, f, tags=True)
+        if match is None and not _where(conn, f)[0]:
+            sql = "SELECT tag, n FROM tag_counts ORDER BY n DESC, tag LIMIT ?"
+            return conn.execute(sql, (limit,)).fetchall()
+        where, args = _from(conn, match, f, tags=True)
         sql = f"SELECT t.tag, count(*) AS n {where} GROUP BY t.tag COLLATE NOCASE ORDER BY n DESC, t.tag LIMIT ?"
         return _run(conn, sql, [*args, limit], match)
-    where, args = _from(match, f)
-    column = {"origin": "c.origin", "classification": "c.classification", "year": "c.year"}[facet]
+    where, args = _from(conn, match, f)
+    # NOCASE for origins: the collation of their index, which the count then reads alone.
+    column = {"origin": "c.origin COLLATE NOCASE", "classification": "c.classification", "year": "c.year"}[
+        facet
+    ]
     nonnull = f"{column} IS NOT NULL"
     where = where + (" AND " if " WHERE " in where else " WHERE ") + nonnull
     order = f"{column}" if facet == "year" else f"n DESC, {column}"
@@ -771,6 +859,22 @@ def citing(conn: sqlite3.Connection, ids: list[str]) -> list[tuple[Any, ...]]:
         f"WHERE r.cited IN ({','.join('?' * len(ids))}) ORDER BY c.date, c.ref, r.seq"
     )
     return conn.execute(sql, ids).fetchall()
+
+
+def references_naming(
+    conn: sqlite3.Connection, refs: list[str], cited: list[str]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """For each of these cables, its references that name one of the cited IDs: (label, text)."""
+    out: dict[str, list[tuple[Any, ...]]] = {r: [] for r in refs}
+    if not refs or not cited:
+        return out
+    sql = (
+        f"SELECT ref, label, text FROM citations WHERE ref IN ({','.join('?' * len(refs))}) "
+        f"AND cited IN ({','.join('?' * len(cited))}) ORDER BY ref, seq"
+    )
+    for ref, label, text in conn.execute(sql, [*refs, *cited]):
+        out[ref].append((label, text))
+    return out
 
 
 def data_version(conn: sqlite3.Connection) -> int:
@@ -828,7 +932,7 @@ def index_object(conn: sqlite3.Connection, ref: str, obj_dir: str, inv: dict[str
 def drop_cable(conn: sqlite3.Connection, ref: str) -> None:
     """Remove a cable's rows."""
     conn.execute("DELETE FROM cables WHERE ref=?", (ref,))
-    conn.execute("DELETE FROM tags WHERE ref=?", (ref,))
+    _write_tags(conn, ref, None, None)
     conn.execute("DELETE FROM citations WHERE ref=?", (ref,))
     conn.execute("DELETE FROM versions WHERE ref=?", (ref,))
     conn.execute("DELETE FROM sources WHERE ref=?", (ref,))

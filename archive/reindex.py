@@ -144,6 +144,11 @@ def check_index(layout: Layout) -> list[str]:
             ok = conn.execute("PRAGMA quick_check").fetchone()
             if ok != ("ok",):
                 return [f"{path} is damaged ({ok[0] if ok else 'no answer'})"]
+            schema = conn.execute("PRAGMA user_version").fetchone()[0]
+            if schema != index.SCHEMA_VERSION:
+                return [
+                    f"{path} has schema {schema}; this version of cablearchive reads {index.SCHEMA_VERSION}"
+                ]
             heads = index.heads(conn)
             marks_indexed = {c.record_id: c.cleaned for c in index.iter_captures(conn, False)}
         except sqlite3.Error as exc:

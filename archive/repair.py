@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from archive import ocfl
 from archive.capturelog import read_cdxj
 from archive.commit import Journal
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, LockBusy
 from archive.folder import ArchiveFolder
 from archive.fsutil import TMP_MARKER, atomic_write, fsync_dir
 from archive.layout import Layout
@@ -66,9 +66,16 @@ def repair_archive(
     fix = _Repairs(report)
     layout = folder.layout
     lock = folder.lock()
-    lock.acquire(
-        {"kind": "repair", "run": None}, wait=wait, notify=folder.notify, what=f"archive {folder.path}"
-    )
+    if dry_run:
+        # A dry run only reads: a reader's lock, nothing written.
+        if lock.acquire_shared() is False:
+            raise LockBusy(
+                f"archive {folder.path} is locked by {lock.describe_holder()}; try again when it is done"
+            )
+    else:
+        lock.acquire(
+            {"kind": "repair", "run": None}, wait=wait, notify=folder.notify, what=f"archive {folder.path}"
+        )
     try:
         folder.close()
         journal_damaged = _journal(folder, fix)

@@ -17,6 +17,7 @@ from archive.ids import is_reference
 from archive.progress import Progress
 from archive.query import plain
 from archive.query import search as query_search
+from archive.reindex import object_inventory
 from archive.runs import read_runs
 from archive.verify import VerifyReport, verify_archive
 from archive.writer import DEFAULT_WARC_SIZE, Writer
@@ -103,7 +104,12 @@ class Archive(ArchiveFolder):
         except ValueError as exc:
             raise ArchiveError(f"{obj_dir}/{ocfl.INVENTORY}: unreadable: {exc}") from exc
         if inv is None:
-            raise ArchiveError(f"{ref}: no such cable in {self.path}")
+            inv = object_inventory(obj_dir)  # a root inventory lost: its head version holds a copy
+            if inv is None:
+                raise ArchiveError(f"{ref}: no such cable in {self.path}")
+            self.notify(
+                f"{obj_dir}/{ocfl.INVENTORY} is missing; read from {inv['head']}: run `cablearchive repair`"
+            )
         return CableRecord(ref, obj_dir, inv)
 
     def has_cable(self, ref: str) -> bool:

@@ -40,6 +40,8 @@ _HTML_SNIFF = re.compile(
     rb"<(?:!doctype\s+html|html|head|body|p|div|pre|br|table|article|span|a\s|meta|title|h[1-6])\b",
     re.IGNORECASE,
 )
+# The same on decoded text (ASCII classes, as on bytes): no encoding back to bytes to sniff.
+_HTML_SNIFF_TEXT = re.compile(_HTML_SNIFF.pattern.decode("ascii"), re.IGNORECASE | re.ASCII)
 _SINGLE_BYTE = {"cp1252", "latin-1", "iso8859-1", "iso8859-15", "ascii"}
 # Control characters that never occur in text (tab, newlines, form feed and escape do).
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
@@ -54,6 +56,9 @@ class Decoded:
     encoding: str | None = None
     repairs: list[str] = field(default_factory=list)
     warnings: list[W] = field(default_factory=list)
+    # The text as UTF-8 bytes when the body already was exactly that (the parser is fed these
+    # instead of the text encoded again).
+    utf8: bytes | None = None
 
 
 def header_value(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None, name: str) -> str | None:
@@ -116,7 +121,7 @@ def decode(
     """Decode a page: BOM, then the HTTP charset, then `<meta>`, then UTF-8, then cp1252."""
     content_type = header_value(headers, "Content-Type")
     if isinstance(body, str):
-        kind = "html" if _HTML_SNIFF.search(body[:65536].encode("utf-8", "ignore")) else "text"
+        kind = "html" if _HTML_SNIFF_TEXT.search(body, 0, 65536) else "text"
         if not body or body.isspace():
             return Decoded("", "empty", warnings=[W(Warn.EMPTY, "empty body")])
         return Decoded(body, kind)
@@ -144,7 +149,7 @@ def decode(
     mime = (content_type or "").split(";")[0].strip().lower()
     repairs: list[str] = []
     warnings: list[W] = []
-    maybe_html = bool(_HTML_SNIFF.search(body[:65536]))
+    maybe_html = bool(_HTML_SNIFF.search(body, 0, 65536))
     bom_enc, bom = read_bom(body)
     candidates: list[tuple[str, str]] = []
     if bom_enc and bom:
@@ -172,12 +177,13 @@ def decode(
             repairs.append(
                 f"charset: {declared[1]} says {declared[0]} but the bytes are UTF-8; read as UTF-8"
             )
-            return _finish(as_utf8, mime, "utf-8", repairs, warnings)
+            return _finish(as_utf8, mime, "utf-8", repairs, warnings, body)
 
     for enc, why in candidates:
         text = _strict(body, enc)
         if text is not None:
-            return _finish(text, mime, codecs.lookup(enc).name if _known(enc) else enc, repairs, warnings)
+            name = codecs.lookup(enc).name if _known(enc) else enc
+            return _finish(text, mime, name, repairs, warnings, body if name == "utf-8" else None)
         repairs.append(f"charset: {why} says {enc} but the bytes do not decode as {enc}")
     for enc in ("utf-8", "cp1252"):
         text = _strict(body, enc)
@@ -186,18 +192,21 @@ def decode(
                 repairs.append(f"charset: read as {enc}")
             elif enc != "utf-8":
                 repairs.append(f"charset: none declared and not UTF-8; read as {enc}")
-            return _finish(text, mime, enc, repairs, warnings)
+            return _finish(text, mime, enc, repairs, warnings, body if enc == "utf-8" else None)
     # cp1252 leaves five bytes undefined; latin-1 maps every byte.
     repairs.append("charset: bytes undecodable as UTF-8 or cp1252; read as latin-1")
     return _finish(body.decode("latin-1"), mime, "latin-1", repairs, warnings)
 
 
-def _finish(text: str, mime: str, encoding: str, repairs: list[str], warnings: list[W]) -> Decoded:
+def _finish(
+    text: str, mime: str, encoding: str, repairs: list[str], warnings: list[W], utf8: bytes | None = None
+) -> Decoded:
     """Decide HTML or text from the decoded characters (UTF-16 hides tags from a byte sniff)."""
     if text.startswith("\ufeff"):
         text = text[1:]
+        utf8 = None
     # Markup decides, not the label: a cable served as text/html without a tag keeps its lines.
-    looks_html = bool(_HTML_SNIFF.search(text[:65536].encode("utf-8", "ignore")))
+    looks_html = bool(_HTML_SNIFF_TEXT.search(text, 0, 65536))
     kind = "html" if looks_html else "text"
     if mime and mime not in (
         "text/html",
@@ -213,7 +222,7 @@ def _finish(text: str, mime: str, encoding: str, repairs: list[str], warnings: l
                 detail=mime,
             )
         )
-    return Decoded(text, kind, encoding, repairs, warnings)
+    return Decoded(text, kind, encoding, repairs, warnings, utf8)
 
 
 def _known(enc: str) -> bool:

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lxml import etree
-from lxml import html as lxml_html
 
 from cleaners import dumps, finder
 from cleaners.decode import decode
@@ -26,8 +25,15 @@ Headers = Mapping[str, str] | Iterable[tuple[str, str]] | None
 # Called with the parsed page and its decoded text, before cleaning changes the tree.
 TreeHook = Callable[[etree._Element, str], None]
 
-_PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+# lxml's own HTML parser, without lxml.html's element classes: those are looked up in Python
+# for every element the cleaner touches, which costs more than the parse itself on a viewer page.
+# huge_tree: libxml2 keeps 256 levels of nesting by default and drops what lies deeper without
+# failing; with it, 2048 (deeper still is refused below: a cut page never gives a cable).
+_PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
+# What libxml2 logs when it cut a page at its depth limit ("Excessive depth in document: 2048").
+_TOO_DEEP = "Excessive depth"
 _TITLE = etree.XPath("//title")
+_STRING = etree.XPath("string()")
 _BODY = etree.XPath("//body")
 
 
@@ -110,21 +116,34 @@ def _clean_into(
 
     raw = decoded.text
     try:
-        doc = lxml_html.document_fromstring(raw.encode("utf-8", "surrogatepass"), parser=_PARSER)
+        data = decoded.utf8 if decoded.utf8 is not None else raw.encode("utf-8", "surrogatepass")
+        doc = etree.fromstring(data, parser=_PARSER)
     except etree.ParserError as exc:
         result.warnings.append(W(Warn.BAD_INPUT, f"HTML could not be parsed: {exc}"))
+        return
+    if doc is None:
+        result.warnings.append(W(Warn.BAD_INPUT, "HTML could not be parsed: Document is empty"))
+        return
+    deep = next((e.message for e in _PARSER.error_log if e.message.startswith(_TOO_DEEP)), None)
+    if deep:
+        # The parser dropped what lies below its depth limit: any cable read from the rest
+        # could be cut short, so none is.
+        limit = re.search(r"\d+", deep)
+        levels = f"{limit.group()} levels" if limit else "its limit"
+        result.warnings.append(
+            W(Warn.BAD_INPUT, f"page nested too deeply: the HTML parser stops at {levels}; not cleaned")
+        )
         return
     if on_tree is not None:
         on_tree(doc, raw)
     title_el = _TITLE(doc)
-    title = " ".join((title_el[0].text_content() or "").split()) if title_el else None
+    title = " ".join(str(_STRING(title_el[0])).split()) if title_el else None
     family = detect_family(raw, doc, url, rules)
     result.family = family.family
     table = _viewer_table(doc, common)
     if common["page_drop_tags"]:
         for el in list(doc.iter(*common["page_drop_tags"])):
-            if el.getparent() is not None:
-                el.drop_tree()
+            drop_tree(el)
     _drop(doc, common["page_drop"])
     _drop(doc, family.drop)
 
@@ -230,8 +249,23 @@ def _drop(doc: etree._Element, xpaths: list[etree.XPath]) -> None:
     """Remove the matched elements, keeping the text that follows them."""
     for xp in xpaths:
         for el in xp(doc):
-            if isinstance(el, etree._Element) and el.getparent() is not None:
-                el.drop_tree()
+            if isinstance(el, etree._Element):
+                drop_tree(el)
+
+
+def drop_tree(el: etree._Element) -> None:
+    """Remove `el` and what it holds from the tree, keeping the text that follows it (its tail)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail:
+        prev = el.getprevious()
+        if prev is None:
+            parent.text = (parent.text or "") + tail
+        else:
+            prev.tail = (prev.tail or "") + tail
+    parent.remove(el)
 
 
 def _select(doc: etree._Element, family: FamilyRules) -> list[etree._Element]:
@@ -256,7 +290,7 @@ def _viewer_table(doc: etree._Element, common: dict[str, Any]) -> dict[str, str]
     tables = common["table_xpath"](doc)
     for table in tables:
         for row in table.iter("tr"):
-            cells = [" ".join(c.text_content().split()) for c in row if c.tag in ("td", "th")]
+            cells = [" ".join(str(_STRING(c)).split()) for c in row if c.tag in ("td", "th")]
             if len(cells) >= 5 and is_viewer_id(cells[0]):
                 return {
                     "reference_id": cells[0],

@@ -5,6 +5,7 @@ The CABLEARCHIVE_* settings are the crawler's own.
 """
 
 import os
+from pathlib import Path
 
 
 def archive_dir(setting: str | None = None) -> str:
@@ -12,8 +13,38 @@ def archive_dir(setting: str | None = None) -> str:
     return setting or os.environ.get("CABLEARCHIVE_DIR") or "archive"
 
 
+def _source_folders() -> tuple[Path, list[Path]]:
+    """The folder holding this program's packages, and the folders of its source that are no archive."""
+    root = Path(__file__).resolve().parent.parent
+    folders = [root / name for name in ("archive", "cleaners", "crawler")]
+    if (root / "pyproject.toml").is_file():  # a source checkout: its own folders too
+        folders += [root / name for name in ("tests", "docs", "examples", "benchmarks", "scripts")]
+    return root, folders
+
+
+def source_tree_refusal(path: str) -> str | None:
+    """Why `path` cannot be an archive folder (it is part of this program's source), or None.
+
+    Run from a checkout, the default ./archive is the `archive` package itself: an archive
+    there would write into the source, and the package folder reads as "not an archive".
+    """
+    where = Path(path).expanduser().resolve()
+    root, folders = _source_folders()
+    hit = next((f for f in folders if where == f or f in where.parents), None)
+    if hit is None and where == root and (root / "pyproject.toml").is_file():
+        hit = root
+    if hit is None:
+        return None
+    return (
+        f"archive folder {path} is {hit}, a folder of cablearchive's own source, not an archive: "
+        "name one with --archive DIR, $CABLEARCHIVE_DIR or -s CABLEARCHIVE_ARCHIVE=DIR"
+    )
+
+
 BOT_NAME = "cablearchive"
 SPIDER_MODULES = ["crawler.spiders"]
+# `scrapy crawl mirrors` refuses a missing seeds file, a bad setting and the source tree as archive.
+COMMANDS_MODULE = "crawler.commands"
 NEWSPIDER_MODULE = "crawler.spiders"
 
 # --- the crawler's own settings -------------------------------------------------------------

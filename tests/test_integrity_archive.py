@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from archive import Archive
+from archive import Archive, ArchiveError
 
 from archive_support import cablegate_pages, html_headers, ocfl_validate
 from integrity_support import (
@@ -381,3 +381,95 @@ def test_run_records_tell_an_interrupted_run_from_a_finished_one(work: Path) -> 
         pass
     assert _status(work, w5.run_id) == "interrupted"
     arch.close()
+
+
+# ----------------------------------------------------------------------------- repair
+
+
+def _hard_link_roots(archive: Path) -> None:
+    """Make every root inventory and sidecar a hard link to its head version's, as older releases wrote them."""
+    for obj in (archive / "cables").iterdir():
+        if not obj.is_dir():
+            continue
+        head = json.loads((obj / "inventory.json").read_text(encoding="utf-8"))["head"]
+        for name in ("inventory.json", "inventory.json.sha512"):
+            (obj / name).unlink()
+            os.link(obj / head / name, obj / name)
+
+
+def test_repair_replaces_the_links_of_an_older_archive(work: Path) -> None:
+    _hard_link_roots(work)
+    assert _links(work / "cables")
+    verify = cablearchive("verify", "--archive", str(work))
+    assert verify.returncode == 1 and "E090" in verify.stdout and "cablearchive repair" in verify.stdout
+    before = tree_digest(work)
+    dry = cablearchive("repair", "--dry-run", "--archive", str(work))
+    assert dry.returncode == 0 and "hard link" in dry.stdout, dry.stdout + dry.stderr
+    assert tree_digest(work) == before and _links(work / "cables")
+    repair = cablearchive("repair", "--archive", str(work))
+    assert repair.returncode == 0, repair.stdout + repair.stderr
+    assert not _links(work / "cables")
+    assert cablearchive("verify", "--archive", str(work)).returncode == 0
+    assert ocfl_validate(work).returncode == 0
+
+
+def test_repair_sets_a_damaged_journal_aside_and_leaves_a_sound_archive(work: Path) -> None:
+    (work / "state" / "journal.json").write_text('{"run": "x", "objects": [', encoding="utf-8")
+    # A version prepared and never installed, as a commit cut short leaves it.
+    obj = work / "cables" / REF
+    shutil.copytree(obj / "v2", obj / "v3")
+    repair = cablearchive("repair", "--archive", str(work))
+    _no_traceback(repair)
+    assert repair.returncode == 0, repair.stdout + repair.stderr
+    assert not (work / "state" / "journal.json").exists()
+    assert list((work / "state").glob("journal.json.damaged-*"))
+    assert not (obj / "v3").exists() and (work / "state" / "lost+found" / "cables" / REF / "v3").is_dir()
+    assert cablearchive("verify", "--archive", str(work)).returncode == 0
+    assert Archive.open(work).cable(REF).head == 2
+
+
+# ----------------------------------------------------------------------------- 8. the index update fails: the journal stays
+
+
+def test_a_failed_index_update_keeps_its_journal_for_the_next_writer(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archive import DiskFull, index
+    from cleaners import clean_page
+
+    pages = cablegate_pages()
+    url, body, _ = pages[0]
+    changed = body.replace(b"the", b"THE", 5)
+    mirror = url.replace("cablegate.wikileaks.org", "full.example.org")
+    arch = Archive.open(work)
+    ref = clean_page(changed, url=mirror).cables[0].reference_id
+
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(index, "write_cable", full)
+    monkeypatch.setattr(index, "index_object", full)
+    w = arch.writer(kind="crawl")
+    w.record(w.add_capture(mirror, 200, html_headers(), changed), clean_page(changed, url=mirror))
+    with pytest.raises(DiskFull, match=r"index\.sqlite"):
+        w.commit()
+    journal = (work / "state" / "journal.json").read_text(encoding="utf-8")
+    assert '"phase": "install"' in journal and ref in journal
+    # The writer refuses to go on: a later commit would overwrite the journal naming that object.
+    url2, body2, _ = pages[1]
+    w.record(w.add_capture(url2 + "?again", 200, html_headers(), body2), clean_page(body2, url=url2))
+    with pytest.raises(ArchiveError, match="could not be settled"):
+        w.commit()
+    assert (work / "state" / "journal.json").read_text(encoding="utf-8") == journal
+    w.abort("disk full")
+    assert (work / "state" / "journal.json").read_text(encoding="utf-8") == journal
+    monkeypatch.undo()
+    arch.close()
+    # Space is back: the next writer settles the commit, the index holds the new version.
+    with Archive.open(work).writer(kind="crawl"):
+        pass
+    assert not (work / "state" / "journal.json").exists()
+    with Archive.open(work) as again:
+        assert {c.ref: c.head for c in again.list_cables()}[ref] == again.cable(ref).head
+    assert cablearchive("verify", "--archive", str(work)).returncode == 0
+    assert cablearchive("reindex", "--check", "--archive", str(work)).returncode == 0

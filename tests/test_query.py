@@ -4,6 +4,7 @@ search with snippets as spans, refused queries, and the citation graph in both d
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from archive import Archive, BadReference, index
 from archive import query as q
 from archive.query import Filters, QueryError
 
-from query_support import HOSTILE, build_query_archive
+from archive_support import html_headers, result
+from query_support import HOSTILE, MADE, build_query_archive
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +62,8 @@ def test_list_pages(arch: Archive) -> None:
     assert first.has_next and second.has_next and not last.has_next and last.total == 8
     with pytest.raises(QueryError):
         q.list_cables(arch, offset=-1)
+    with pytest.raises(QueryError, match="at most 1000"):
+        q.search(arch, "Karzai", limit=5000)
 
 
 @pytest.mark.parametrize(
@@ -89,6 +93,9 @@ def test_list_pages(arch: Archive) -> None:
         (Filters(date_to="2006-08-29"), ["7575LIBREVILLE1895", "00HARARE6677", "06MADRID76"]),
         (Filters(subject="election"), ["06BERLIN2546", "09KABUL123", "10STATE1001"]),
         (Filters(subject="100%"), []),
+        (Filters(subject="election calendar"), ["09KABUL123"]),
+        (Filters(subject="calendar election"), []),
+        (Filters(subject="elect"), ["06BERLIN2546", "09KABUL123", "10STATE1001"]),
         (Filters(cites=("09kabul99",)), ["09KABUL123", "10STATE1001"]),
         (Filters(origins=("KABUL",), tags=("KDEM",)), []),
     ],
@@ -211,6 +218,7 @@ def test_field_terms_and_filters_combine(arch: Archive) -> None:
         ("tag:", "has no value"),
         ("tag:PREL tag:", "has no value"),
         ("", "empty query"),
+        ("   ", "empty query"),
     ],
 )
 def test_a_query_that_cannot_run_is_refused_not_rewritten(arch: Archive, query: str, says: str) -> None:
@@ -301,3 +309,94 @@ def test_an_index_of_the_older_schema_is_rebuilt(tmp_path: Path) -> None:
 def test_not_after_a_phrase_runs(arch: Archive) -> None:
     assert refs_of(q.search(arch, '"opposition leader" NOT nonexistentword')) == ["00HARARE6677"]
     assert refs_of(q.search(arch, "tag:PREL Karzai NOT recount")) == ["09KABUL123"]
+
+
+def test_a_tags_cables_in_every_order(arch: Archive) -> None:
+    newest = refs_of(q.list_cables(arch, Filters(tags=("PREL",)), descending=True))
+    assert newest == [
+        "10STATE1001",
+        "09KABUL123",
+        "09BRASILIA177",
+        "07PARIS306",
+        "06MADRID76",
+        "00HARARE6677",
+    ]
+    assert refs_of(q.list_cables(arch, Filters(tags=("PREL",)), sort="id")) == sorted(newest)
+    page = q.list_cables(
+        arch, Filters(tags=("PREL",), origins=("KABUL",)), descending=True, offset=0, limit=1
+    )
+    assert refs_of(page) == ["09KABUL123"] and page.total == 1
+    second = q.list_cables(arch, Filters(tags=("PREL", "PGOV")), offset=1, limit=1)
+    assert refs_of(second) == ["09BRASILIA177"] and second.total == 3
+
+
+def test_the_tag_counts_follow_each_new_version(tmp_path: Path) -> None:
+    path = build_query_archive(tmp_path / "archive")
+    with Archive.open(path) as arch:
+        before = {c.value.upper(): c.count for c in q.facets(arch)["tags"]}
+        kabul = next(c for c in MADE if c.reference_id == "09KABUL123")
+        changed = replace(kabul, tags=["PGOV", "KDEM", "NEWTAG"], text=kabul.text + "3. (C) More.\n")
+        with arch.writer(kind="crawl") as w:
+            url = "https://mirror.example.org/cable/09KABUL123.html"
+            w.record(w.add_capture(url, 200, html_headers(), b"<pre>changed</pre>"), result(changed))
+        after = {c.value.upper(): c.count for c in q.facets(arch)["tags"]}
+        assert after["AF"] == before["AF"] - 1 and after["PREL"] == before["PREL"] - 1
+        assert (
+            after["KDEM"] == before["KDEM"] + 1 and after["NEWTAG"] == 1 and after["PGOV"] == before["PGOV"]
+        )
+        # The same counts as counting the tags of every cable.
+        counted: dict[str, int] = {}
+        for c in q.list_cables(arch, limit=100).items:
+            for t in c.tags:
+                counted[t.upper()] = counted.get(t.upper(), 0) + 1
+        assert after == counted
+        assert refs_of(q.list_cables(arch, Filters(tags=("NEWTAG",)))) == ["09KABUL123"]
+        assert refs_of(q.list_cables(arch, Filters(tags=("AF",)))) == ["10STATE1001"]
+
+
+def test_iter_cables_reads_the_whole_list_in_order(arch: Archive) -> None:
+    assert [c.ref for c in q.iter_cables(arch)] == ALL_BY_DATE
+    assert [c.ref for c in q.iter_cables(arch, sort="id", offset=2, limit=3)] == sorted(ALL_BY_DATE)[2:5]
+    assert [c.tags for c in q.iter_cables(arch, Filters(tags=("AF",)))] == [
+        ("PGOV", "AF", "prel"),
+        ("PREL", "AF", "KDEM"),
+    ]
+    assert q.count_cables(arch) == 8 and q.count_cables(arch, Filters(years=(2006,))) == 2
+
+
+def test_a_search_finding_too_many_to_rank_is_newest_first(arch: Archive, monkeypatch) -> None:
+    ranked = q.search(arch, "Karzai")
+    assert ranked.order == "rank" and refs_of(ranked) == ["09KABUL123", "10STATE1001"]
+    monkeypatch.setattr(q, "RANK_LIMIT", 1)
+    q.clear_cache()
+    page = q.search(arch, "Karzai")
+    assert page.order == "date" and page.descending and page.total == 2
+    assert refs_of(page) == ["10STATE1001", "09KABUL123"] and all(h.score is None for h in page.items)
+    assert [s.text for s in page.items[0].snippet if s.hit] == ["Karzai"]
+    by_id = q.search(arch, "Karzai", sort="id")
+    assert by_id.order == "id" and refs_of(by_id) == ["09KABUL123", "10STATE1001"]
+
+
+def test_counts_are_kept_for_each_archive_and_index_file(tmp_path: Path) -> None:
+    one = build_query_archive(tmp_path / "one")
+    with Archive.open(one) as arch:
+        assert q.list_cables(arch).total == 8
+    other = Archive.create(tmp_path / "other")
+    try:
+        assert q.list_cables(other).total == 0 and q.facets(other)["tags"] == []
+    finally:
+        other.close()
+    with Archive.open(one) as arch:
+        assert q.list_cables(arch).total == 8
+        arch.reindex()
+        assert q.list_cables(arch).total == 8 and q.count_cables(arch, Filters(tags=("AF",))) == 2
+
+
+def test_a_search_of_a_cited_cable_shows_the_reference_that_names_it(arch: Archive) -> None:
+    page = q.search(arch, "ref:09KABUL99")
+    assert [(h.cable.ref, q.plain(h.snippet)) for h in page.items] == [
+        ("09KABUL123", "REF A. **KABUL 99**"),
+        ("10STATE1001", "REF B. **KABUL 99**"),
+    ]
+    both = q.search(arch, "ref:09KABUL99 ref:75LIBREVILLE1895").items
+    assert [q.plain(h.snippet) for h in both] == ["REF A. **KABUL 99**; B. **75 LIBREVILLE 1895**"]

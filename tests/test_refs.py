@@ -216,6 +216,7 @@ def test_search_json_gives_spans(archive: str, capsys) -> None:
         ("colour:red", "unknown field"),
         ("tag:PREL OR Karzai", "cannot be joined with OR"),
         ("al-Qaida", "double quotes"),
+        ("", "empty query"),
     ],
 )
 def test_an_invalid_query_is_refused_with_exit_2(archive: str, capsys, query: str, says: str) -> None:

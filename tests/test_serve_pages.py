@@ -97,8 +97,11 @@ def test_cables_list_facets_sort_and_pages(site: Served) -> None:
     )
     origins = {f["value"]: f["count"] for f in data["facets"]["origin"]}
     assert origins["Embassy Citing"] == 1
-    only = api(site, "/cables?classification=SECRET")
-    assert [c["ref"] for c in only["cables"]] == [XSS_REF]
+    only = api(site, "/cables?classification=SECRET")  # a level: SECRET//NOFORN too
+    assert [c["ref"] for c in only["cables"]] == ["09LONDON2198", XSS_REF]
+    tagged = api(site, "/cables?tag=ZI&sort=-date")
+    assert [c["ref"] for c in tagged["cables"]] == [CITING_REF, "10HARARE93"]
+    assert tagged["facets"]["year"] == [{"value": "2010", "count": 2}]  # counts under the other filters
     newest_first = api(site, "/cables?sort=-date")["cables"]
     dates = [c["date"] for c in newest_first if c["date"]]
     assert dates == sorted(dates, reverse=True)
@@ -116,6 +119,14 @@ def test_search_highlights_the_words_found(site: Served) -> None:
     marks = doc.xpath("//ol[@id='hits']//mark/text()")
     assert marks and all(m.lower().startswith("harare") for m in marks)
     assert api(site, "/search?q=")["hits"] == []
+    # Field terms and filters of the header narrow the search.
+    assert [h["ref"] for h in api(site, "/search?q=reftel+tag:ZI")["hits"]] == [CITING_REF]
+    assert api(site, "/search?q=Harare&year=2009")["hits"] == []
+    assert [h["ref"] for h in api(site, "/search?q=Harare&classification=CONFIDENTIAL")["hits"]] == [
+        "10HARARE93"
+    ]
+    # A query that cannot run as written is refused, not rewritten.
+    assert api(site, "/search?q=%22unclosed", 400)["error"]
 
 
 def test_cable_page_text_references_versions_mirrors(site: Served) -> None:
@@ -137,7 +148,15 @@ def test_cable_page_text_references_versions_mirrors(site: Served) -> None:
 def test_references_link_archived_cables(site: Served) -> None:
     doc = page(site, f"/cable/{CITING_REF}")
     data = api(site, f"/cable/{CITING_REF}")
-    assert [(c["id"], c["archived"]) for c in data["cites"]] == [("10HARARE93", True), ("09NOWHERE1", False)]
+    assert [(c["id"], c["archived"]) for c in data["cites"]] == [
+        ("10HARARE93", "10HARARE93"),
+        ("09NOWHERE1", None),
+    ]
+    cited = api(site, "/cable/10HARARE93")["cited_by"]
+    assert [(c["ref"], c["label"]) for c in cited] == [(CITING_REF, "A")]
+    assert page(site, "/cable/10HARARE93").xpath("//section[@id='references']//a[@class='ref']/text()") == [
+        CITING_REF
+    ]
     refs = doc.xpath("//section[@id='references']")[0]
     assert refs.xpath(".//a[@class='ref']/@href") == ["/cable/10HARARE93"]
     assert refs.xpath(".//span[@class='missing']/text()") == ["09NOWHERE1"]

@@ -95,6 +95,8 @@ def test_a_body_whose_gzip_coding_is_cut_is_refused() -> None:
     assert content_coding_problem([("Content-Encoding", "gzip")], whole) is None
     problem = content_coding_problem([("Content-Encoding", "gzip")], whole[: len(whole) * 3 // 4])
     assert problem is not None and "cut" in problem
+    # A body stored decoded under its received Content-Encoding is read as it is.
+    assert content_coding_problem([("Content-Encoding", "gzip")], body) is None
     deflated = zlib.compress(body)
     assert content_coding_problem([("Content-Encoding", "deflate")], deflated) is None
     assert content_coding_problem([("Content-Encoding", "deflate")], deflated[:-40]) is not None

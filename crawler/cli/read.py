@@ -41,7 +41,11 @@ def register(subparsers: Subcommands) -> None:
     )
     add_archive_option(p)
     _add_filters(p)
-    p.add_argument("--subject", metavar="TEXT", help="the subject holds TEXT (any case)")
+    p.add_argument(
+        "--subject",
+        metavar="TEXT",
+        help="the subject holds these words in this order (any case; the last may be the start of a word)",
+    )
     p.add_argument(
         "--sort", choices=SORTS, default="date", help="order by the cable's date (default), id or origin"
     )
@@ -168,25 +172,14 @@ def run_list(args: argparse.Namespace) -> int:
     filters = _filters(args)
     out = sys.stdout
     n = 0
-    offset, left = args.offset, args.limit
-    chunk = 1000
-    total = 0
     try:
-        while left is None or left > 0:
-            size = chunk if left is None else min(chunk, left)
-            page = query.list_cables(arch, filters, args.sort, args.reverse, offset, size)
-            total = page.total
-            for c in page.items:
-                n += 1
-                if args.json:
-                    out.write(json.dumps(c.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
-                else:
-                    out.write(visible(_list_line(c), newlines=False) + "\n")
-            if not page.has_next or not page.items:
-                break
-            offset += len(page.items)
-            if left is not None:
-                left -= len(page.items)
+        total = query.count_cables(arch, filters)
+        for c in query.iter_cables(arch, filters, args.sort, args.reverse, args.offset, args.limit):
+            n += 1
+            if args.json:
+                out.write(json.dumps(c.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
+            else:
+                out.write(visible(_list_line(c), newlines=False) + "\n")
     except QueryError as exc:
         raise CommandError(BAD_ARGUMENT, str(exc)) from None
     shown = f"{plural(n, 'cable')}" + (f" of {total}" if n != total else "")
@@ -310,6 +303,10 @@ def run_search(args: argparse.Namespace) -> int:
     more = (
         f" ({page.total} in all; --offset {page.offset + len(page.items)} for more)" if page.has_next else ""
     )
+    if args.sort == "rank" and page.order != "rank":
+        more += (
+            f"; too many to rank (over {query.RANK_LIMIT}): newest first, add words or filters to rank them"
+        )
     say(args, f"{plural(len(page.items), 'hit')} for {args.query!r}{more}")
     return Exit.OK
 

@@ -16,15 +16,21 @@ from typing import Any
 from starlette.exceptions import HTTPException
 
 from archive import Archive, ArchiveError, index
+from archive import query as query_api
 from archive.consensus import similarity
 from archive.diff import Diff, diff_texts
+from archive.errors import QueryError
 from archive.render import diff_view
 from crawler.web import params
 
 PER_PAGE = 50
+# A search hit's snippet is cut from the cable's text, read from its object: fewer a page.
+HITS_PER_PAGE = 20
 NEWEST = 20
 FEED_ENTRIES = 50
-SORTS = ("ref", "date", "-date", "updated", "-updated")
+SORTS = ("id", "-id", "date", "-date", "origin", "-origin")
+FILTERS = ("origin", "classification", "year", "tag", "from", "to")
+FACET_VALUES = 30
 WRAPPING = ("hide", "show")
 DIFF_VIEWS = ("side", "inline")
 _TOKEN_RE = re.compile(r"\S+")
@@ -132,46 +138,68 @@ def _version_entry(
 # -- the list of cables --------------------------------------------------------------------
 
 
+def _filters(query: dict[str, Any]) -> query_api.Filters:
+    """The facet filters a URL sets: origin, classification, year, tag, from, to."""
+    year = params.year(query.get("year"))
+    values = {
+        name: params.text(query.get(name), name, 100)
+        for name in ("origin", "classification", "tag", "from", "to")
+    }
+    try:
+        return query_api.Filters(
+            origins=(values["origin"],) if values["origin"] else (),
+            classifications=(values["classification"],) if values["classification"] else (),
+            tags=(values["tag"],) if values["tag"] else (),
+            years=(year,) if year else (),
+            date_from=query_api.date_bound(values["from"], "from") if values["from"] else None,
+            date_to=query_api.date_bound(values["to"], "to") if values["to"] else None,
+        )
+    except QueryError as exc:
+        raise params.bad(str(exc)) from None
+
+
+def _filter_args(query: dict[str, Any]) -> dict[str, Any]:
+    """The filters of the URL as they are written there (for links and the JSON twin)."""
+    return {k: query[k] for k in FILTERS if query.get(k)}
+
+
+def _facets(arch: Archive, filters: query_api.Filters, q: str | None = None) -> dict[str, Any]:
+    """Each facet's values with their counts (the URL names the tags facet `tag`)."""
+    try:
+        counts = query_api.facets(arch, filters, q, limit=FACET_VALUES)
+    except QueryError as exc:
+        raise params.bad(str(exc)) from None
+    return {
+        ("tag" if name == "tags" else name): [{"value": c.value, "count": c.count} for c in values]
+        for name, values in counts.items()
+    }
+
+
 def cables(arch: Archive, query: dict[str, Any]) -> Page:
     """A page of the cables, filtered by facets and sorted."""
     sort = params.choice(query.get("sort"), SORTS, "sort")
     page = params.page(query.get("page"))
-    filters = {
-        "origin": params.text(query.get("origin"), "origin", 100),
-        "classification": params.text(query.get("classification"), "classification", 100),
-        "year": params.year(query.get("year")),
-        "tag": params.text(query.get("tag"), "tag", 100),
-    }
-    rows = [c.to_json() for c in arch.list_cables()]
-    facets: dict[str, Counter[str]] = {"origin": Counter(), "classification": Counter(), "year": Counter()}
-    kept = []
-    for r in rows:
-        year = (r.get("date") or "")[:4]
-        if filters["origin"] and r.get("origin") != filters["origin"]:
-            continue
-        if filters["classification"] and r.get("classification") != filters["classification"]:
-            continue
-        if filters["year"] and year != str(filters["year"]):
-            continue
-        kept.append(r)
-        facets["origin"][r.get("origin") or ""] += 1
-        facets["classification"][r.get("classification") or ""] += 1
-        facets["year"][year] += 1
-    key = sort.lstrip("-")
-    kept.sort(key=lambda r: (r.get(key) or "", r["ref"]), reverse=sort.startswith("-"))
-    total = len(kept)
-    start = (page - 1) * PER_PAGE
+    filters = _filters(query)
+    try:
+        found = query_api.list_cables(
+            arch,
+            filters,
+            sort=sort.lstrip("-"),
+            descending=sort.startswith("-"),
+            offset=(page - 1) * PER_PAGE,
+            limit=PER_PAGE,
+        )
+    except QueryError as exc:
+        raise params.bad(str(exc)) from None
     data = {
-        "filters": {k: v for k, v in filters.items() if v is not None},
+        "filters": _filter_args(query),
         "sort": sort,
         "page": page,
         "per_page": PER_PAGE,
-        "total": total,
-        "pages": max(1, -(-total // PER_PAGE)),
-        "cables": kept[start : start + PER_PAGE],
-        "facets": {
-            name: [{"value": v, "count": n} for v, n in c.most_common(30) if v] for name, c in facets.items()
-        },
+        "total": found.total,
+        "pages": max(1, -(-found.total // PER_PAGE)),
+        "cables": [c.to_json() for c in found.items],
+        "facets": _facets(arch, filters),
     }
     return Page("cables.html", data)
 
@@ -180,32 +208,31 @@ def cables(arch: Archive, query: dict[str, Any]) -> Page:
 
 
 def search(arch: Archive, query: dict[str, Any]) -> Page:
-    """Full-text search with highlighted snippets."""
+    """Full-text search (with field terms such as tag:PREL) and facet filters; highlighted snippets."""
     q = params.text(query.get("q"), "query")
-    hits: list[dict[str, Any]] = []
-    if q:
-        terms = index.search_terms(q)
-        for h in arch.search(q, limit=PER_PAGE):
-            hit = h.to_json()
-            hit["snippet_parts"] = highlight(h.snippet, terms)
-            hits.append(hit)
-    return Page("search.html", {"query": q, "hits": hits})
-
-
-def highlight(text: str, terms: list[str]) -> list[dict[str, Any]]:
-    """A snippet cut into parts, the words that match a search term marked (`hit`)."""
-    if not terms:
-        return [{"text": text, "hit": False}]
-    pattern = re.compile(r"\b(" + "|".join(re.escape(t) for t in terms) + r")\w*", re.IGNORECASE)
-    parts, pos = [], 0
-    for m in pattern.finditer(text):
-        if m.start() > pos:
-            parts.append({"text": text[pos : m.start()], "hit": False})
-        parts.append({"text": m.group(), "hit": True})
-        pos = m.end()
-    if pos < len(text):
-        parts.append({"text": text[pos:], "hit": False})
-    return parts
+    page = params.page(query.get("page"))
+    filters = _filters(query)
+    data: dict[str, Any] = {
+        "query": q,
+        "filters": _filter_args(query),
+        "page": page,
+        "per_page": HITS_PER_PAGE,
+    }
+    if not q and not data["filters"]:
+        return Page("search.html", {**data, "total": 0, "pages": 1, "hits": [], "facets": {}})
+    try:
+        found = query_api.search(
+            arch, q or "", filters, offset=(page - 1) * HITS_PER_PAGE, limit=HITS_PER_PAGE
+        )
+    except QueryError as exc:
+        raise params.bad(str(exc)) from None
+    data.update(
+        total=found.total,
+        pages=max(1, -(-found.total // HITS_PER_PAGE)),
+        hits=[h.to_json() for h in found.items],
+        facets=_facets(arch, filters, q),
+    )
+    return Page("search.html", data)
 
 
 # -- a cable -------------------------------------------------------------------------------
@@ -219,19 +246,10 @@ def cable(arch: Archive, ref: str, query: dict[str, Any]) -> Page:
     meta = state.metadata
     text = state.text
     paragraphs = [{"anchor": f"p{n}", "text": p} for n, p in enumerate(paragraphs_of(text), 1)]
-    cites = []
-    for r in meta.get("references") or []:
-        if not isinstance(r, dict):
-            r = {"text": str(r)}
-        cited = r.get("id")
-        cites.append(
-            {
-                "label": r.get("label"),
-                "text": r.get("text"),
-                "id": cited,
-                "archived": bool(cited) and arch.has_cable(str(cited)),
-            }
-        )
+    cites = [
+        {"label": c.label, "text": c.text, "kind": c.kind, "id": c.cited_id, "archived": c.archived_ref}
+        for c in query_api.cites(arch, ref)
+    ]
     preferred = (meta.get("preferred") or {}).get("source")
     entries = {s.get("key"): s for s in meta.get("sources") or [] if isinstance(s, dict)}
     base = Counter(_TOKEN_RE.findall(text))
@@ -295,7 +313,10 @@ def cable(arch: Archive, ref: str, query: dict[str, Any]) -> Page:
         "text": text,
         "paragraphs": paragraphs,
         "cites": cites,
-        "cited_by": _cited_by(arch, ref),
+        "cited_by": [
+            {"ref": c.cable.ref, "subject": c.cable.subject, "date": c.cable.date, "label": c.label}
+            for c in query_api.cited_by(arch, ref)
+        ],
         "versions": timeline,
         "mirrors": mirrors,
     }
@@ -310,14 +331,6 @@ def paragraphs_of(text: str) -> list[str]:
             out.append([])
         out[-1].append(line)
     return ["\n".join(p) for p in out]
-
-
-def _cited_by(arch: Archive, ref: str) -> list[dict[str, Any]]:
-    """The archived cables whose references name this one (empty until the index keeps citations)."""
-    finder = getattr(index, "cited_by", None)
-    if finder is None:
-        return []
-    return [{"ref": r, "subject": s} for r, s in finder(arch.conn, ref)]
 
 
 # -- diffs ---------------------------------------------------------------------------------
