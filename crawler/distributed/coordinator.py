@@ -259,7 +259,7 @@ class Coordinator:
                 for path in (Path(self.config.spool) / name, sidecar_path(Path(self.config.spool) / name)):
                     with contextlib.suppress(OSError):
                         path.unlink()
-        # Figures of files a kill made the next coordinator ingest again count twice: figures only.
+        # Kept with each commit: a resumed coordinator goes on from them.
         self.cluster.save_figures({k: v.to_json() for k, v in self.out.workers.items()})
         self._names, self._keys, self._pages = [], [], 0
         self._last_commit = time.monotonic()
