@@ -7,6 +7,7 @@ The format is specified in docs/archive-format.md. The library API::
     arch = Archive.create(path)            # new archive (refuses a non-empty non-archive folder)
     arch = Archive.open(path)              # existing; ArchiveError with a clear message otherwise
     arch = Archive.open_or_create(path)
+    arch = Archive.open_read_only(path)    # a reader: no lock, no recovery, no write (read-only mounts)
 
     # One writer at a time: writer() takes the lock in state/. wait=None waits (printing
     # who holds it), wait=0 refuses at once (LockBusy), wait=N waits N seconds.

@@ -281,7 +281,7 @@ class ArchiveFolder:
     def lock(self) -> ArchiveLock:
         """The writers' lock (not taken yet); an archive opened read-only refuses to write."""
         if self.read_only:
-            raise ArchiveError(f"{self.path}: opened read-only; it cannot be written to")
+            raise ReadOnlyArchive(f"{self.path}: opened read-only; it cannot be written to")
         return ArchiveLock(self.layout.lock_path)
 
     def recover(self) -> Settled | None:

@@ -122,7 +122,9 @@ def connect_read_only(path: str) -> sqlite3.Connection:
     have = conn.execute("PRAGMA user_version").fetchone()[0]
     if have != SCHEMA_VERSION:
         conn.close()
-        raise sqlite3.DatabaseError(f"index schema {have}, expected {SCHEMA_VERSION}")
+        raise sqlite3.DatabaseError(
+            f"index schema {have}, this version of cablearchive uses {SCHEMA_VERSION}"
+        )
     conn.execute("PRAGMA temp_store=MEMORY")
     return conn
 
@@ -780,11 +782,14 @@ def search_page(
     limit: int,
 ) -> list[tuple[Any, ...]]:
     """One page of full-text matches (rows of _ITEM_COLS and the score, higher is better), best
-    first unless a sort is given; QueryError when FTS5 rejects the expression."""
+    first unless a sort is given (then no score); QueryError when FTS5 rejects the expression."""
     where, args = _from(conn, match, f)
     # The subject weighs more than the body: a word in the subject says what the cable is about.
-    order = "score DESC, c.ref" if sort is None else _order(sort, descending)
-    sql = f"SELECT {_ITEM_COLS}, -bm25(fts, 4.0, 1.0) AS score {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    if sort is None:
+        score, order = "-bm25(fts, 4.0, 1.0)", "score DESC, c.ref"
+    else:
+        score, order = "NULL", _order(sort, descending)  # no score: it would be computed for every match
+    sql = f"SELECT {_ITEM_COLS}, {score} AS score {where} ORDER BY {order} LIMIT ? OFFSET ?"
     return _run(conn, sql, [*args, limit, offset], match)
 
 
@@ -854,6 +859,22 @@ def citing(conn: sqlite3.Connection, ids: list[str]) -> list[tuple[Any, ...]]:
         f"WHERE r.cited IN ({','.join('?' * len(ids))}) ORDER BY c.date, c.ref, r.seq"
     )
     return conn.execute(sql, ids).fetchall()
+
+
+def references_naming(
+    conn: sqlite3.Connection, refs: list[str], cited: list[str]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """For each of these cables, its references that name one of the cited IDs: (label, text)."""
+    out: dict[str, list[tuple[Any, ...]]] = {r: [] for r in refs}
+    if not refs or not cited:
+        return out
+    sql = (
+        f"SELECT ref, label, text FROM citations WHERE ref IN ({','.join('?' * len(refs))}) "
+        f"AND cited IN ({','.join('?' * len(cited))}) ORDER BY ref, seq"
+    )
+    for ref, label, text in conn.execute(sql, [*refs, *cited]):
+        out[ref].append((label, text))
+    return out
 
 
 def data_version(conn: sqlite3.Connection) -> int:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import itertools
+import os
 import re
 import unicodedata
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
@@ -76,6 +78,8 @@ FIELDS = {
 _FTS_COLUMNS = ("subject", "body")
 _OPERATORS = ("AND", "OR", "NOT")
 MAX_LIMIT = 1000
+# A search finding more cables than this is shown newest first rather than ranked (Page.order).
+RANK_LIMIT = 20000
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,9 @@ class Page(Generic[T]):
     total: int
     offset: int
     limit: int
+    # The order the items are in: "rank" (best match first), "date", "id" or "origin".
+    order: str = "date"
+    descending: bool = False
 
     @property
     def has_next(self) -> bool:
@@ -283,25 +290,42 @@ def _items(arch: ArchiveFolder, rows: list[tuple[Any, ...]]) -> list[CableItem]:
 def _limits(offset: int, limit: int) -> tuple[int, int]:
     if offset < 0 or limit < 1:
         raise QueryError(f"offset {offset} and limit {limit}: the offset is 0 or more, the limit 1 or more")
-    return offset, min(limit, MAX_LIMIT)
+    if limit > MAX_LIMIT:
+        raise QueryError(
+            f"a page holds at most {MAX_LIMIT} results, not {limit} (use offset for the next ones)"
+        )
+    return offset, limit
 
 
 # Counts and facets of the same filters are asked again and again (each page of a list, each
-# view of the web site); they are kept until the index changes.
-_CACHE: dict[tuple[Any, ...], Any] = {}
+# view of the web site); they are kept, for each archive, until its index changes: another
+# connection's commit (data_version), this connection's own (total_changes), or a new index
+# file (reindex swaps one in).
+_CACHES: weakref.WeakKeyDictionary[ArchiveFolder, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 _CACHE_MAX = 256
 
 
-def _cached(arch: ArchiveFolder, key: tuple[Any, ...], compute: Any) -> Any:
+def _cached(arch: ArchiveFolder, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
     conn = arch.conn
-    full = (id(conn), index.data_version(conn), conn.total_changes, *key)
-    if full in _CACHE:
-        return _CACHE[full]
+    try:
+        st = os.stat(arch.index_path)
+        file_id: tuple[int, int] = (st.st_ino, st.st_mtime_ns)
+    except OSError:
+        file_id = (0, 0)
+    full = (id(conn), file_id, index.data_version(conn), conn.total_changes, *key)
+    cache = _CACHES.setdefault(arch, {})
+    if full in cache:
+        return cache[full]
     value = compute()
-    if len(_CACHE) >= _CACHE_MAX:
-        _CACHE.clear()
-    _CACHE[full] = value
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[full] = value
     return value
+
+
+def clear_cache() -> None:
+    """Forget every count and facet kept (for measurements)."""
+    _CACHES.clear()
 
 
 def _check_sort(sort: str | None) -> None:
@@ -323,7 +347,7 @@ def list_cables(
     offset, limit = _limits(offset, limit)
     rows = index.cable_page(arch.conn, f, sort, descending, offset, limit)
     total = _cached(arch, ("count", f, None), lambda: index.cable_count(arch.conn, f))
-    return Page(_items(arch, rows), total, offset, limit)
+    return Page(_items(arch, rows), total, offset, limit, sort, descending)
 
 
 def iter_cables(
@@ -367,7 +391,7 @@ def facets(
         rows = _cached(
             arch,
             ("facet", name, g, match, limit),
-            lambda n=name, g=g: index.facet_counts(arch.conn, n, g, match, limit),
+            functools.partial(index.facet_counts, arch.conn, name, g, match, limit),
         )
         out[name] = [FacetCount(str(v), int(n)) for v, n in rows]
     return out
@@ -383,28 +407,45 @@ def search(
     descending: bool = False,
 ) -> Page[Hit]:
     """Full-text search with field terms (see parse_query), best match first unless sorted by
-    date, id or origin; QueryError for a query that cannot run as written."""
+    date, id or origin (or when it finds more than RANK_LIMIT cables: then newest first, as
+    Page.order says); QueryError for a query that cannot run as written."""
     parsed = parse_query(query, allow_empty=filters is not None and filters != Filters())
     f = _checked(merge(filters or Filters(), parsed.filters))
     _check_sort(sort)
     offset, limit = _limits(offset, limit)
     conn = arch.conn
-    if parsed.match is None:
-        rows = index.cable_page(conn, f, sort or "date", descending, offset, limit)
+    match = parsed.match
+    if match is None:
+        sort = sort or "date"
+        rows = index.cable_page(conn, f, sort, descending, offset, limit)
         total = _cached(arch, ("count", f, None), lambda: index.cable_count(conn, f))
-        scores: list[float | None] = [None] * len(rows)
     else:
-        rows = index.search_page(conn, parsed.match, f, sort, descending, offset, limit)
-        total = _cached(arch, ("count", f, parsed.match), lambda: index.cable_count(conn, f, parsed.match))
-        scores = [round(float(r[10]), 4) for r in rows]
+        total = _cached(arch, ("count", f, match), lambda: index.cable_count(conn, f, match))
+        if sort is None and total > RANK_LIMIT:
+            # Ranking computes a score for every match: for a word found in most of the archive
+            # that takes seconds and says little. Newest first instead, and the page says so.
+            sort, descending = "date", True
+        rows = index.search_page(conn, match, f, sort, descending, offset, limit)
+    scores = (
+        [None if r[10] is None else round(float(r[10]), 4) for r in rows] if match else [None] * len(rows)
+    )
     hits = []
-    for item, score in zip(_items(arch, rows), scores, strict=True):
+    items = _items(arch, rows)
+    # A search of cited cables alone: the snippet is the reference that names them.
+    naming = index.references_naming(conn, [i.ref for i in items], list(f.cites)) if match is None else {}
+    for item, score in zip(items, scores, strict=True):
         snippet: tuple[Span, ...] = ()
         if parsed.terms or parsed.prefixes:
             text = _head_text(arch, item.ref)
             snippet = _snippet(text, parsed) if text is not None else ()
+        elif naming.get(item.ref):
+            spans: list[Span] = []
+            for label, ref_text in naming[item.ref]:
+                lead = ("; " if spans else "REF ") + (f"{label}. " if label else "")
+                spans += [Span(lead), Span(ref_text or "", True)]
+            snippet = tuple(spans)
         hits.append(Hit(item, score, snippet, _mark(item.subject or "", parsed)))
-    return Page(hits, total, offset, limit)
+    return Page(hits, total, offset, limit, sort or "rank", descending)
 
 
 def _head_text(arch: ArchiveFolder, ref: str) -> str | None:

@@ -371,7 +371,12 @@ def _table_rows(d: Diff, heads: list[HunkHead], fold_whitespace: bool) -> list[H
     def flush() -> None:
         if len(plain) > FOLD_OVER:
             rows.extend(plain[:FOLD_KEEP])
-            rows.append(Fold(f"{len(plain) - 2 * FOLD_KEEP} unchanged lines", plain[FOLD_KEEP:-FOLD_KEEP]))
+            inner = plain[FOLD_KEEP:-FOLD_KEEP]
+            rewrapped = sum(1 for line in inner if line.faint)
+            what = f"{len(inner)} unchanged lines"
+            if rewrapped:
+                what = f"{len(inner)} lines unchanged but for spacing or line breaks ({rewrapped} re-wrapped)"
+            rows.append(Fold(what, inner))
             rows.extend(plain[-FOLD_KEEP:])
         else:
             rows.extend(plain)
@@ -415,11 +420,12 @@ def _table_rows(d: Diff, heads: list[HunkHead], fold_whitespace: bool) -> list[H
             )
             if inside and fold_whitespace and current_head is not None and current_head.whitespace_only:
                 folded.append(line)
-            elif inside or tag != "equal":
+            elif inside or (tag != "equal" and not line.faint):
                 flush()
                 end_fold()
                 rows.append(line)
             else:
+                # Unchanged lines, and lines outside every hunk that were only re-wrapped.
                 end_fold()
                 plain.append(line)
     flush()

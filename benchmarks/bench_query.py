@@ -55,9 +55,10 @@ CLASSIFICATIONS = [
 class Folder:
     """What archive.query needs of an archive: its index connection and its object folders."""
 
-    def __init__(self, conn: sqlite3.Connection, root: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, root: str, index_path: str) -> None:
         self.conn = conn
         self.root = root
+        self.index_path = index_path
 
     def object_dir(self, ref: str) -> str:
         """No objects: the benchmark times the index; snippets are timed on their own."""
@@ -149,7 +150,7 @@ def cold(fn: Callable[[], Any]) -> Callable[[], Any]:
     """fn with the count and facet cache emptied first."""
 
     def run() -> Any:
-        query._CACHE.clear()
+        query.clear_cache()
         return fn()
 
     return run
@@ -171,7 +172,7 @@ def main() -> None:
         os.replace(path + ".tmp", path)
         print(f"  built in {time.perf_counter() - t:.0f} s, {os.path.getsize(path) / 1e6:.0f} MB", flush=True)
     conn = index.connect(path)
-    arch = Folder(conn, root)
+    arch = Folder(conn, root, path)
     rng = random.Random(1)
     refs = [r[0] for r in conn.execute("SELECT ref FROM cables ORDER BY random() LIMIT 200")]
     tags = ["PREL", "PGOV", "KDEM", "SNAR", "KAB", "KZZ"]

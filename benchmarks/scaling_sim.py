@@ -76,7 +76,8 @@ def redis_memory(cluster: Cluster, n: int, sites: int = 1000) -> dict[str, float
     return {"queued": queued / n, "archived": done / n}
 
 
-def _world_pages() -> list[tuple[str, bytes]]:
+def world_pages() -> list[tuple[str, bytes]]:
+    """The test world's pages (49, 12 cables): (path, body)."""
     pages = []
     for path in sorted(WORLD.rglob("*.html")):
         rel = path.relative_to(WORLD)
@@ -84,11 +85,19 @@ def _world_pages() -> list[tuple[str, bytes]]:
     return pages
 
 
-def ingest_rate(cluster: Cluster, folder: Path, n: int) -> dict[str, float]:
-    """Spool `n` cleaned pages as workers do, then time the coordinator archiving them."""
+def corpus_pages(corpus: Path) -> list[tuple[str, bytes]]:
+    """The corpus's cablegate viewer pages (903 distinct cables): (path, body)."""
+    return [
+        (f"/cable/{p.name}", p.read_bytes()) for p in sorted((corpus / "cablegate" / "pages").glob("*.html"))
+    ]
+
+
+def ingest_rate(cluster: Cluster, folder: Path, pages: list[tuple[str, bytes]], n: int) -> dict[str, float]:
+    """Spool `n` cleaned pages as workers do (page i on mirror i // len(pages)), then time the coordinator archiving them."""
     cluster.clear()
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     spool = folder / "spool"
-    pages = _world_pages()
     writer = SpoolWriter(spool, "sim")
     names: list[str] = []
     t0 = time.time()
@@ -145,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ingest-pages", type=int, default=2000)
     ap.add_argument("--mirrors", type=int, default=1000)
     ap.add_argument("--pages", type=int, default=251_287)
+    ap.add_argument(
+        "--corpus", default=str(REPO.parent / "shared" / "corpus"), help="corpus with cablegate/pages"
+    )
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="scaling-"))
     proc, port = start_redis(str(tmp))
@@ -156,12 +168,25 @@ def main(argv: list[str] | None = None) -> int:
             f"{mem['archived']:.0f} B per archived URL ({mem['archived'] * 1e6 / 2**20:.0f} MiB per million) "
             f"[{args.urls:,} synthetic URLs]"
         )
-        ing = ingest_rate(cluster, tmp, args.ingest_pages)
-        print(
-            f"single writer: {ing['captures_per_second']:.0f} captures/s ingested (cleaned by the workers); "
-            f"spool WARC {ing['spool_bytes_per_page'] / 1024:.1f} KiB/page, archive {ing['archive_bytes_per_page'] / 1024:.1f} KiB/page "
-            f"[{args.ingest_pages:,} test-world pages]"
-        )
+        runs = {"world": (world_pages(), "test world pages, 12 cables, each on up to %d mirrors")}
+        corpus = Path(args.corpus)
+        if (corpus / "cablegate" / "pages").is_dir():
+            runs["corpus"] = (
+                corpus_pages(corpus),
+                "viewer pages of distinct cables, one mirror (a first crawl)",
+            )
+        rates = {}
+        for name, (pages, what) in runs.items():
+            n = min(args.ingest_pages, len(pages)) if name == "corpus" else args.ingest_pages
+            ing = ingest_rate(cluster, tmp / name, pages, n)
+            rates[name] = ing
+            mirrors = -(-n // len(pages))
+            print(
+                f"single writer: {ing['captures_per_second']:.0f} captures/s ingested (cleaned by the workers); "
+                f"spool WARC {ing['spool_bytes_per_page'] / 1024:.1f} KiB/page, archive "
+                f"{ing['archive_bytes_per_page'] / 1024:.1f} KiB/page [{n:,} {what.replace('%d', str(mirrors))}]"
+            )
+        ing = rates.get("corpus", rates["world"])
         total = args.mirrors * args.pages
         fetch_rate = args.mirrors * 1.0
         keep_up = ing["captures_per_second"]
@@ -182,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  WARC: {ing['spool_bytes_per_page'] * total / 2**40:,.1f} TiB; archive (WARC + OCFL + index): "
             f"{ing['archive_bytes_per_page'] * total / 2**40:,.1f} TiB before identical payloads become revisits"
         )
-        print(json.dumps({"redis": mem, "ingest": ing, "pages": total}))
+        print(json.dumps({"redis": mem, "ingest": rates, "pages": total}))
     finally:
         proc.terminate()
         proc.wait()

@@ -390,6 +390,10 @@ def link_info(url: str) -> tuple[str | None, bool, str, str]:
     return site_key(url), is_skipped(url), classify(url), url_key(url)
 
 
+# huge_tree: links nested deeper than libxml2's default 256 levels are links all the same.
+_HTML_PARSER = lxml.html.HTMLParser(huge_tree=True)
+
+
 def html_links(body: bytes, url: str, content_type: str | None = None) -> list[Link]:
     """Links on an HTML page, classified; rel=next, "older posts" pagers and feed <link>s included."""
     try:
@@ -398,7 +402,7 @@ def html_links(body: bytes, url: str, content_type: str | None = None) -> list[L
         text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text, count=1)
         if not text.strip():
             return []
-        doc = lxml.html.document_fromstring(text)
+        doc = lxml.html.document_fromstring(text, parser=_HTML_PARSER)
     except (ValueError, lxml.etree.ParserError, lxml.etree.XMLSyntaxError):
         return []
     return links_in_tree(doc, text, url)

@@ -190,7 +190,10 @@ class ProgressDisplay:
 
     def __init__(self, report: CrawlReport, stream: TextIO | None = None, interval: float = 10.0) -> None:
         self.report = report
-        self.stream = stream or sys.stderr
+        # A live line draws with control codes and shows counters only: it writes under a
+        # command's escaping wrapper (crawler.cli.terminal), if there is one.
+        stream = stream or sys.stderr
+        self.stream: TextIO = getattr(stream, "underlying", stream)
         self.interval = interval
         self._live: Live | None = None
         self._last = time.time()

@@ -32,6 +32,7 @@ pytestmark = pytest.mark.slow
 
 REDIS = shutil.which("redis-server")
 DELAY = 0.15  # seconds between two requests to one site, for the whole cluster
+KILL_DELAY = "DOWNLOAD_DELAY=0.03"  # the crash tests only need the crawl to last a few seconds
 # Workers clean in one process each (off the reactor) and close spool files often.
 WORKER = ("CABLEARCHIVE_CLEAN_WORKERS=1", "CABLEARCHIVE_SPOOL_SECONDS=0.3", "CABLEARCHIVE_SPOOL_PAGES=5")
 
@@ -111,7 +112,7 @@ def _crawl_settings(*extra: str) -> list[str]:
     )
 
 
-def coordinator(seeds: Path, archive: Path, url: str, *extra: str) -> subprocess.Popen[str]:
+def coordinator(seeds: Path, archive: Path, url: str, *extra: str, delay: str = "") -> subprocess.Popen[str]:
     """`cablearchive crawl SEEDS --redis URL` in a child process."""
     cmd = [
         sys.executable,
@@ -125,7 +126,13 @@ def coordinator(seeds: Path, archive: Path, url: str, *extra: str) -> subprocess
         url,
     ]
     return subprocess.Popen(
-        [*cmd, *DEPTH, "--json", *_crawl_settings("CABLEARCHIVE_COMMIT_PAGES=5"), *extra],
+        [
+            *cmd,
+            *DEPTH,
+            "--json",
+            *_crawl_settings("CABLEARCHIVE_COMMIT_PAGES=5", *([delay] if delay else [])),
+            *extra,
+        ],
         cwd=REPO,
         env=cli_env(),
         stdout=subprocess.PIPE,
@@ -134,24 +141,20 @@ def coordinator(seeds: Path, archive: Path, url: str, *extra: str) -> subprocess
     )
 
 
-def worker(url: str, name: str) -> subprocess.Popen[str]:
-    """`cablearchive worker --redis URL` in a child process."""
+def worker(url: str, name: str, inline: bool = False) -> subprocess.Popen[str]:
+    """`cablearchive worker --redis URL` in a child process; its log goes to a file nobody has to read.
+
+    `inline`: clean in the worker's own process (fewer processes, where timing does not matter).
+    """
+    log = tempfile.NamedTemporaryFile(prefix=f"worker-{name}-", suffix=".log", delete=False)  # noqa: SIM115
+    extra = ["CABLEARCHIVE_CLEAN_WORKERS=0"] if inline else []
+    cmd = [sys.executable, "-m", "crawler.cli", "worker", "--redis", url, "--id", name]
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "crawler.cli",
-            "worker",
-            "--redis",
-            url,
-            "--id",
-            name,
-            *_crawl_settings(*WORKER),
-        ],
+        [*cmd, *_crawl_settings(*WORKER, *extra)],
         cwd=REPO,
         env=cli_env(),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
     )
 
@@ -257,13 +260,13 @@ def test_a_killed_worker_loses_nothing(
 ) -> None:
     web.reset()
     archive = tmp_path / "archive"
-    coord = coordinator(seeds, archive, redis_url)
-    victim = worker(redis_url, "victim")
+    coord = coordinator(seeds, archive, redis_url, delay=KILL_DELAY)
+    victim = worker(redis_url, "victim", inline=True)
     _until(lambda: _leases_of(redis_url, "victim") > 0)
     time.sleep(0.5)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
-    others = [worker(redis_url, f"w{i}") for i in range(2)]
+    others = [worker(redis_url, f"w{i}", inline=True) for i in range(2)]
     rc, _out, err = finish(coord)
     for w in others:
         assert w.wait(timeout=30) == 0
@@ -283,8 +286,8 @@ def test_a_killed_coordinator_resumes(
 
     web.reset()
     archive = tmp_path / "archive"
-    coord = coordinator(seeds, archive, redis_url)
-    workers = [worker(redis_url, f"w{i}") for i in range(2)]
+    coord = coordinator(seeds, archive, redis_url, delay=KILL_DELAY)
+    workers = [worker(redis_url, f"w{i}", inline=True) for i in range(2)]
     client = redis.Redis.from_url(redis_url)
     _until(lambda: client.scard("cablearchive:ingested") > 0)
     os.kill(coord.pid, signal.SIGKILL)

@@ -221,21 +221,17 @@ def _nested(depth: int, where: str) -> bytes:
     return body[:k] + b"<span>" * depth + body[k:e] + b"</span>" * depth + body[e:]
 
 
-_DEEP = pytest.mark.xfail(
-    strict=True,
-    reason="the cleaner silently truncates a cable nested deeper than about 256 elements (no warning)",
-)
-
-
 @pytest.mark.parametrize(
     ("depth", "where"),
     [
         (200, "around"),
         (200, "inside"),
-        pytest.param(300, "around", marks=_DEEP),
-        pytest.param(300, "inside", marks=_DEEP),
-        pytest.param(1000, "inside", marks=_DEEP),
-        pytest.param(5000, "around", marks=_DEEP),
+        (300, "around"),
+        (300, "inside"),
+        (1000, "inside"),
+        (2000, "around"),
+        (5000, "around"),
+        (5000, "inside"),
     ],
 )
 def test_deep_nesting_gives_the_whole_text_or_a_warning_and_no_cable(depth: int, where: str) -> None:
@@ -249,20 +245,38 @@ def test_deep_nesting_gives_the_whole_text_or_a_warning_and_no_cable(depth: int,
         assert any(w.kind == Warn.BAD_INPUT for w in result.warnings), result.warnings
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the cleaner silently truncates a cable nested deeper than about 256 elements"
-)
-def test_clean_command_never_writes_a_truncated_cable(tmp_path: Path) -> None:
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_clean_command_never_writes_a_truncated_cable(tmp_path: Path, depth: int) -> None:
     page = tmp_path / "deep.html"
-    page.write_bytes(_nested(300, "inside"))
+    page.write_bytes(_nested(depth, "inside"))
     whole = clean_page(BERLIN.read_bytes(), url=BERLIN_URL).cables[0].text
     proc = cablearchive("clean", str(page), "--url", BERLIN_URL, "--out", str(tmp_path / "out"))
     _no_traceback(proc)
     written = sorted((tmp_path / "out").glob("*.txt")) if (tmp_path / "out").exists() else []
-    for f in written:
-        assert f.read_text(encoding="utf-8") == whole, f"{f.name}: {len(f.read_text())} of {len(whole)} chars"
+    for f in written:  # `clean --out` ends the text file with a newline
+        assert f.read_text(encoding="utf-8") == whole + "\n", (
+            f"{f.name}: {len(f.read_text())} of {len(whole)} chars"
+        )
     if not written:
         assert proc.returncode == 1 and "deep" in proc.stderr.lower(), proc.stderr
+
+
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_the_crawler_never_archives_a_truncated_cable(depth: int) -> None:
+    # What the crawl's cleaning workers do with a page (crawler.analysis): whole cable or none.
+    from crawler.analysis import PageJob, analyse
+
+    whole = clean_page(BERLIN.read_bytes(), url=BERLIN_URL).cables[0].text
+    sites = frozenset({"cablegate.wikileaks.org"})
+    job = PageJob(BERLIN_URL, 200, html_headers(), _nested(depth, "inside"), "text/html", sites)
+    got = analyse(job)
+    assert got.result is not None and got.error is None
+    if depth <= 2000:
+        assert [c.text for c in got.result.cables] == [whole]
+        assert len(got.links) > 50  # the links below the deep part are read too
+    else:
+        assert not got.result.cables
+        assert any(w.kind == Warn.BAD_INPUT and "deep" in w for w in got.result.warnings)
 
 
 # ----------------------------------------------------------------------------- 11. control sequences
@@ -280,34 +294,50 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     page = root / "hostile.html"
     page.write_bytes(body)
     arch = Archive.create(root / "archive")
-    with arch.writer(kind="crawl") as w:
-        w.record(w.add_capture(BERLIN_URL, 200, html_headers(), body), clean_page(body, url=BERLIN_URL))
+    # v1 the page as published, v2 the hostile build (so that diff has the hostile text to show).
+    for version in (BERLIN.read_bytes(), body):
+        with arch.writer(kind="crawl") as w:
+            w.record(
+                w.add_capture(BERLIN_URL, 200, html_headers(), version), clean_page(version, url=BERLIN_URL)
+            )
     arch.close()
     return {"page": page, "archive": root / "archive"}
 
 
-_RAW_ON_TERMINAL = pytest.mark.xfail(
-    strict=True,
-    reason="terminal control sequences in page text reach the terminal raw through clean and show "
-    "(a page can set the window title and clear the screen)",
-)
-
-
 @pytest.mark.parametrize(
-    "command",
-    [pytest.param("clean", marks=_RAW_ON_TERMINAL), pytest.param("show", marks=_RAW_ON_TERMINAL), "search"],
+    "command", ["clean", "clean-json", "show", "search", "diff", "diff-colour", "diff-words"]
 )
 def test_page_text_never_reaches_a_terminal_raw(hostile: dict[str, Path], command: str) -> None:
+    at = ["--archive", str(hostile["archive"])]
     args = {
         "clean": ["clean", str(hostile["page"]), "--url", BERLIN_URL],
-        "show": ["show", "06BERLIN2546", "--archive", str(hostile["archive"])],
-        "search": ["search", "Zebrafish", "--archive", str(hostile["archive"])],
+        "clean-json": ["clean", str(hostile["page"]), "--url", BERLIN_URL, "--json"],
+        "show": ["show", "06BERLIN2546", *at],
+        "search": ["search", "Zebrafish", *at],
+        "diff": ["diff", "06BERLIN2546", "v1", "v2", "--color", "never", *at],
+        "diff-colour": ["diff", "06BERLIN2546", "v1", "v2", *at],
+        "diff-words": ["diff", "06BERLIN2546", "v1", "v2", "--format", "words", *at],
     }[command]
     code, shown = cli_on_terminal(*args)
     assert code == 0, shown[-500:]
     assert b"Zebrafish" in shown or b"zebrafish" in shown.lower(), shown[-500:]
     for seq in RAW:
         assert seq not in shown, f"{seq!r} reached the terminal"
+
+
+def test_a_terminal_still_gets_the_colours_of_a_diff(tmp_path: Path) -> None:
+    # The escaping is of page text: the colours a diff adds itself reach the terminal as codes.
+    arch = Archive.create(tmp_path / "a")
+    for body in (
+        BERLIN.read_bytes(),
+        BERLIN.read_bytes().replace(b"End Summary.", b"End Summary. Zebrafish", 1),
+    ):
+        with arch.writer(kind="crawl") as w:
+            w.record(w.add_capture(BERLIN_URL, 200, html_headers(), body), clean_page(body, url=BERLIN_URL))
+    arch.close()
+    code, shown = cli_on_terminal("diff", "06BERLIN2546", "v1", "v2", "--archive", str(tmp_path / "a"))
+    assert code == 0 and b"Zebrafish" in shown, shown[-500:]
+    assert b"\x1b[" in shown and b"\\x1b" not in shown, shown[-500:]
 
 
 def test_piped_output_keeps_the_text_exact(hostile: dict[str, Path]) -> None:

@@ -256,3 +256,65 @@ def test_a_304_with_no_stored_copy_is_fetched_again_unconditionally(tmp_path: Pa
     assert (
         proc.returncode == 1 and f"{base}/always: HTTP 304 Not Modified, and no archived copy" in proc.stdout
     )
+
+
+class _MovedRobots(BaseHTTPRequestHandler):
+    """A site whose robots.txt moved (301) to a file that disallows /secret/, linked from its home page."""
+
+    hits: list[str]
+
+    def do_GET(self) -> None:
+        self.hits.append(self.path)
+        if self.path == "/robots.txt":
+            self._send(301, b"", {"Location": "/config/robots.txt"})
+        elif self.path == "/config/robots.txt":
+            self._send(200, b"User-agent: *\nDisallow: /secret/\n", {"Content-Type": "text/plain"})
+        elif self.path == "/":
+            body = (
+                b'<html><body><a href="/secret/x.html">x</a> <a href="/open.html">o</a>'
+                b' <a href="/out">elsewhere</a></body></html>'
+            )
+            self._send(200, body, {"Content-Type": "text/html"})
+        elif self.path == "/out":  # a link that leaves the site through a redirect: noted, not followed
+            self._send(302, b"", {"Location": "http://elsewhere.invalid/page.html"})
+        else:
+            self._send(200, b"<html><body>page</body></html>", {"Content-Type": "text/html"})
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_moved_robots_txt_is_followed_and_obeyed_and_an_offsite_redirect_noted(tmp_path: Path) -> None:
+    handler = type("H", (_MovedRobots,), {"hits": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        seeds = tmp_path / "seeds.txt"
+        seeds.write_text(f"{base}/\n", encoding="utf-8")
+        proc = cablearchive(
+            "crawl",
+            str(seeds),
+            "--archive",
+            str(tmp_path / "a"),
+            "--depth",
+            "1",
+            *settings_args(),
+            timeout=300,
+        )
+    finally:
+        server.shutdown()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{base}/out: HTTP 302 Found to http://elsewhere.invalid/page.html: not followed" in proc.stdout
+    assert "/config/robots.txt" in handler.hits and "/open.html" in handler.hits
+    assert "/secret/x.html" not in handler.hits, handler.hits
+    with Archive.open(tmp_path / "a") as arch:
+        urls = {c.url for c in arch.captures(newest_per_url=False)}
+    assert {f"{base}/robots.txt", f"{base}/config/robots.txt"} <= urls

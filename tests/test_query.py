@@ -62,6 +62,8 @@ def test_list_pages(arch: Archive) -> None:
     assert first.has_next and second.has_next and not last.has_next and last.total == 8
     with pytest.raises(QueryError):
         q.list_cables(arch, offset=-1)
+    with pytest.raises(QueryError, match="at most 1000"):
+        q.search(arch, "Karzai", limit=5000)
 
 
 @pytest.mark.parametrize(
@@ -360,3 +362,41 @@ def test_iter_cables_reads_the_whole_list_in_order(arch: Archive) -> None:
         ("PREL", "AF", "KDEM"),
     ]
     assert q.count_cables(arch) == 8 and q.count_cables(arch, Filters(years=(2006,))) == 2
+
+
+def test_a_search_finding_too_many_to_rank_is_newest_first(arch: Archive, monkeypatch) -> None:
+    ranked = q.search(arch, "Karzai")
+    assert ranked.order == "rank" and refs_of(ranked) == ["09KABUL123", "10STATE1001"]
+    monkeypatch.setattr(q, "RANK_LIMIT", 1)
+    q.clear_cache()
+    page = q.search(arch, "Karzai")
+    assert page.order == "date" and page.descending and page.total == 2
+    assert refs_of(page) == ["10STATE1001", "09KABUL123"] and all(h.score is None for h in page.items)
+    assert [s.text for s in page.items[0].snippet if s.hit] == ["Karzai"]
+    by_id = q.search(arch, "Karzai", sort="id")
+    assert by_id.order == "id" and refs_of(by_id) == ["09KABUL123", "10STATE1001"]
+
+
+def test_counts_are_kept_for_each_archive_and_index_file(tmp_path: Path) -> None:
+    one = build_query_archive(tmp_path / "one")
+    with Archive.open(one) as arch:
+        assert q.list_cables(arch).total == 8
+    other = Archive.create(tmp_path / "other")
+    try:
+        assert q.list_cables(other).total == 0 and q.facets(other)["tags"] == []
+    finally:
+        other.close()
+    with Archive.open(one) as arch:
+        assert q.list_cables(arch).total == 8
+        arch.reindex()
+        assert q.list_cables(arch).total == 8 and q.count_cables(arch, Filters(tags=("AF",))) == 2
+
+
+def test_a_search_of_a_cited_cable_shows_the_reference_that_names_it(arch: Archive) -> None:
+    page = q.search(arch, "ref:09KABUL99")
+    assert [(h.cable.ref, q.plain(h.snippet)) for h in page.items] == [
+        ("09KABUL123", "REF A. **KABUL 99**"),
+        ("10STATE1001", "REF B. **KABUL 99**"),
+    ]
+    both = q.search(arch, "ref:09KABUL99 ref:75LIBREVILLE1895").items
+    assert [q.plain(h.snippet) for h in both] == ["REF A. **KABUL 99**; B. **75 LIBREVILLE 1895**"]

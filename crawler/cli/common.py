@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeAlias
 
 from archive import Archive, ArchiveError
 from crawler.cli.exits import CANNOT_WRITE, NO_ARCHIVE, CommandError
+from crawler.cli.terminal import raw
 from crawler.settings import archive_dir, source_tree_refusal
 
 if TYPE_CHECKING:
@@ -108,7 +109,8 @@ def progress_bar(label: str = "") -> Iterator[Progress | None]:
         TimeRemainingColumn,
     )
 
-    console = Console(stderr=True)
+    # Under the escaping wrapper: the bar draws with control codes, and shows no page text.
+    console = Console(file=raw(sys.stderr))
     if not console.is_terminal:
         yield None
         return

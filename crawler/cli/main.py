@@ -12,7 +12,20 @@ from typing import NoReturn
 from archive.errors import ArchiveError
 from archive.index import archive_error
 from archive.layout import Layout, tool_version
-from crawler.cli import clean, crawl, demo, diff, maintain, read, reclean, refs, serve, transfer, worker
+from crawler.cli import (
+    clean,
+    crawl,
+    demo,
+    diff,
+    maintain,
+    read,
+    reclean,
+    refs,
+    serve,
+    terminal,
+    transfer,
+    worker,
+)
 from crawler.cli.common import default_archive_dir, say
 from crawler.cli.exits import ARCHIVE_ERROR, INTERRUPTED, MEANING, CommandError, Exit, summary
 
@@ -52,6 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return Exit.USAGE
     if getattr(args, "archive", "unset") is None:
         args.archive = default_archive_dir()
+    with terminal.guard():  # page text never reaches a terminal raw, whatever a command prints
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command; its problems become their messages and exit codes."""
     try:
         return int(args.func(args) or 0)
     except CommandError as exc:

@@ -303,6 +303,10 @@ def run_search(args: argparse.Namespace) -> int:
     more = (
         f" ({page.total} in all; --offset {page.offset + len(page.items)} for more)" if page.has_next else ""
     )
+    if args.sort == "rank" and page.order != "rank":
+        more += (
+            f"; too many to rank (over {query.RANK_LIMIT}): newest first, add words or filters to rank them"
+        )
     say(args, f"{plural(len(page.items), 'hit')} for {args.query!r}{more}")
     return Exit.OK
 

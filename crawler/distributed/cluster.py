@@ -23,6 +23,7 @@ own clock (TIME, in milliseconds), so workers on machines with skewed clocks sti
 | `ingested` | set | spool files the coordinator archived |
 | `archived` | set | target URL keys the coordinator archived a capture of (a page fetched twice is kept once) |
 | `workers` | hash | worker id -> JSON {host, pid, started, seen: last heartbeat} |
+| `figures` | hash | worker id -> JSON of what the coordinator archived from it (kept across a resume) |
 
 A worker takes a target (`take`), which leases it for `lease` seconds and paces the site's
 takes by its delay; it renews its leases while it works and completes them (`complete`) only
@@ -478,6 +479,16 @@ class Cluster:
     def workers(self) -> dict[str, dict[str, Any]]:
         """Each worker's last heartbeat."""
         raw = cast("dict[bytes, bytes]", self.r.hgetall(self.key("workers")))
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    def save_figures(self, figures: dict[str, dict[str, Any]]) -> None:
+        """Keep the per-worker figures of the crawl (a resumed coordinator goes on from them)."""
+        if figures:
+            self.r.hset(self.key("figures"), mapping={k: json.dumps(v) for k, v in figures.items()})
+
+    def figures(self) -> dict[str, dict[str, Any]]:
+        """The per-worker figures kept so far."""
+        raw = cast("dict[bytes, bytes]", self.r.hgetall(self.key("figures")))
         return {k.decode(): json.loads(v) for k, v in raw.items()}
 
     def counts(self) -> dict[str, int]:

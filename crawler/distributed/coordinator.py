@@ -51,6 +51,20 @@ class WorkerFigures:
     first: float | None = None
     last: float | None = None
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> WorkerFigures:
+        """The figures kept in Redis."""
+        return cls(
+            files=int(d.get("files", 0)),
+            pages=int(d.get("pages", 0)),
+            captures=int(d.get("captures", 0)),
+            duplicates=int(d.get("duplicates", 0)),
+            bytes=int(d.get("bytes", 0)),
+            failures=int(d.get("failures", 0)),
+            first=d.get("first_fetch"),
+            last=d.get("last_fetch"),
+        )
+
     def to_json(self) -> dict[str, Any]:
         """Plain JSON, with the worker's fetch rate."""
         span = (self.last - self.first) if self.first is not None and self.last is not None else 0.0
@@ -131,6 +145,8 @@ class Coordinator:
         self.report = out.report
         self.archived = cluster.archived()
         self.ingested = cluster.ingested()
+        for name, fig in cluster.figures().items():
+            out.workers.setdefault(name, WorkerFigures.from_json(fig))
         self._files_pos = 0
         # Ingested, not yet committed: committed every so many pages or seconds, as a crawl commits.
         self._names: list[str] = []
@@ -229,6 +245,8 @@ class Coordinator:
             commits=1,
         )
         self.cluster.mark_ingested(self._names, self._keys)
+        # Figures of files a kill made the next coordinator ingest again count twice: figures only.
+        self.cluster.save_figures({k: v.to_json() for k, v in self.out.workers.items()})
         self._names, self._keys, self._pages = [], [], 0
         self._last_commit = time.monotonic()
         self.out.ingest_seconds += time.perf_counter() - t0

@@ -281,7 +281,11 @@ class MirrorsSpider(scrapy.Spider):
         url = response.url
         if is_redirect(status):
             if not any(link.kind == REDIRECT for link in links):
-                state.record_failure(target.origin, self._unfollowed(status, response))
+                failed, reason = self._unfollowed(status, response)
+                if failed:
+                    state.record_failure(target.origin, reason)
+                else:
+                    state.note(target.origin, reason)
         elif status >= 500 or status in (408, 429):
             attempts = response.meta.get("retry_times", 0) + 1
             reason = _phrase(status) + (f" after {attempts} attempts" if attempts > 1 else "")
@@ -313,11 +317,12 @@ class MirrorsSpider(scrapy.Spider):
                 ):
                     state.report.note(url, warning)
 
-    def _unfollowed(self, status: int, response: Response) -> str:
-        """Why a redirect was not followed: no Location, another scheme, another site, a page seen already."""
+    def _unfollowed(self, status: int, response: Response) -> tuple[bool, str]:
+        """Why a redirect was not followed, and whether that is a failure (no usable Location, another
+        scheme) or only worth a note (a redirect off the sites in scope, or to a URL never fetched)."""
         header = response.headers.get(b"Location")
         if not header:
-            return f"{_phrase(status)} without a usable Location header"
+            return True, f"{_phrase(status)} without a usable Location header"
         location = header.decode("latin-1")
         try:
             target = urljoin(response.url, safe_url_string(location))
@@ -325,8 +330,14 @@ class MirrorsSpider(scrapy.Spider):
             target = location
         scheme = urlsplit(target).scheme or "(none)"
         if scheme not in ("http", "https"):
-            return f"redirect to {target[:200]} refused: scheme {scheme!r} (only http and https are fetched)"
-        return f"{_phrase(status)} to {target[:200]}, not followed (another site, or a URL not fetched)"
+            return (
+                True,
+                f"redirect to {target[:200]} refused: scheme {scheme!r} (only http and https are fetched)",
+            )
+        return (
+            False,
+            f"{_phrase(status)} to {target[:200]}: not followed (off the sites crawled, or not a page)",
+        )
 
     async def on_error(self, failure: Failure) -> None:
         """A request that got no response: report why (robots.txt refusals are only counted)."""

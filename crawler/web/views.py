@@ -24,6 +24,8 @@ from archive.render import diff_view
 from crawler.web import params
 
 PER_PAGE = 50
+# A search hit's snippet is cut from the cable's text, read from its object: fewer a page.
+HITS_PER_PAGE = 20
 NEWEST = 20
 FEED_ENTRIES = 50
 SORTS = ("id", "-id", "date", "-date", "origin", "-origin")
@@ -210,16 +212,23 @@ def search(arch: Archive, query: dict[str, Any]) -> Page:
     q = params.text(query.get("q"), "query")
     page = params.page(query.get("page"))
     filters = _filters(query)
-    data: dict[str, Any] = {"query": q, "filters": _filter_args(query), "page": page, "per_page": PER_PAGE}
+    data: dict[str, Any] = {
+        "query": q,
+        "filters": _filter_args(query),
+        "page": page,
+        "per_page": HITS_PER_PAGE,
+    }
     if not q and not data["filters"]:
         return Page("search.html", {**data, "total": 0, "pages": 1, "hits": [], "facets": {}})
     try:
-        found = query_api.search(arch, q or "", filters, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
+        found = query_api.search(
+            arch, q or "", filters, offset=(page - 1) * HITS_PER_PAGE, limit=HITS_PER_PAGE
+        )
     except QueryError as exc:
         raise params.bad(str(exc)) from None
     data.update(
         total=found.total,
-        pages=max(1, -(-found.total // PER_PAGE)),
+        pages=max(1, -(-found.total // HITS_PER_PAGE)),
         hits=[h.to_json() for h in found.items],
         facets=_facets(arch, filters, q),
     )
