@@ -109,7 +109,7 @@ def fix_pilcrows(lines: list[str]) -> tuple[list[str], str | None]:
         return lines, None
     out = list(lines)
     for i, real in mangled:
-        m = _PARA_NUM.match(out[i])
-        assert m is not None
-        out[i] = f"{m.group(1)}¶{real}{m.group(4)}{out[i][m.end() :]}"
+        mark = _PARA_NUM.match(out[i])
+        assert mark is not None
+        out[i] = f"{mark.group(1)}¶{real}{mark.group(4)}{out[i][mark.end() :]}"
     return out, f"pilcrows: {len(mangled)} paragraph marker(s) shown as '1N.' restored to ¶N"
