@@ -19,6 +19,9 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	# Types: mypy in its default mode over cleaners, archive and crawler (pyproject [tool.mypy]).
+	$(BIN)/mypy
 
 test: setup lint
 	$(BIN)/python -m pytest -q

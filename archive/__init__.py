@@ -7,6 +7,7 @@ The format is specified in docs/archive-format.md. The library API::
     arch = Archive.create(path)            # new archive (refuses a non-empty non-archive folder)
     arch = Archive.open(path)              # existing; ArchiveError with a clear message otherwise
     arch = Archive.open_or_create(path)
+    arch = Archive.open_read_only(path)    # a reader: no lock, no recovery, no write (read-only mounts)
 
     # One writer at a time: writer() takes the lock in state/. wait=None waits (printing
     # who holds it), wait=0 refuses at once (LockBusy), wait=N waits N seconds.
@@ -66,7 +67,7 @@ from archive.cable import (
 )
 from archive.captures import Capture
 from archive.commit import CommitReport
-from archive.errors import ArchiveError, BadReference, DiskFull, LockBusy
+from archive.errors import ArchiveError, BadReference, DamagedIndex, DiskFull, LockBusy, ReadOnlyArchive
 from archive.ids import is_reference, source_key
 from archive.layout import Layout
 from archive.store import Archive
@@ -81,10 +82,12 @@ __all__ = [
     "CableSummary",
     "Capture",
     "CommitReport",
+    "DamagedIndex",
     "DiskFull",
     "Layout",
     "LockBusy",
     "LogEntry",
+    "ReadOnlyArchive",
     "SearchHit",
     "SourceChange",
     "VersionInfo",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,7 +167,16 @@ class CableRecord:
         n = self._number(version)
         if path not in ocfl.version_state(self.inventory, n):
             raise ArchiveError(f"{self.ref} v{n} has no file {path!r}")
-        return ocfl.read_logical(self.path, self.inventory, path, n)
+        try:
+            return ocfl.read_logical(self.path, self.inventory, path, n)
+        except (OSError, KeyError, IndexError) as exc:
+            # A version folder deleted or a content file lost: name it, never a traceback.
+            d = ocfl.version_state(self.inventory, n).get(path, "")
+            where = (self.inventory.get("manifest", {}).get(d) or ["?"])[0]
+            raise ArchiveError(
+                f"{self.ref} v{n}: cannot read {path}: {os.path.join(self.path, where)} is missing or "
+                f"unreadable ({getattr(exc, 'strerror', None) or exc}); run `cablearchive verify`"
+            ) from exc
 
     def text(self, version: int | None = None) -> str:
         """The preferred text at a version (default: head)."""

@@ -8,17 +8,17 @@ import hashlib
 import http
 import io
 import json
+import mmap
 import os
 import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Union
 from urllib.parse import urlsplit
 
 from w3lib.url import safe_url_string
-from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -227,9 +227,8 @@ class _GzipMember:
         self.comp = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
 
 
-# Looks up an earlier capture with this payload digest (for identical-payload revisits)
-# or the newest capture of this URL (for 304 revisits): returns (record_id, url, warc date).
-Lookup = Callable[[str], "tuple[str, str, str, str] | None"]
+# Looks up the stored response an identical payload (by digest) or a 304 (by URL) refers to.
+Lookup = Callable[[str], "Capture | None"]
 
 
 class WarcSink:
@@ -327,24 +326,33 @@ class WarcSink:
         if final:
             warc_headers[FINAL_URL_HEADER] = final
         profile = None
-        refers = None
+        refers: Capture | None = None
         if status == 304:
             refers = by_url(url)
             if refers is not None:
                 profile = REVISIT_NOT_MODIFIED
-                digest = refers[3]
+                digest = refers.payload_digest
+                # Replay shows the revisit's own HTTP headers with the stored payload: they are the
+                # stored response's, updated by the 304's (RFC 9111 4.3.4), so that every index
+                # entry replays as the page it stands for. The profile says the server answered 304.
+                http_headers = self._not_modified_headers(refers, stored_headers, protocol) or http_headers
         elif status == 200 and body:
             refers = by_digest(digest)
             if refers is not None:
                 profile = REVISIT_IDENTICAL
         if profile is not None and refers is not None:
             record = writer.create_revisit_record(
-                url, digest, refers[1], refers[2], http_headers=http_headers, warc_headers_dict=warc_headers
+                url,
+                digest,
+                refers.url,
+                refers.fetched_at,
+                http_headers=http_headers,
+                warc_headers_dict=warc_headers,
             )
             record.rec_headers.replace_header(
                 "WARC-Profile", PROFILE_NOT_MODIFIED if profile == REVISIT_NOT_MODIFIED else PROFILE_IDENTICAL
             )
-            record.rec_headers.add_header("WARC-Refers-To", refers[0])
+            record.rec_headers.add_header("WARC-Refers-To", refers.record_id)
         else:
             record = writer.create_warc_record(
                 url,
@@ -386,8 +394,28 @@ class WarcSink:
             etag=header_value(headers, "etag"),
             last_modified=header_value(headers, "last-modified"),
             revisit_profile=profile,
-            refers_to=refers[0] if profile is not None and refers is not None else None,
+            refers_to=refers.record_id if profile is not None and refers is not None else None,
         )
+
+    def _not_modified_headers(
+        self, original: Capture, not_modified: list[tuple[str, str]], protocol: str
+    ) -> StatusAndHeaders | None:
+        """The HTTP head a 304 revisit stores: "200 OK" and the stored response's headers, updated
+        by the 304's own; None when the stored response cannot be read."""
+        try:
+            _t, _rh, status, stored, _body = read_record(
+                self._path(original.warc_file), original.offset, original.length
+            )
+        except (OSError, ValueError):
+            return None
+        fresh = {k.lower() for k, _ in not_modified if k.lower() != "content-length"}
+        merged = [(k, v) for k, v in stored if k.lower() not in fresh]
+        merged += [(k, v) for k, v in not_modified if k.lower() in fresh]
+        try:
+            reason = http.HTTPStatus(status).phrase
+        except ValueError:
+            reason = "OK"
+        return StatusAndHeaders(f"{status} {reason}", merged, protocol=protocol)
 
     def fsync(self) -> None:
         """Make the open file's records durable (files rolled past were made durable when closed)."""
@@ -413,47 +441,33 @@ class WarcSink:
 
 
 def read_record(path: str, offset: int, length: int) -> tuple[str, Any, int, list[tuple[str, str]], bytes]:
-    """Read one record: (WARC-Type, WARC headers, HTTP status, HTTP headers, payload bytes)."""
+    """Read one record and check it against itself: (WARC-Type, WARC headers, HTTP status, HTTP headers, payload).
+
+    Raises ValueError naming the file, the offset and the reason when the record is damaged
+    (gzip member, Content-Length, digests): a damaged record is never read as if whole.
+    """
     with open(path, "rb") as fh:
         fh.seek(offset)
         data = fh.read(length)
     if len(data) != length:
         raise ValueError(f"{path}: record at offset {offset} is cut short (file truncated?)")
-    # Decompressed and checked here (CRC, length, nothing after it): warcio alone reads some
-    # damaged members as an empty record instead of failing.
-    plain, problem = gunzip_member(data)
-    if plain is None:
-        raise ValueError(f"{path}: record at offset {offset}: {problem}")
-    for record in ArchiveIterator(io.BytesIO(plain)):
-        rec_type = record.rec_type
-        status = 0
-        headers: list[tuple[str, str]] = []
-        if record.http_headers is not None:
-            headers = list(record.http_headers.headers)
-            with contextlib.suppress(ValueError, TypeError):
-                status = int(record.http_headers.get_statuscode())
-        body = record.raw_stream.read()
-        declared = record.rec_headers.get_header("WARC-Payload-Digest")
-        if rec_type == "response" and declared and declared != payload_digest(body):
-            raise ValueError(
-                f"{path}: record at offset {offset}: payload does not match its WARC-Payload-Digest"
-            )
-        return rec_type, record.rec_headers, status, headers, body
-    raise ValueError(f"{path}: no WARC record at offset {offset}")
+    found = list(read_warc_bytes(data, path, base=offset, gzipped=data[:2] == _GZIP_MAGIC[:2]))
+    for item in found:
+        if isinstance(item, BadRecord):
+            raise ValueError(item.message)
+    if not found:
+        raise ValueError(f"{path}: no WARC record at offset {offset}")
+    rec = found[0]
+    assert isinstance(rec, WarcRecord)
+    return rec.rec_type, rec.rec_headers, rec.status, rec.headers, rec.payload
 
 
 def gunzip_member(raw: bytes) -> tuple[bytes | None, str | None]:
     """(the bytes of one whole gzip member, None), or (None, why it is damaged)."""
-    d = zlib.decompressobj(zlib.MAX_WBITS + 16)
-    try:
-        plain = d.decompress(raw)
-    except zlib.error as exc:
-        return None, f"gzip member damaged: {exc}"
-    if not d.eof:
-        return None, "gzip member cut short (file truncated?)"
-    if d.unused_data:
+    plain, end, problem = _inflate(raw, 0)
+    if problem is None and end != len(raw):
         return None, "bytes after the record's gzip member"
-    return plain, None
+    return plain, problem
 
 
 def restore_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -471,61 +485,437 @@ def restore_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
-def _member_problem(fh: BinaryIO, offset: int, length: int) -> str | None:
-    """Why the gzip member of a record is damaged (cut short, bad CRC, trailing bytes), or None.
+# ----------------------------------------------------------------------------- reading WARC files
 
-    warcio stops quietly at a member cut short, so each record's member is decompressed
-    again here, which also checks the CRC and length in its trailer.
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_WARC_MAGIC = b"WARC/"
+# Inflated a piece at a time, so that a damaged member is found without reading the rest of the file.
+_CHUNK = 1 << 20
+# A WARC file's bytes: read whole (one record) or mapped (a file).
+Buffer = Union[bytes, "mmap.mmap"]
+
+
+@dataclass
+class WarcRecord:
+    """One WARC record, read whole and found consistent with itself."""
+
+    offset: int  # where its gzip member (or the uncompressed record) starts in the file
+    length: int  # the member's (or record's) length in the file
+    rec_type: str
+    rec_headers: Any  # warcio StatusAndHeaders of the WARC header block
+    http_headers: Any  # warcio StatusAndHeaders of the HTTP header block, or None
+    payload: bytes  # the block past the HTTP headers, as stored (transfer and content codings kept)
+    body: bytes | None  # the payload decoded (codings undone); None when not an HTTP response
+
+    @property
+    def status(self) -> int:
+        """The HTTP status code (0 without HTTP headers)."""
+        if self.http_headers is None:
+            return 0
+        try:
+            return int(self.http_headers.get_statuscode())
+        except (TypeError, ValueError):
+            return 0
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """The HTTP headers ([] without)."""
+        return list(self.http_headers.headers) if self.http_headers is not None else []
+
+    def header(self, name: str) -> str | None:
+        """A WARC header's value."""
+        value: str | None = self.rec_headers.get_header(name)
+        return value
+
+
+@dataclass
+class BadRecord:
+    """A stretch of a WARC file that is not a whole, consistent record: where, how long, and why."""
+
+    path: str
+    offset: int
+    length: int
+    reason: str
+
+    @property
+    def message(self) -> str:
+        """`FILE: bad record at offset N: REASON`."""
+        return f"{self.path}: bad record at offset {self.offset}: {self.reason}"
+
+
+def _inflate(data: Buffer, pos: int) -> tuple[bytes, int, str | None]:
+    """(decompressed bytes, end offset, None) of the gzip member at `pos`, or (b"", pos, why it is damaged).
+
+    zlib checks the member's CRC-32 and length in its trailer; a member that stops before its
+    trailer is cut short.
     """
-    pos = fh.tell()
+    d = zlib.decompressobj(zlib.MAX_WBITS + 16)
+    out = []
+    at = pos
+    size = len(data)
+    # Small pieces first, growing: most members are a few KiB, and what zlib reads past a
+    # member's end is copied again as its unused data.
+    step = 1 << 14
     try:
-        fh.seek(offset)
-        raw = fh.read(length)
-    finally:
-        fh.seek(pos)
-    if len(raw) < length:
-        return f"record cut short ({len(raw)} of {length} bytes)"
-    return gunzip_member(raw)[1]
+        while at < size and not d.eof:
+            piece = data[at : at + step]
+            out.append(d.decompress(piece))
+            at += len(piece)
+            step = min(step * 4, _CHUNK)
+    except zlib.error as exc:
+        return b"", pos, f"gzip member damaged ({exc})"
+    if not d.eof:
+        return b"", pos, "gzip member cut short (the file ends inside it: truncated?)"
+    return b"".join(out), at - len(d.unused_data), None
+
+
+def _next_member(data: Buffer, start: int) -> int | None:
+    """The offset of the next gzip member at or past `start` whose content starts a WARC record."""
+    i = data.find(_GZIP_MAGIC, start)
+    while i >= 0:
+        d = zlib.decompressobj(zlib.MAX_WBITS + 16)
+        try:
+            head = d.decompress(data[i : i + 4096], len(_WARC_MAGIC))
+        except zlib.error:
+            head = b""
+        if head.startswith(_WARC_MAGIC):
+            return i
+        i = data.find(_GZIP_MAGIC, i + 1)
+    return None
+
+
+def _next_plain_record(data: Buffer, start: int) -> int | None:
+    """The offset of the next uncompressed WARC record at or past `start` (one that ends where it says)."""
+    i = data.find(_WARC_MAGIC, start)
+    while i >= 0 and _plain_record_end(data, i) is None:
+        i = data.find(_WARC_MAGIC, i + 1)
+    return None if i < 0 else i
+
+
+def _digest_of(algo: str, data: bytes) -> list[str] | None:
+    """The encodings a digest value may be written in (base32, hex, base64); None for an unknown algorithm."""
+    name = algo.lower().replace("-", "")
+    if name not in ("sha1", "sha256", "sha512", "md5"):
+        return None
+    raw = hashlib.new(name, data).digest()
+    return [base64.b32encode(raw).decode("ascii"), raw.hex(), base64.b64encode(raw).decode("ascii")]
+
+
+def _digest_problem(field_name: str, declared: str | None, data: bytes) -> str | None:
+    """Why `data` disagrees with a declared WARC digest, or None (also when it cannot be checked)."""
+    if not declared:
+        return None
+    algo, sep, value = declared.strip().partition(":")
+    if not sep:
+        return None
+    forms = _digest_of(algo, data)
+    if forms is None:
+        return None
+    value = value.strip()
+    if value.upper() in (f.upper() for f in forms[:2]) or value in forms[2:]:
+        return None
+    return f"its content does not match its {field_name}"
+
+
+def _decoded_body(http_headers: Any, payload: bytes) -> tuple[bytes | None, str | None]:
+    """The payload with its transfer and content codings undone, or (None, why it cannot be)."""
+    from warcio.bufferedreaders import ChunkedDataReader
+
+    te = (http_headers.get_header("Transfer-Encoding") or "").lower()
+    ce = (http_headers.get_header("Content-Encoding") or "").strip().lower()
+    data = payload
+    if "chunked" in te:
+        try:
+            data = ChunkedDataReader(io.BytesIO(payload), raise_exceptions=True).read()
+        except Exception as exc:  # warcio raises ChunkedDataException and ValueError
+            return None, f"bad chunked transfer coding ({type(exc).__name__})"
+    if ce in ("", "identity", "none"):
+        return data, None
+    if ce in ("gzip", "x-gzip", "deflate"):
+        # Tried as gzip, zlib and raw deflate (servers mix them up); a stream that stops before its
+        # end is a body cut in transit, never a page.
+        for wbits in (zlib.MAX_WBITS + 32, -zlib.MAX_WBITS):
+            d = zlib.decompressobj(wbits)
+            try:
+                out = d.decompress(data) + d.flush()
+            except zlib.error:
+                continue
+            if d.eof:
+                return out, None
+            return None, f"{ce} content coding cut short (the body was cut in transit)"
+        if data.startswith(b"\x1f\x8b"):
+            return None, f"{ce} content coding damaged"
+        # Not compressed at all: some tools store the decoded body under the received headers
+        # (warcio reads such a body as it is, and so do we).
+        return data, None
+    if ce in ("br", "brotli"):
+        from warcio.bufferedreaders import DecompressingBufferedReader
+
+        try:
+            return DecompressingBufferedReader(io.BytesIO(data), decomp_type="br").read(), None
+        except Exception:  # brotli's own error types: read as it is, as warcio does
+            return data, None
+    # An unknown coding: the body as stored, as warcio gives it.
+    return data, None
+
+
+def _parse_records(plain: bytes, path: str, offset: int, length: int) -> Iterator[WarcRecord | BadRecord]:
+    """The records of one gzip member's content (usually one), each checked against itself."""
+    from warcio.recordloader import ArcWarcRecordLoader
+
+    at = 0
+    while at < len(plain):
+        if not plain.startswith(_WARC_MAGIC, at):
+            yield BadRecord(path, offset, length, "not a WARC record (no WARC/1.x version line)")
+            return
+        stream = io.BytesIO(plain)
+        stream.seek(at)
+        try:
+            rec = ArcWarcRecordLoader().parse_record_stream(stream, known_format="warc")
+        except Exception as exc:  # warcio's ArchiveLoadFailed, StatusAndHeadersParserException, ...
+            yield BadRecord(path, offset, length, f"WARC headers unreadable ({_short(exc)})")
+            return
+        declared = rec.rec_headers.get_header("Content-Length")
+        try:
+            want = int(declared)
+            if want < 0:
+                raise ValueError(declared)
+        except (TypeError, ValueError):
+            yield BadRecord(path, offset, length, f"bad WARC Content-Length {str(declared)[:40]!r}")
+            return
+        block_start = plain.find(b"\r\n\r\n", at)
+        block_start = block_start + 4 if block_start >= 0 else len(plain)
+        block = plain[block_start : block_start + want]
+        if len(block) < want:
+            yield BadRecord(
+                path,
+                offset,
+                length,
+                f"block shorter than its WARC Content-Length ({len(block)} of {want} bytes: cut short)",
+            )
+            return
+        try:
+            payload = rec.raw_stream.read()
+            while more := rec.raw_stream.read(_CHUNK):
+                payload += more
+        except Exception as exc:  # a digest-checking stream may raise on bad data
+            yield BadRecord(path, offset, length, f"block unreadable ({_short(exc)})")
+            return
+        problem = _digest_problem("WARC-Block-Digest", rec.rec_headers.get_header("WARC-Block-Digest"), block)
+        if problem is None and rec.rec_type == "response" and rec.http_headers is not None:
+            problem = _digest_problem(
+                "WARC-Payload-Digest", rec.rec_headers.get_header("WARC-Payload-Digest"), payload
+            )
+            if problem is not None:
+                # Some crawlers digest the payload with its chunked transfer coding undone.
+                dechunked, _ = _decoded_body(_NoContentCoding(rec.http_headers), payload)
+                if (
+                    dechunked is not None
+                    and _digest_problem(
+                        "WARC-Payload-Digest", rec.rec_headers.get_header("WARC-Payload-Digest"), dechunked
+                    )
+                    is None
+                ):
+                    problem = None
+        decoded: bytes | None = None
+        if problem is None and rec.rec_type == "response" and rec.http_headers is not None:
+            problem = _http_length_problem(rec.http_headers, payload)
+            if problem is None:
+                decoded, problem = _decoded_body(rec.http_headers, payload)
+        # The record ends with two CRLFs; what follows in the same member is the next record, or a
+        # block longer than its Content-Length says.
+        nxt = block_start + want
+        while plain.startswith(b"\r\n", nxt):
+            nxt += 2
+        if problem is None and nxt < len(plain) and not plain.startswith(_WARC_MAGIC, nxt):
+            problem = f"{len(plain) - nxt} bytes after its block (longer than its WARC Content-Length)"
+        if problem is not None:
+            yield BadRecord(path, offset, length, problem)
+            # In a member holding several records (a whole file gzipped at once), the next one
+            # starts where this one's block ends.
+            if nxt < len(plain) and plain.startswith(_WARC_MAGIC, nxt):
+                at = nxt
+                continue
+            return
+        yield WarcRecord(offset, length, rec.rec_type, rec.rec_headers, rec.http_headers, payload, decoded)
+        at = nxt
+
+
+class _NoContentCoding:
+    """HTTP headers seen without their Content-Encoding (to undo the transfer coding alone)."""
+
+    def __init__(self, headers: Any) -> None:
+        self._headers = headers
+
+    def get_header(self, name: str) -> str | None:
+        if name.lower() == "content-encoding":
+            return None
+        value: str | None = self._headers.get_header(name)
+        return value
+
+
+def cut_body_problem(body: bytes, declared_length: int | None) -> str | None:
+    """Why a body handed in for storing is not whole (shorter than the length declared for it), or None."""
+    if declared_length is not None and len(body) < declared_length:
+        return f"body cut short ({len(body)} of the {declared_length} bytes declared)"
+    return None
+
+
+def content_coding_problem(headers: list[tuple[str, str]], raw_body: bytes) -> str | None:
+    """Why a body as received (transfer and content codings still applied) cannot be decoded whole, or None.
+
+    A gzip or deflate stream that stops before its end is a body cut in transit: HTTP clients
+    (Scrapy's among them) decode what arrived and say nothing, so a crawler checks here first.
+    """
+    return _decoded_body(StatusAndHeaders("200 OK", list(headers)), raw_body)[1]
+
+
+def _http_length_problem(http_headers: Any, payload: bytes) -> str | None:
+    """Why an HTTP body disagrees with its HTTP Content-Length (shorter: a cut download), or None."""
+    if "chunked" in (http_headers.get_header("Transfer-Encoding") or "").lower():
+        return None
+    declared = http_headers.get_header("Content-Length")
+    if declared is None:
+        return None
+    try:
+        want = int(declared.strip())
+    except ValueError:
+        return None
+    if len(payload) < want:
+        return f"HTTP body shorter than its Content-Length ({len(payload)} of {want} bytes: a cut download)"
+    return None
+
+
+def _short(exc: BaseException) -> str:
+    """An exception as a short, printable message (warcio quotes whole binary lines)."""
+    text = f"{type(exc).__name__}: {exc}"
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def read_warc_bytes(
+    data: Buffer, path: str, *, base: int = 0, gzipped: bool = True
+) -> Iterator[WarcRecord | BadRecord]:
+    """Every record of WARC data (offsets counted from `base`): whole ones, and the damaged stretches.
+
+    A damaged gzip member, a record cut short or inconsistent with its own Content-Length or
+    digests is a BadRecord; reading goes on at the next gzip member (or line) that starts a
+    WARC record, so one damage costs one record.
+    """
+    size = len(data)
+    pos = 0
+    while pos < size:
+        if gzipped:
+            if data[pos : pos + 3] != _GZIP_MAGIC:
+                if not data[pos : pos + 64].strip(b"\x00\r\n\t "):
+                    return  # padding at the end of a file
+                nxt = _next_member(data, pos + 1)
+                end = size if nxt is None else nxt
+                yield BadRecord(path, base + pos, end - pos, f"{end - pos} bytes that are not a gzip member")
+                pos = end
+                continue
+            plain, end, problem = _inflate(data, pos)
+            if problem is not None:
+                nxt = _next_member(data, pos + 1)
+                stop = size if nxt is None else nxt
+                yield BadRecord(path, base + pos, stop - pos, problem)
+                pos = stop
+                continue
+            yield from _parse_records(plain, path, base + pos, end - pos)
+            pos = end
+        else:
+            if not data[pos : pos + 64].strip(b"\x00\r\n\t "):
+                return
+            rec_end = _plain_record_end(data, pos)
+            if rec_end is None:
+                nxt = _next_plain_record(data, pos + 1)
+                stop = size if nxt is None else nxt
+                yield BadRecord(path, base + pos, stop - pos, "not a whole WARC record (cut short?)")
+                pos = stop
+                continue
+            yield from _parse_records(data[pos:rec_end], path, base + pos, rec_end - pos)
+            pos = rec_end
+
+
+def _plain_record_end(data: Buffer, pos: int) -> int | None:
+    """Where the uncompressed record at `pos` ends (its Content-Length and the two CRLFs), or None."""
+    head_end = data[pos : pos + 65536].find(b"\r\n\r\n")
+    if data[pos : pos + 5] != _WARC_MAGIC or head_end < 0:
+        return None
+    head = data[pos : pos + head_end].decode("latin-1")
+    if head.find("WARC/1.", 1) >= 0:
+        return None  # a header block cut short, run into the next record's
+    m = re.search(r"(?im)^content-length:\s*(\d+)\s*$", head)
+    if m is None:
+        return None
+    end = pos + head_end + 4 + int(m.group(1))
+    # A record ends with two CRLFs, then the file ends or the next record starts.
+    if end > len(data) or data[end : end + 4] != b"\r\n\r\n":
+        return None
+    while data[end : end + 2] == b"\r\n":
+        end += 2
+    return end
+
+
+def read_warc(path: str) -> Iterator[WarcRecord | BadRecord]:
+    """Every record of a WARC file (.warc.gz per-record gzip, or .warc): see read_warc_bytes()."""
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return
+        gzipped = fh.read(2) == _GZIP_MAGIC[:2]
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            yield from read_warc_bytes(mm, path, gzipped=gzipped)
+
+
+def check_record(path: str, offset: int, length: int) -> str | None:
+    """Why the record stored at (offset, length) of a WARC file is not whole and consistent, or None."""
+    try:
+        read_record(path, offset, length)
+    except (OSError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def scan_warc(path: str, check_digests: bool = True) -> Iterator[dict[str, Any]]:
-    """Every record of a WARC file with its offset, length, type, ids and digest check.
+    """Every record of a WARC file with its offset, length, type, ids and problems.
 
-    Raises warcio's ArchiveLoadFailed (or an OSError/zlib error) where the file stops
-    being readable; the records before that point have been yielded.
+    A damaged stretch comes as an entry of type "" with its reason in `problems`; reading goes
+    on past it (see read_warc). `check_digests` is kept for callers: every record is checked.
     """
-    gzipped = path.endswith(".gz")
-    with open(path, "rb") as fh:
-        it = ArchiveIterator(fh, check_digests=check_digests)
-        for record in it:
-            rh = record.rec_headers
-            status = None
-            headers: list[tuple[str, str]] = []
-            if record.http_headers is not None and record.rec_type in ("response", "revisit"):
-                headers = list(record.http_headers.headers)
-                with contextlib.suppress(ValueError, TypeError):
-                    status = int(record.http_headers.get_statuscode())
-            while record.raw_stream.read(1 << 20):
-                pass
-            offset = it.get_record_offset()
-            length = it.get_record_length()
-            problems = list(record.digest_checker.problems) if record.digest_checker.passed is False else []
-            if gzipped and check_digests:
-                problem = _member_problem(fh, offset, length)
-                if problem:
-                    problems.append(problem)
+    for item in read_warc(path):
+        if isinstance(item, BadRecord):
             yield {
-                "type": record.rec_type,
-                "offset": offset,
-                "length": length,
-                "record_id": rh.get_header("WARC-Record-ID"),
-                "url": rh.get_header("WARC-Target-URI"),
-                "date": rh.get_header("WARC-Date"),
-                "digest": rh.get_header("WARC-Payload-Digest"),
-                "profile": rh.get_header("WARC-Profile"),
-                "refers_to": rh.get_header("WARC-Refers-To"),
-                "final_url": rh.get_header(FINAL_URL_HEADER),
-                "status": status,
-                "headers": headers,
-                "problems": problems,
+                "type": "",
+                "offset": item.offset,
+                "length": item.length,
+                "record_id": None,
+                "url": None,
+                "date": None,
+                "digest": None,
+                "profile": None,
+                "refers_to": None,
+                "final_url": None,
+                "status": None,
+                "headers": [],
+                "problems": [item.reason],
             }
+            continue
+        status = item.status if item.rec_type in ("response", "revisit") and item.http_headers else None
+        if item.rec_type == "revisit" and (item.header("WARC-Profile") or "").endswith(REVISIT_NOT_MODIFIED):
+            # The revisit's HTTP head is the stored response's, for replay; the server answered 304.
+            status = 304
+        yield {
+            "type": item.rec_type,
+            "offset": item.offset,
+            "length": item.length,
+            "record_id": item.header("WARC-Record-ID"),
+            "url": item.header("WARC-Target-URI"),
+            "date": item.header("WARC-Date"),
+            "digest": item.header("WARC-Payload-Digest"),
+            "profile": item.header("WARC-Profile"),
+            "refers_to": item.header("WARC-Refers-To"),
+            "final_url": item.header(FINAL_URL_HEADER),
+            "status": status,
+            "headers": item.headers if item.rec_type in ("response", "revisit") else [],
+            "problems": [],
+        }

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from archive import index, ocfl
 from archive.capturelog import Mark, append_at, cdxj_bytes, cleaned_bytes, read_cdxj, read_cleaned
 from archive.captures import Capture, WarcSink, now_iso
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, DamagedIndex
 from archive.fsutil import (
     SYNC_EACH_LIMIT,
     atomic_write,
@@ -237,7 +237,9 @@ class Journal:
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError) as exc:
-            raise ArchiveError(f"{self.path}: unreadable commit journal: {exc}") from exc
+            raise ArchiveError(
+                f"{self.path}: unreadable commit journal ({exc}): run `cablearchive repair`"
+            ) from exc
 
     def peek(self) -> JournalEntry | None:
         """The entry of a live writer's journal, or None when it cannot be read now."""
@@ -327,22 +329,36 @@ def settle(layout: Layout, entry: JournalEntry) -> Settled:
     with contextlib.suppress(OSError):
         fsync_dir(layout.captures_dir)
     if os.path.exists(layout.index_path):
-        conn = index.connect(layout.index_path)
         try:
-            with index.transaction(conn):
-                # Rows of this run's captures that the WARC files no longer hold go.
-                index.drop_captures_past(conn, f"{entry.run}-", entry.warc)
-                index.insert_captures(conn, list(read_cdxj(layout, entry.cdxj_start or 0)))
-                if cut_marks and not isinstance(entry, Prepare):
-                    # The index may hold marks that are cut: each capture gets its last mark still on file.
-                    last = dict(read_cleaned(layout))
-                    index.set_cleaned(conn, [(r, last.get(r)) for r in {r for r, _ in cut_marks}])
-                index.set_cleaned(conn, read_cleaned(layout, entry.cleaned_start or 0))
-                for obj in entry.objects:
-                    index.index_object(conn, obj.ref, layout.object_dir(obj.ref))
-        finally:
-            conn.close()
+            _resync_index(layout, entry, cut_marks)
+        except sqlite3.Error as exc:
+            error = index.archive_error(layout.index_path, exc)
+            if not isinstance(error, DamagedIndex):
+                raise error from exc  # a full disk: the journal stays for the next writer
+            # A damaged index is derived data: it goes, and is rebuilt from the files on next use.
+            for path in (layout.index_path, index.rollback_journal(layout.index_path)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
     return done
+
+
+def _resync_index(layout: Layout, entry: JournalEntry, cut_marks: list[Mark]) -> None:
+    """Bring index.sqlite in line with the files a journal's commit was settled to, in one transaction."""
+    conn = index.connect(layout.index_path)
+    try:
+        with index.transaction(conn):
+            # Rows of this run's captures that the WARC files no longer hold go.
+            index.drop_captures_past(conn, f"{entry.run}-", entry.warc)
+            index.insert_captures(conn, list(read_cdxj(layout, entry.cdxj_start or 0)))
+            if cut_marks and not isinstance(entry, Prepare):
+                # The index may hold marks that are cut: each capture gets its last mark still on file.
+                last = dict(read_cleaned(layout))
+                index.set_cleaned(conn, [(r, last.get(r)) for r in {r for r, _ in cut_marks}])
+            index.set_cleaned(conn, read_cleaned(layout, entry.cleaned_start or 0))
+            for obj in entry.objects:
+                index.index_object(conn, obj.ref, layout.object_dir(obj.ref))
+    finally:
+        conn.close()
 
 
 def recover(layout: Layout, notify: Notify) -> Settled | None:
@@ -442,6 +458,8 @@ class Committer:
         # Written to the WARC file already, committed with the next commit.
         self.caps: list[Capture] = []
         self.marks: list[Mark] = []
+        # Why the journal must stay as it is for the next writer (a failed commit not settled).
+        self.unsettled: str | None = None
 
     @property
     def pending(self) -> bool:
@@ -451,6 +469,20 @@ class Committer:
     def start(self) -> None:
         """Journal the run: nothing of it survives a crash yet."""
         self.journal.write(Between.at(self.run_id, self.committed))
+
+    def check_settled(self) -> None:
+        """Refuse to go on after a failed commit that could not be settled: its journal must stay."""
+        if self.unsettled is not None:
+            raise ArchiveError(
+                f"run {self.run_id} stopped: a commit failed and could not be settled ({self.unsettled}); "
+                f"{self.journal.path} keeps it, and the next writer settles it (once the cause is "
+                "fixed, run the command again, or `cablearchive repair`)"
+            )
+
+    def finish(self) -> None:
+        """The run is closed: its journal goes (unless a failed commit left it for the next writer)."""
+        self.check_settled()
+        self.journal.remove()
 
     def commit(
         self, holder: IndexHolder, sink: WarcSink, versions: Sequence[NewVersion], user: dict[str, str]
@@ -463,6 +495,7 @@ class Committer:
         written and keeps everything pending, so a later commit can try again; a failure
         after it completes the commit as recovery would. Either way the error is raised.
         """
+        self.check_settled()
         layout, old = self.layout, self.committed
         cdxj_data = cdxj_bytes(self.caps)
         cleaned_data = cleaned_bytes(self.marks, self.run_id)
@@ -519,6 +552,9 @@ class Committer:
                 self._committed(new)
             else:
                 self._undo(objects, old)
+            if isinstance(exc, sqlite3.Error):
+                # Not an OSError: without this a full disk during the index update reads as a bug.
+                raise index.archive_error(layout.index_path, exc) from exc
             if isinstance(exc, OSError):
                 raise_if_disk_full(exc, layout.cables_dir)
             raise
@@ -545,6 +581,7 @@ class Committer:
                     os.truncate(path, size)
             self.journal.write(Between.at(self.run_id, old))
         except Exception as exc:  # the journal still says "prepare": the next writer undoes it
+            self.unsettled = str(exc)
             self.notify(f"could not undo the failed commit now ({exc}); the next writer will")
 
     def _complete(self, holder: IndexHolder, entry: Install) -> None:
@@ -555,6 +592,7 @@ class Committer:
             lengths = Lengths(entry.warc, entry.cdxj or 0, entry.cleaned or 0)
             self.journal.write(Between.at(self.run_id, lengths, starts=self.committed))
         except Exception as exc:  # the journal stays; the next writer settles it
+            self.unsettled = str(exc)
             self.notify(f"could not complete the failed commit now ({exc}); the next writer will")
 
 

@@ -6,6 +6,7 @@ the writer, verify and reindex.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 from archive import index, ocfl
 from archive.captures import now_iso
 from archive.commit import Journal, Settled, recover
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, DamagedIndex, ReadOnlyArchive
 from archive.fsutil import atomic_write, fsync_dir, json_bytes, raise_if_disk_full
 from archive.layout import (
     CAPTURES_DESCRIPTION,
@@ -46,6 +47,8 @@ class ArchiveFolder:
         self.path = self.layout.root
         self.meta = meta
         self._conn: sqlite3.Connection | None = None
+        # Opened with open_read_only(): no lock, no recovery, no index rebuild, no write.
+        self.read_only = False
         # Where messages for the user go (stderr by default; the crawler and tests may redirect them).
         self.notify: Callable[[str], None] = _say
 
@@ -157,9 +160,34 @@ class ArchiveFolder:
                 f"({FORMAT_VERSION}); upgrade cablearchive"
             )
         arch = cls(path, meta)
-        os.makedirs(arch.state_dir, exist_ok=True)
+        # A read-only archive opens for reading: nothing is created, nothing settled.
+        with contextlib.suppress(OSError):
+            os.makedirs(arch.state_dir, exist_ok=True)
         if Journal(arch.layout).exists():
             arch._recover_if_unlocked()
+        return arch
+
+    @classmethod
+    def open_read_only(cls: type[_F], path: str | os.PathLike[str]) -> _F:
+        """Open an existing archive for reading only: takes no lock, settles nothing, writes nothing.
+
+        It works on a read-only mount and beside a live writer (readers see its last commit).
+        """
+        path = os.fspath(path)
+        marker = Layout.at(path).marker
+        if not os.path.isdir(path):
+            raise ArchiveError(f"{path}: no such archive folder")
+        try:
+            with open(marker, encoding="utf-8") as fh:
+                meta = json.load(fh)
+        except FileNotFoundError:
+            raise ArchiveError(f"{path}: not an archive (no {MARKER})") from None
+        except (OSError, ValueError) as exc:
+            raise ArchiveError(f"{marker}: unreadable: {exc}") from exc
+        if meta.get("format") != FORMAT_NAME:
+            raise ArchiveError(f"{marker}: format is {meta.get('format')!r}, not {FORMAT_NAME!r}")
+        arch = cls(path, meta)
+        arch.read_only = True
         return arch
 
     @classmethod
@@ -185,24 +213,48 @@ class ArchiveFolder:
     @property
     def conn(self) -> sqlite3.Connection:
         """The index connection (the index is rebuilt from the files when missing or unreadable)."""
+        if self._conn is None and self.read_only:
+            try:
+                self._conn = index.connect_read_only(self.index_path)
+            except sqlite3.DatabaseError as exc:
+                raise ArchiveError(
+                    f"{self.index_path}: cannot be read ({exc}); run `cablearchive reindex` on a writable copy"
+                ) from exc
         if self._conn is None:
             if not os.path.exists(self.index_path):
-                self.reindex()
+                self._rebuild_for_reading("missing")
             try:
                 self._conn = index.connect(self.index_path)
             except sqlite3.DatabaseError as exc:
                 index.raise_if_busy(self.index_path, exc)
-                self.notify(f"{self.index_path}: {exc}; rebuilding it from the files")
-                self.reindex()
+                self._rebuild_for_reading(str(exc))
                 self._conn = index.connect(self.index_path)
         return self._conn
 
+    def _rebuild_for_reading(self, why: str) -> None:
+        """Rebuild a missing or unreadable index for a reader; a read-only archive cannot, and says so."""
+        try:
+            self.notify(f"{self.index_path}: {why}; rebuilding it from the files")
+            self.reindex()
+        except ReadOnlyArchive:
+            raise DamagedIndex(
+                f"{self.index_path}: {why}, and the archive is read-only: "
+                "run `cablearchive reindex` on a writable copy"
+            ) from None
+
     def ensure_index(self) -> None:
-        """Build index.sqlite if it is missing or unreadable (the caller holds the lock)."""
+        """Build index.sqlite if it is missing, unreadable or damaged (the caller holds the lock)."""
         ok = os.path.exists(self.index_path)
         if ok:
             try:
-                index.connect(self.index_path).close()
+                conn = index.connect(self.index_path)
+                try:
+                    # A writer must not build on a damaged index (its commits would fail, or be lost).
+                    check = conn.execute("PRAGMA quick_check").fetchone()
+                finally:
+                    conn.close()
+                if check != ("ok",):
+                    raise sqlite3.DatabaseError(f"damaged: {check[0] if check else 'no answer'}")
             except sqlite3.DatabaseError as exc:
                 index.raise_if_busy(self.index_path, exc)
                 self.notify(f"{self.index_path}: {exc}; rebuilding it from the files")
@@ -227,7 +279,9 @@ class ArchiveFolder:
 
     # -- locking and recovery
     def lock(self) -> ArchiveLock:
-        """The writers' lock (not taken yet)."""
+        """The writers' lock (not taken yet); an archive opened read-only refuses to write."""
+        if self.read_only:
+            raise ReadOnlyArchive(f"{self.path}: opened read-only; it cannot be written to")
         return ArchiveLock(self.layout.lock_path)
 
     def recover(self) -> Settled | None:
@@ -235,12 +289,18 @@ class ArchiveFolder:
         return recover(self.layout, self.notify)
 
     def _recover_if_unlocked(self) -> None:
+        """Settle a dead writer's journal when the archive can be written; readers go on either way."""
         lock = self.lock()
         try:
             lock.acquire({"kind": "recover", "run": None}, wait=0, what=f"archive {self.path}")
+        except ReadOnlyArchive:
+            return  # readers read what is committed; a writer on a writable copy settles the rest
         except ArchiveError:
             return  # a live writer owns the journal
         try:
             self.recover()
+        except ArchiveError as exc:
+            # A damaged journal must not stop readers: what is committed can still be read.
+            self.notify(str(exc))
         finally:
             lock.release()

@@ -11,14 +11,17 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from archive import ocfl
 from archive.captures import Capture
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, DamagedIndex, DiskFull, QueryError
 from archive.layout import CABLE_JSON, CABLE_TEXT, Layout, source_text
 
-SCHEMA_VERSION = 1
+# 2: the header fields (canonical ID, post, year, classification level), tags and citations;
+# 3: tags carry their cable's date (a tag's cables in date order from its index); tag_counts.
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -54,8 +57,30 @@ CREATE TABLE IF NOT EXISTS cables(
   date TEXT,
   n_sources INTEGER,
   preferred TEXT,
-  fts_rowid INTEGER
+  fts_rowid INTEGER,
+  canonical_id TEXT,
+  post TEXT,
+  year INTEGER,
+  level TEXT
 );
+CREATE UNIQUE INDEX IF NOT EXISTS cables_fts ON cables(fts_rowid);
+CREATE INDEX IF NOT EXISTS cables_date ON cables(date, ref);
+CREATE INDEX IF NOT EXISTS cables_origin ON cables(origin COLLATE NOCASE, date);
+CREATE INDEX IF NOT EXISTS cables_origin_post ON cables(origin COLLATE NOCASE, post);
+CREATE INDEX IF NOT EXISTS cables_post ON cables(post, date);
+CREATE INDEX IF NOT EXISTS cables_level ON cables(level, date);
+CREATE INDEX IF NOT EXISTS cables_class ON cables(classification, date);
+CREATE INDEX IF NOT EXISTS cables_year ON cables(year, date);
+CREATE INDEX IF NOT EXISTS cables_canonical ON cables(canonical_id);
+CREATE TABLE IF NOT EXISTS tags(
+  ref TEXT NOT NULL, seq INTEGER NOT NULL, tag TEXT NOT NULL, date TEXT,
+  PRIMARY KEY(ref, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag COLLATE NOCASE, date, ref);
+CREATE TABLE IF NOT EXISTS tag_counts(tag TEXT PRIMARY KEY COLLATE NOCASE, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS citations(
+  ref TEXT NOT NULL, seq INTEGER NOT NULL, cited TEXT, label TEXT, text TEXT, kind TEXT,
+  PRIMARY KEY(ref, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS citations_cited ON citations(cited, ref);
 CREATE TABLE IF NOT EXISTS versions(
   ref TEXT NOT NULL, number INTEGER NOT NULL, created TEXT, message TEXT, user TEXT,
   PRIMARY KEY(ref, number)) WITHOUT ROWID;
@@ -81,10 +106,26 @@ def connect(path: str) -> sqlite3.Connection:
     have = conn.execute("PRAGMA user_version").fetchone()[0]
     if have not in (0, SCHEMA_VERSION):
         conn.close()
-        raise sqlite3.DatabaseError(f"index schema {have}, expected {SCHEMA_VERSION}")
+        # Raised as a DatabaseError so that the archive rebuilds the index from its files.
+        raise sqlite3.DatabaseError(
+            f"index schema {have}, this version of cablearchive uses {SCHEMA_VERSION} (run `cablearchive reindex`)"
+        )
     if have == 0:
         conn.executescript(SCHEMA)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    return conn
+
+
+def connect_read_only(path: str) -> sqlite3.Connection:
+    """Open the index database for reading only (it may be on a read-only mount); never creates or migrates it."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60.0)
+    have = conn.execute("PRAGMA user_version").fetchone()[0]
+    if have != SCHEMA_VERSION:
+        conn.close()
+        raise sqlite3.DatabaseError(
+            f"index schema {have}, this version of cablearchive uses {SCHEMA_VERSION}"
+        )
+    conn.execute("PRAGMA temp_store=MEMORY")
     return conn
 
 
@@ -108,6 +149,17 @@ def raise_if_busy(path: str, exc: sqlite3.DatabaseError) -> None:
         raise ArchiveError(f"{path}: the index is busy ({exc}); another process holds it, try again") from exc
 
 
+def archive_error(path: str, exc: sqlite3.Error) -> ArchiveError:
+    """An SQLite error as the archive's own, naming the file: DiskFull, DamagedIndex or ArchiveError."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        return DiskFull(f"disk full while writing {path}: {text}")
+    if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in text or "not a database" in text:
+        return DamagedIndex(f"{path} is damaged ({text}): run `cablearchive reindex`")
+    return ArchiveError(f"{path}: {text}")
+
+
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One transaction: committed when the block ends, rolled back when it raises."""
@@ -115,7 +167,9 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (a full disk, an I/O error): the first error is the one to tell.
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 
@@ -259,6 +313,91 @@ def source_digests(conn: sqlite3.Connection, ref: str, key: str) -> tuple[str, s
     return (row[0], row[1]) if row else None
 
 
+def _text(value: Any) -> str | None:
+    """A metadata value as text (None for a missing or empty one): cable.json is input, not trusted."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text or None
+
+
+def _unique(tags: list[str]) -> list[str]:
+    """Tags without repeats (any case): a cable has a tag once, whatever the teletype did."""
+    seen: set[str] = set()
+    out = []
+    for t in tags:
+        if t.casefold() not in seen:
+            seen.add(t.casefold())
+            out.append(t)
+    return out
+
+
+def _strings(value: Any) -> list[str]:
+    """The non-empty strings of a metadata list."""
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, str) and v.strip()]
+
+
+_ID_POST = re.compile(r"^\d{2}([A-Z][A-Z-]*?)\d+$")
+_LEVELS = re.compile(r"[^A-Z ]+")
+
+
+def post_of(canonical_id: str | None) -> str | None:
+    """The post an ID is sent from (`KABUL` of `09KABUL123`), or None for an ID without that form."""
+    m = _ID_POST.match(canonical_id or "")
+    return m.group(1) if m else None
+
+
+def year_of(date: str | None) -> int | None:
+    """The year of a cable's date (`2009-12-29 17:05`), or None."""
+    if date and len(date) >= 4 and date[:4].isdigit():
+        return int(date[:4])
+    return None
+
+
+def level_of(classification: str | None) -> str | None:
+    """The classification level, without its handling caveats: `SECRET` of `SECRET//NOFORN`."""
+    if not classification:
+        return None
+    level = " ".join(_LEVELS.sub(" ", classification.split("//")[0].upper()).split())
+    return level or None
+
+
+def citation_row(ref: Any) -> tuple[str | None, str | None, str | None, str]:
+    """(cited ID, label, text, kind) of one item of a cable's references."""
+    if not isinstance(ref, dict):
+        return None, None, _text(ref), "other"
+    cited = _text(ref.get("id"))
+    kind = str(ref["kind"]) if ref.get("kind") in ("cable", "other") else ("cable" if cited else "other")
+    return (cited.upper() if cited else None), _text(ref.get("label")), _text(ref.get("text")), kind
+
+
+def _count_tags(conn: sqlite3.Connection, tags: list[str], step: int) -> None:
+    """Keep tag_counts (the cables of each tag: the tags facet of the whole archive, read at once)."""
+    conn.executemany(
+        "INSERT INTO tag_counts(tag, n) VALUES (?, ?) ON CONFLICT(tag) DO UPDATE SET n = n + excluded.n",
+        [(t, step) for t in tags],
+    )
+    if step < 0:
+        conn.executemany("DELETE FROM tag_counts WHERE tag = ? AND n <= 0", [(t,) for t in tags])
+
+
+def _write_tags(conn: sqlite3.Connection, ref: str, tags: list[str] | None, date: str | None) -> None:
+    """Replace a cable's tags (None: remove them)."""
+    old = conn.execute("SELECT tag, date FROM tags WHERE ref=? ORDER BY seq", (ref,)).fetchall()
+    if tags is not None and [t for t, _d in old] == tags and all(d == date for _t, d in old):
+        return  # most commits leave a cable's tags as they were
+    conn.execute("DELETE FROM tags WHERE ref=?", (ref,))
+    _count_tags(conn, [t for t, _d in old], -1)
+    if tags:
+        conn.executemany(
+            "INSERT INTO tags(ref, seq, tag, date) VALUES (?,?,?,?)",
+            [(ref, i, t, date) for i, t in enumerate(tags)],
+        )
+        _count_tags(conn, tags, 1)
+
+
 def write_cable(
     conn: sqlite3.Connection,
     ref: str,
@@ -282,30 +421,43 @@ def write_cable(
         # again: twice the work of an insert, and the space only comes back at a merge.)
         cur = conn.execute("INSERT INTO fts(subject, body) VALUES (?, ?)", (subject, text))
         fts_rowid = cur.lastrowid
+    canonical = _text(cable_json.get("canonical_id")) or ref
+    date = _text(cable_json.get("created"))
+    classification = _text(cable_json.get("classification"))
     values = (
         head,
         first,
         last,
-        cable_json.get("subject"),
-        cable_json.get("classification"),
-        cable_json.get("origin"),
-        cable_json.get("created"),
+        _text(cable_json.get("subject")),
+        classification,
+        _text(cable_json.get("origin")),
+        date,
         len(cable_json.get("sources", [])),
         (cable_json.get("preferred") or {}).get("source"),
         fts_rowid,
+        canonical,
+        post_of(canonical) or (post_key(_text(cable_json.get("origin")) or "") or None),
+        year_of(date),
+        level_of(classification),
     )
     if row:
         conn.execute(
             "UPDATE cables SET head=?, created=?, updated=?, subject=?, classification=?, origin=?, date=?, "
-            "n_sources=?, preferred=?, fts_rowid=? WHERE id=?",
+            "n_sources=?, preferred=?, fts_rowid=?, canonical_id=?, post=?, year=?, level=? WHERE id=?",
             (*values, row[0]),
         )
     else:
         conn.execute(
             "INSERT INTO cables(head, created, updated, subject, classification, origin, date, n_sources, "
-            "preferred, fts_rowid, ref) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "preferred, fts_rowid, canonical_id, post, year, level, ref) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (*values, ref),
         )
+    _write_tags(conn, ref, _unique(_strings(cable_json.get("tags"))), date)
+    conn.execute("DELETE FROM citations WHERE ref=?", (ref,))
+    conn.executemany(
+        "INSERT INTO citations(ref, seq, cited, label, text, kind) VALUES (?,?,?,?,?,?)",
+        [(ref, i, *citation_row(r)) for i, r in enumerate(cable_json.get("references") or [])],
+    )
     conn.execute("DELETE FROM versions WHERE ref=?", (ref,))
     conn.executemany(
         "INSERT INTO versions(ref, number, created, message, user) VALUES (?,?,?,?,?)",
@@ -368,6 +520,39 @@ def count_captures(conn: sqlite3.Connection) -> int:
     return n
 
 
+def archive_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """How many cables, versions, sources and captures are indexed."""
+    counts = {}
+    for name, sql in (
+        ("cables", "SELECT count(*) FROM cables"),
+        ("versions", "SELECT count(*) FROM versions"),
+        ("sources", "SELECT count(*) FROM sources"),
+        ("captures", "SELECT count(*) FROM captures"),
+    ):
+        counts[name] = int(conn.execute(sql).fetchone()[0])
+    return counts
+
+
+def newest_versions(
+    conn: sqlite3.Connection, limit: int, ref: str | None = None
+) -> list[tuple[str, int, str | None, str | None, str | None]]:
+    """(ref, number, created, message, subject) of the newest versions, newest first (of one cable when ref is given)."""
+    sql = (
+        "SELECT v.ref, v.number, v.created, v.message, c.subject FROM versions v "
+        "LEFT JOIN cables c ON c.ref = v.ref"
+    )
+    if ref is not None:
+        return conn.execute(sql + " WHERE v.ref=? ORDER BY v.number DESC LIMIT ?", (ref, limit)).fetchall()
+    return conn.execute(sql + " ORDER BY v.created DESC, v.ref, v.number DESC LIMIT ?", (limit,)).fetchall()
+
+
+def sources_of_capture(conn: sqlite3.Connection, record_id: str) -> list[tuple[str, str]]:
+    """(ref, source key) of each cable whose current text of a source came from this capture."""
+    return conn.execute(
+        "SELECT ref, key FROM sources WHERE capture_id=? ORDER BY ref, key", (record_id,)
+    ).fetchall()
+
+
 def read_only_summary(path: str) -> tuple[dict[str, int], int]:
     """(head of each cable, number of captures) of an index file, opened read-only; sqlite3.Error when unreadable."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -377,28 +562,329 @@ def read_only_summary(path: str) -> tuple[dict[str, int], int]:
         conn.close()
 
 
-_FTS_OPERATORS = ("AND", "OR", "NOT", "NEAR")
+# -- queries: the list, facets, full-text search and citations (archive.query types the results)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What cables a list, a search or facet counts keep; every field that is set must hold.
+
+    Values are matched as written by people: origins by name (`Embassy Kabul`, any case) or by
+    post (`KABUL`, as cable IDs spell it); a classification by level (`SECRET` keeps
+    `SECRET//NOFORN`) or whole when it has `//`; tags case-insensitively. Several origins,
+    classifications or years: any of them; several tags or cited IDs: all of them. Dates are
+    `YYYY[-MM[-DD]]` bounds on the cable's own date, both ends included; subject: a piece of it.
+    """
+
+    origins: tuple[str, ...] = ()
+    classifications: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    years: tuple[int, ...] = ()
+    date_from: str | None = None
+    date_to: str | None = None
+    subject: str | None = None
+    cites: tuple[str, ...] = ()
+
+    def without(self, facet: str) -> Filters:
+        """These filters less the one on `facet` (a facet's counts ignore its own selection)."""
+        if facet == "origin":
+            return replace(self, origins=())
+        if facet == "classification":
+            return replace(self, classifications=())
+        if facet == "year":
+            return replace(self, years=())
+        if facet == "tags":
+            return replace(self, tags=())
+        raise ValueError(f"unknown facet {facet!r}; one of {', '.join(FACETS)}")
+
+
+SORTS = ("date", "id", "origin")
+FACETS = ("origin", "classification", "year", "tags")
+
+# A row of a list or search page: ref, canonical_id, date, origin, classification, subject, head,
+# n_sources, created, updated (and the score in a search).
+_ITEM_COLS = "c.ref, c.canonical_id, c.date, c.origin, c.classification, c.subject, c.head, c.n_sources, c.created, c.updated"
+_ORDER = {
+    "date": "c.date {d}, c.ref {d}",
+    "id": "c.ref {d}",
+    "origin": "c.origin COLLATE NOCASE {d}, c.date {d}, c.ref {d}",
+}
+
+
+def post_key(name: str) -> str:
+    """An origin as IDs spell its post: `Rio de Janeiro` -> `RIODEJANEIRO`."""
+    return re.sub(r"[^0-9A-Z]+", "", name.upper())
+
+
+def subject_match(text: str) -> str:
+    """The FTS5 expression for subjects holding these words in this order, the last one maybe
+    the start of a word (words only: the text is the user's, not FTS5 syntax)."""
+    return 'subject : "' + " ".join(re.findall(r"\w+", text)) + '" *'
+
+
+def _posts(conn: sqlite3.Connection, origins: tuple[str, ...]) -> list[str]:
+    """The posts these origins name: each as a post (`KABUL`), and the posts of the cables of that
+    name (`Embassy Kabul`). One column to filter on, so that its index also gives the order."""
+    posts = {post_key(o) for o in origins}
+    for o in origins:
+        sql = "SELECT DISTINCT post FROM cables WHERE origin = ? COLLATE NOCASE AND post IS NOT NULL"
+        posts.update(p for (p,) in conn.execute(sql, (o,)))
+    return sorted(p for p in posts if p)
+
+
+def _where(conn: sqlite3.Connection, f: Filters, skip_tag: bool = False) -> tuple[list[str], list[Any]]:
+    """SQL conditions on the cables table `c` for the filters, with their arguments (without the
+    first tag's when the caller joins it itself)."""
+    conds: list[str] = []
+    args: list[Any] = []
+    if f.origins:
+        posts = _posts(conn, f.origins) or [""]
+        conds.append(f"c.post IN ({','.join('?' * len(posts))})")
+        args += posts
+    if f.classifications:
+        parts = []
+        for value in f.classifications:
+            if "//" in value:
+                parts.append("c.classification = ? COLLATE NOCASE")
+                args.append(value)
+            else:
+                parts.append("c.level = ?")
+                args.append(level_of(value) or "")
+        conds.append("(" + " OR ".join(parts) + ")")
+    # IN (a subquery) rather than EXISTS: SQLite reads the few cables of a tag from its index
+    # once, instead of probing the tags of every cable in the order of the sort.
+    for tag in f.tags[1:] if skip_tag else f.tags:
+        conds.append("c.ref IN (SELECT t.ref FROM tags t WHERE t.tag = ? COLLATE NOCASE)")
+        args.append(tag)
+    if f.years:
+        conds.append(f"c.year IN ({','.join('?' * len(f.years))})")
+        args += list(f.years)
+    if f.date_from:
+        conds.append("c.date >= ?")
+        args.append(f.date_from)
+    if f.date_to:
+        # `~` sorts after every character of a date: `2009-12~` is past every time of December 2009.
+        conds.append("c.date <= ?")
+        args.append(f.date_to + "~")
+    if f.subject:
+        # The words of the subject, in this order, from the full-text index: a scan of every
+        # subject would take longer than the rest of the query.
+        conds.append("c.fts_rowid IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
+        args.append(subject_match(f.subject))
+    for cited in f.cites:
+        conds.append("c.ref IN (SELECT r.ref FROM citations r WHERE r.cited = ?)")
+        args.append(cited.upper())
+    return conds, args
+
+
+def _order(sort: str, descending: bool) -> str:
+    if sort not in _ORDER:
+        raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
+    return _ORDER[sort].format(d="DESC" if descending else "ASC")
+
+
+def _query_error(match: str, exc: sqlite3.OperationalError) -> QueryError | None:
+    """The QueryError for an FTS5 error about the query itself (None for any other failure)."""
+    text = str(exc)
+    if text.startswith("no such column"):
+        # FTS5 reads `a-b` and `x:y` as column filters.
+        return QueryError(
+            f"invalid query {match!r}: {text} (put a word that holds punctuation in double quotes: "
+            '"al-Qaida", "U.S.")'
+        )
+    if text == 'fts5: syntax error near ""':
+        return QueryError(
+            f"invalid query {match!r}: it ends where a word is expected (after AND, OR, NOT or NEAR)"
+        )
+    if text.startswith("fts5:") or "unterminated string" in text:
+        return QueryError(
+            f'invalid query {match!r}: {text} (SQLite FTS5 syntax: words, "phrases", prefix*, AND, OR, NOT, '
+            "NEAR(a b), parentheses; put a word that holds punctuation in double quotes)"
+        )
+    return None
+
+
+def _run(conn: sqlite3.Connection, sql: str, args: list[Any], match: str | None) -> list[Any]:
+    try:
+        return conn.execute(sql, args).fetchall()
+    except sqlite3.OperationalError as exc:
+        err = _query_error(match, exc) if match is not None else None
+        if err is not None:
+            raise err from None
+        raise
+
+
+def _from(
+    conn: sqlite3.Connection, match: str | None, f: Filters, tags: bool = False, by_tag: bool = False
+) -> tuple[str, list[Any]]:
+    """FROM and WHERE of a list (match None) or a full-text search (match: an FTS5 expression);
+    with tags, a row per tag of each cable kept (as `t`); with by_tag, the cables of the first
+    tag read from the tags index (as `t0`, in date order)."""
+    conds, args = _where(conn, f, skip_tag=by_tag)
+    if match is not None:
+        head = "FROM fts JOIN cables c ON c.fts_rowid = fts.rowid"
+        conds.insert(0, "fts MATCH ?")
+        args.insert(0, match)
+    elif tags and not conds:
+        return "FROM tags t", []
+    elif by_tag:
+        head = "FROM tags t0 JOIN cables c ON c.ref = t0.ref"
+        conds.insert(0, "t0.tag = ? COLLATE NOCASE")
+        args.insert(0, f.tags[0])
+    else:
+        head = "FROM cables c"
+    if tags:
+        head += " JOIN tags t ON t.ref = c.ref"
+    return head + (" WHERE " + " AND ".join(conds) if conds else ""), args
+
+
+def cable_page(
+    conn: sqlite3.Connection, f: Filters, sort: str, descending: bool, offset: int, limit: int
+) -> list[tuple[Any, ...]]:
+    """One page of the cables the filters keep, as rows of _ITEM_COLS."""
+    return list(iter_cable_rows(conn, f, sort, descending, offset, limit))
+
+
+def iter_cable_rows(
+    conn: sqlite3.Connection,
+    f: Filters,
+    sort: str,
+    descending: bool,
+    offset: int = 0,
+    limit: int | None = None,
+) -> Iterator[tuple[Any, ...]]:
+    """The cables the filters keep, as rows of _ITEM_COLS, read as they come (limit None: all)."""
+    # The cables of a tag in date order come straight from the tags index (a tag may hold a third
+    # of the archive: sorting them for each page would take longer).
+    by_tag = bool(f.tags) and sort == "date"
+    where, args = _from(conn, None, f, by_tag=by_tag)
+    order = _order(sort, descending)
+    if by_tag:
+        order = order.replace("c.date", "t0.date").replace("c.ref", "t0.ref")
+    sql = f"SELECT {_ITEM_COLS} {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    yield from conn.execute(sql, [*args, -1 if limit is None else limit, offset])
+
+
+def cable_count(conn: sqlite3.Connection, f: Filters, match: str | None = None) -> int:
+    """How many cables the filters (and the full-text expression, if given) keep."""
+    where, args = _from(conn, match, f)
+    rows = _run(conn, f"SELECT count(*) {where}", args, match)
+    return int(rows[0][0])
+
+
+def search_page(
+    conn: sqlite3.Connection,
+    match: str,
+    f: Filters,
+    sort: str | None,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    """One page of full-text matches (rows of _ITEM_COLS and the score, higher is better), best
+    first unless a sort is given (then no score); QueryError when FTS5 rejects the expression."""
+    where, args = _from(conn, match, f)
+    # The subject weighs more than the body: a word in the subject says what the cable is about.
+    if sort is None:
+        score, order = "-bm25(fts, 4.0, 1.0)", "score DESC, c.ref"
+    else:
+        score, order = "NULL", _order(sort, descending)  # no score: it would be computed for every match
+    sql = f"SELECT {_ITEM_COLS}, {score} AS score {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    return _run(conn, sql, [*args, limit, offset], match)
+
+
+def facet_counts(
+    conn: sqlite3.Connection, facet: str, f: Filters, match: str | None = None, limit: int = 50
+) -> list[tuple[Any, int]]:
+    """(value, cables) of one facet (origin, classification, year, tags) among the cables kept,
+    most frequent first (years in order)."""
+    if facet == "tags":
+        if match is None and not _where(conn, f)[0]:
+            sql = "SELECT tag, n FROM tag_counts ORDER BY n DESC, tag LIMIT ?"
+            return conn.execute(sql, (limit,)).fetchall()
+        where, args = _from(conn, match, f, tags=True)
+        sql = f"SELECT t.tag, count(*) AS n {where} GROUP BY t.tag COLLATE NOCASE ORDER BY n DESC, t.tag LIMIT ?"
+        return _run(conn, sql, [*args, limit], match)
+    where, args = _from(conn, match, f)
+    # NOCASE for origins: the collation of their index, which the count then reads alone.
+    column = {"origin": "c.origin COLLATE NOCASE", "classification": "c.classification", "year": "c.year"}[
+        facet
+    ]
+    nonnull = f"{column} IS NOT NULL"
+    where = where + (" AND " if " WHERE " in where else " WHERE ") + nonnull
+    order = f"{column}" if facet == "year" else f"n DESC, {column}"
+    sql = f"SELECT {column}, count(*) AS n {where} GROUP BY {column} ORDER BY {order} LIMIT ?"
+    return _run(conn, sql, [*args, limit], match)
+
+
+def tags_of(conn: sqlite3.Connection, refs: list[str]) -> dict[str, list[str]]:
+    """The tags of each of these cables, in the order the cable gives them."""
+    out: dict[str, list[str]] = {r: [] for r in refs}
+    for i in range(0, len(refs), 500):
+        chunk = refs[i : i + 500]
+        sql = f"SELECT ref, tag FROM tags WHERE ref IN ({','.join('?' * len(chunk))}) ORDER BY ref, seq"
+        for ref, tag in conn.execute(sql, chunk):
+            out[ref].append(tag)
+    return out
+
+
+def find_cable(conn: sqlite3.Connection, ref: str) -> tuple[str, str | None] | None:
+    """(ref, canonical ID) of the indexed cable with this ID, as the page names it or in canonical form."""
+    row = conn.execute("SELECT ref, canonical_id FROM cables WHERE ref=?", (ref,)).fetchone()
+    if row is None:
+        row = conn.execute(
+            "SELECT ref, canonical_id FROM cables WHERE canonical_id=? ORDER BY ref LIMIT 1", (ref,)
+        ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def citations_of(conn: sqlite3.Connection, ref: str) -> list[tuple[Any, ...]]:
+    """A cable's references in its order: (label, text, kind, cited ID, ref of the archived cited cable or None)."""
+    sql = (
+        "SELECT r.label, r.text, r.kind, r.cited, "
+        "(SELECT min(a.ref) FROM cables a WHERE a.canonical_id = r.cited OR a.ref = r.cited) "
+        "FROM citations r WHERE r.ref = ? ORDER BY r.seq"
+    )
+    return conn.execute(sql, (ref,)).fetchall()
+
+
+def citing(conn: sqlite3.Connection, ids: list[str]) -> list[tuple[Any, ...]]:
+    """The archived cables whose references name one of these IDs: rows of _ITEM_COLS and the
+    reference's label and text, by the citing cable's date."""
+    ids = sorted({i.upper() for i in ids if i})
+    if not ids:
+        return []
+    sql = (
+        f"SELECT {_ITEM_COLS}, r.label, r.text FROM citations r JOIN cables c ON c.ref = r.ref "
+        f"WHERE r.cited IN ({','.join('?' * len(ids))}) ORDER BY c.date, c.ref, r.seq"
+    )
+    return conn.execute(sql, ids).fetchall()
+
+
+def references_naming(
+    conn: sqlite3.Connection, refs: list[str], cited: list[str]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """For each of these cables, its references that name one of the cited IDs: (label, text)."""
+    out: dict[str, list[tuple[Any, ...]]] = {r: [] for r in refs}
+    if not refs or not cited:
+        return out
+    sql = (
+        f"SELECT ref, label, text FROM citations WHERE ref IN ({','.join('?' * len(refs))}) "
+        f"AND cited IN ({','.join('?' * len(cited))}) ORDER BY ref, seq"
+    )
+    for ref, label, text in conn.execute(sql, [*refs, *cited]):
+        out[ref].append((label, text))
+    return out
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """A number that changes when another connection commits to the index (for caches)."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
 def search(conn: sqlite3.Connection, query: str, limit: int) -> list[tuple[str, str | None, float]]:
-    """(ref, subject, bm25 score) of the best full-text matches; a query FTS5 rejects is searched as plain words."""
-    sql = (
-        "SELECT c.ref, c.subject, bm25(fts) AS score FROM fts JOIN cables c ON c.fts_rowid = fts.rowid "
-        "WHERE fts MATCH ? ORDER BY score LIMIT ?"
-    )
-    try:
-        return conn.execute(sql, (query, limit)).fetchall()
-    except sqlite3.OperationalError:
-        words = re.findall(r"\w+", query)
-        if not words:
-            return []
-        quoted = " ".join('"' + w + '"' for w in words)
-        return conn.execute(sql, (quoted, limit)).fetchall()
-
-
-def search_terms(query: str) -> list[str]:
-    """The words of a query (FTS5 operators left out), lower case: what a snippet looks for."""
-    return [w.lower() for w in re.findall(r"\w+", query) if w.upper() not in _FTS_OPERATORS]
+    """(ref, subject, score: higher is better) of the best full-text matches; QueryError when FTS5 rejects the query."""
+    return [(r[0], r[5], r[-1]) for r in search_page(conn, query, Filters(), None, False, 0, limit)]
 
 
 def fts_rows(conn: sqlite3.Connection) -> tuple[int, int]:
@@ -430,9 +916,10 @@ def compact_fts(conn: sqlite3.Connection, archive: Layout) -> int:
     return n
 
 
-def index_object(conn: sqlite3.Connection, ref: str, obj_dir: str) -> bool:
-    """Index one OCFL object from its files; drops the cable's rows if the object is gone."""
-    inv = ocfl.load_inventory(obj_dir) if os.path.isdir(obj_dir) else None
+def index_object(conn: sqlite3.Connection, ref: str, obj_dir: str, inv: dict[str, Any] | None = None) -> bool:
+    """Index one OCFL object from its files (inv: its inventory, if read already); drops its rows if it is gone."""
+    if inv is None:
+        inv = ocfl.load_inventory(obj_dir) if os.path.isdir(obj_dir) else None
     if inv is None:
         drop_cable(conn, ref)
         return False
@@ -445,5 +932,7 @@ def index_object(conn: sqlite3.Connection, ref: str, obj_dir: str) -> bool:
 def drop_cable(conn: sqlite3.Connection, ref: str) -> None:
     """Remove a cable's rows."""
     conn.execute("DELETE FROM cables WHERE ref=?", (ref,))
+    _write_tags(conn, ref, None, None)
+    conn.execute("DELETE FROM citations WHERE ref=?", (ref,))
     conn.execute("DELETE FROM versions WHERE ref=?", (ref,))
     conn.execute("DELETE FROM sources WHERE ref=?", (ref,))

@@ -31,6 +31,7 @@ CLEANED = "cleaned.jsonl"
 JOURNAL = "journal.json"
 LOCK = "lock"
 CRAWL_STATE = "crawl"
+LOST_FOUND = "lost+found"  # state/lost+found/: what repair moved out of the archive's folders
 RUN_SUFFIX = ".json"  # runs/<run>.json
 # Folders a new archive starts with (cables/ is made by the OCFL storage root).
 FOLDERS = (CAPTURES, RUNS, STATE)
@@ -181,6 +182,11 @@ class Layout:
     def lock_path(self) -> str:
         """state/lock: the writers' lock file."""
         return os.path.join(self.state_dir, LOCK)
+
+    @property
+    def lost_found_dir(self) -> str:
+        """state/lost+found/: files repair moved out of the storage root (nothing is deleted)."""
+        return os.path.join(self.state_dir, LOST_FOUND)
 
     @property
     def crawl_state_dir(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -11,7 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from archive.errors import LockBusy
+from archive.errors import LockBusy, ReadOnlyArchive
+
+# What opening the lock file for writing gives on a read-only archive.
+READ_ONLY_ERRORS = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -30,6 +34,7 @@ class ArchiveLock:
     def __init__(self, path: str) -> None:
         self.path = path
         self.fd: int | None = None
+        self.shared = False
         self.previous: dict[str, Any] | None = None
 
     def holder(self) -> dict[str, Any] | None:
@@ -46,6 +51,8 @@ class ArchiveLock:
         h = self.holder() or {}
         if not h:
             return "another process"
+        if h.get("released"):
+            return "a reader (verify in progress)"
         return (
             f"pid {h.get('pid')} on {h.get('host')} ({h.get('kind', '?')} run {h.get('run', '?')}, "
             f"since {h.get('since', '?')})"
@@ -59,7 +66,14 @@ class ArchiveLock:
         what: str = "archive",
     ) -> None:
         """Take the lock; wait=None waits for ever, wait=0 refuses at once, else waits that long."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno in READ_ONLY_ERRORS:
+                raise ReadOnlyArchive(
+                    f"{self.path}: cannot take the writers' lock: the archive is read-only ({exc.strerror})"
+                ) from exc
+            raise
         deadline = None if wait is None else time.monotonic() + wait
         told = False
         while True:
@@ -90,6 +104,27 @@ class ArchiveLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
 
+    def acquire_shared(self) -> bool | None:
+        """A reader's lock, taken without writing anything: True when taken, False when a writer holds it.
+
+        None when there is no lock file to lock (no writer ever ran, or it cannot be opened): a
+        reader then goes on unlocked. Writers wait for (or refuse, with wait=0) a shared lock.
+        """
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except OSError:
+            os.close(fd)
+            return None
+        self.fd, self.shared = fd, True
+        return True
+
     def previous_holder_died(self) -> bool:
         """True when the lock file named a holder on this host that is no longer running."""
         p = self.previous or {}
@@ -101,6 +136,12 @@ class ArchiveLock:
     def release(self) -> None:
         """Mark the lock released and drop it."""
         if self.fd is None:
+            return
+        if self.shared:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd, self.shared = None, False
             return
         with contextlib.suppress(OSError):
             h = self.holder() or {}

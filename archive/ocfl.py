@@ -7,13 +7,12 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from typing import Any
 
 from archive.fsutil import (
-    TMP_MARKER,
     atomic_write,
     fsync_dir,
-    raise_if_disk_full,
     remove_tmp_files,
     write_bytes,
 )
@@ -80,6 +79,15 @@ def load_inventory(obj_dir: str) -> dict[str, Any] | None:
             return json.loads(fh.read())
     except FileNotFoundError:
         return None
+
+
+def load_inventory_quiet(obj_dir: str) -> dict[str, Any] | None:
+    """The object's root inventory, or None when it is missing or cannot be read as JSON."""
+    try:
+        inv = load_inventory(obj_dir)
+    except (OSError, ValueError):
+        return None
+    return inv if isinstance(inv, dict) and "head" in inv else None
 
 
 def head_number(inv: dict[str, Any]) -> int:
@@ -219,29 +227,71 @@ def prepare_version(
 
 
 def install_inventory(obj_dir: str, vdir: str, *, sync: bool) -> None:
-    """Make a prepared version visible: the root inventory, then its sidecar, become the version's.
+    """Make a prepared version visible: the root inventory, then its sidecar, become copies of the version's.
 
-    The root files are hard links to the version folder's inventory and sidecar (the
-    head version's inventory must be identical to the root one): each appears whole
-    under its name by link (new object) or link-and-rename (next version).
+    Each root file is written as a copy (temp file, rename), never a link: OCFL 1.1 forbids
+    hard and symbolic links in a storage root (E090), and the head version's inventory must
+    equal the root one. With sync=False the caller makes the copies durable (one os.sync()).
     """
     for name in (INVENTORY, SIDECAR):
         src = os.path.join(obj_dir, vdir, name)
-        dst = os.path.join(obj_dir, name)
-        try:
-            if not os.path.exists(dst):
-                os.link(src, dst)
-                continue
-            tmp = f"{dst}{TMP_MARKER}{os.getpid()}"
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            os.link(src, tmp)
-            os.replace(tmp, dst)
-        except OSError as exc:
-            raise_if_disk_full(exc, dst)
-            raise
+        with open(src, "rb") as fh:
+            data = fh.read()
+        atomic_write(os.path.join(obj_dir, name), data, sync=sync)
     if sync:
         fsync_dir(obj_dir)
+
+
+def is_link(path: str) -> str | None:
+    """How a path is a link ("symbolic link", "hard link with N names"), or None when it is a plain file or folder."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return "symbolic link"
+    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+        return f"hard link with {st.st_nlink} names"
+    return None
+
+
+def head_version_inventory(obj_dir: str) -> tuple[str, bytes] | None:
+    """(version name, inventory bytes) of the newest version folder whose inventory is whole, or None.
+
+    Whole: its sidecar matches, it names itself as head and lists every version up to it.
+    This is the redundant copy of an object's root inventory (they must be identical).
+    """
+    try:
+        names = os.listdir(obj_dir)
+    except OSError:
+        return None
+    numbers = sorted((vnum(n) for n in names if _is_vname(n)), reverse=True)
+    for number in numbers:
+        vdir = os.path.join(obj_dir, vname(number))
+        try:
+            with open(os.path.join(vdir, INVENTORY), "rb") as fh:
+                data = fh.read()
+            with open(os.path.join(vdir, SIDECAR), "rb") as fh:
+                side = fh.read()
+            inv = json.loads(data)
+            whole = (
+                side == sidecar_bytes(data)
+                and inv.get("head") == vname(number)
+                and set(inv.get("versions") or {}) == {vname(n) for n in range(1, number + 1)}
+            )
+        except (OSError, ValueError, AttributeError):
+            continue
+        if whole:
+            return vname(number), data
+    return None
+
+
+def _is_vname(name: str) -> bool:
+    try:
+        vnum(name)
+    except ValueError:
+        return False
+    return True
 
 
 def roll_forward(obj_dir: str, old_head: int | None, new_head: int) -> str:

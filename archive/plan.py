@@ -61,6 +61,7 @@ class CablePlan:
     changed: int  # sources whose text changed
     metadata_only: int  # sources whose metadata alone changed
     rulesets: list[dict[str, Any]]  # the rules the staged texts were cleaned with
+    late: int = 0  # captures older than their source's current one, kept in its record only
 
     def version(self, message: str) -> NewVersion:
         """The OCFL version that makes this plan the cable's state."""
@@ -102,13 +103,40 @@ def plan_cable(obj_dir: str, ref: str, staged: dict[str, Staged]) -> CablePlan |
         )
         sources[key] = _Source(prov, prov.metadata, None)
         texts[key] = old_state[txt]
-    added = changed = 0
+    added = changed = late = late_keys = 0
     for key, s in staged.items():
         txt, js = layout.source_text(key), layout.source_json(key)
-        prov_bytes = json_bytes(s.provenance.to_json())
+        prov = s.provenance
+        old_prov = Provenance.parse(ocfl.read_logical(obj_dir, inv, js)) if inv and key in old_keys else None
+        if old_prov is not None and prov.fetched_before(old_prov):
+            # A capture older than the source's current one, arriving late: it joins the source's
+            # record (its `earlier` captures) and the current text stays the newest capture's.
+            assert inv is not None
+            late_keys += 1
+            kept = old_prov.with_earlier([prov.as_earlier(s.text_digest), *prov.earlier])
+            text = ocfl.read_logical(obj_dir, inv, txt).decode("utf-8", "replace")
+            cands.append(
+                Candidate(
+                    key, text, kept.lines_kept, kept.family, kept.fetched_at or "", kept.source_url or ""
+                )
+            )
+            sources[key] = _Source(kept, kept.metadata, None)
+            texts[key] = old_state[txt]
+            files[txt] = old_state[txt]
+            if kept.earlier == old_prov.earlier:
+                files[js] = old_state[js]
+            else:
+                prov_bytes = json_bytes(kept.to_json())
+                files[js] = prov_bytes
+                digests[js] = ocfl.digest(prov_bytes)
+                late += 1
+            continue
+        if old_prov is not None and old_prov.earlier:
+            # The source's record of earlier captures carries over to its new current capture.
+            prov = prov.with_earlier(old_prov.earlier)
+        prov_bytes = json_bytes(prov.to_json())
         files[txt], files[js] = s.data, prov_bytes
         digests[txt], digests[js] = s.text_digest, ocfl.digest(prov_bytes)
-        prov = s.provenance
         cands.append(
             Candidate(key, s.text, prov.lines_kept, prov.family, prov.fetched_at or "", prov.source_url or "")
         )
@@ -128,6 +156,8 @@ def plan_cable(obj_dir: str, ref: str, staged: dict[str, Staged]) -> CablePlan |
     files[layout.CABLE_JSON] = cable_bytes
     digests[layout.CABLE_JSON] = ocfl.digest(cable_bytes)
     best = staged.get(choice.preferred)
+    if best is not None and choice.preferred in texts:
+        best = None  # a late older capture: the source's text is the one it already had
     if best is not None:
         files[layout.CABLE_TEXT] = best.data
         digests[layout.CABLE_TEXT] = best.text_digest
@@ -147,8 +177,9 @@ def plan_cable(obj_dir: str, ref: str, staged: dict[str, Staged]) -> CablePlan |
         text_changed=old_state.get(layout.CABLE_TEXT) != new_state[layout.CABLE_TEXT],
         added=added,
         changed=changed,
-        metadata_only=len(staged) - added - changed,
+        metadata_only=len(staged) - added - changed - late_keys,
         rulesets=[s.provenance.ruleset for s in staged.values() if s.provenance.ruleset],
+        late=late,
     )
 
 
@@ -177,6 +208,12 @@ def version_message(plan: CablePlan, kind: str, run_id: str, note: str | None) -
         parts.append(f"{plan.changed} changed")
     if plan.metadata_only > 0:
         parts.append(f"{plan.metadata_only} metadata changed")
+    if plan.late:
+        parts.append(
+            f"{plan.late} older capture{'s' if plan.late != 1 else ''} of "
+            f"{'a source' if plan.late == 1 else 'sources'} added to the record, not current "
+            "(fetched before the capture the text is from)"
+        )
     what = ", ".join(parts) or "consensus changed"
     if kind == "reclean":
         msg = f"reclean {run_id}: ruleset {ruleset_label(plan.rulesets)}: {what}"

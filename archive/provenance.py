@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archive.captures import Capture
@@ -93,6 +93,9 @@ class Provenance:
     cleaning: dict[str, Any] = field(default_factory=dict)
     # That source's cable metadata (Cable.metadata(), reference ID set).
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Captures of this source fetched before the current one that arrived after it (an older WARC
+    # imported late): part of the source's record, never its current text. Oldest first.
+    earlier: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def of(
@@ -112,6 +115,39 @@ class Provenance:
             cleaning=cleaning,
             metadata=metadata,
         )
+
+    def fetched_before(self, other: Provenance) -> bool:
+        """True when this source's capture was fetched strictly before `other`'s (both times known)."""
+        return bool(self.fetched_at and other.fetched_at and self.fetched_at < other.fetched_at)
+
+    def as_earlier(self, text_digest: str) -> dict[str, Any]:
+        """This capture as an entry of another provenance's `earlier` list."""
+        return {
+            "url": self.url,
+            "final_url": self.final_url,
+            "fetched_at": self.fetched_at,
+            "status": self.status,
+            "capture": self.capture.to_json() if self.capture is not None else None,
+            "run": self.run,
+            "text_digest": text_digest,
+        }
+
+    def with_earlier(self, entries: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> Provenance:
+        """This provenance with captures added to its `earlier` list (each capture once, oldest first)."""
+        # One entry per fetch: the same capture (or a copy of it in another WARC) is recorded once.
+        seen: set[tuple[Any, ...]] = set()
+        merged: list[dict[str, Any]] = []
+        for e in [*self.earlier, *entries]:
+            rid = (e.get("capture") or {}).get("record_id")
+            fetch = (e.get("url"), e.get("fetched_at"), e.get("text_digest"))
+            if (rid is not None and ("id", rid) in seen) or fetch in seen:
+                continue
+            seen.update({("id", rid), fetch})
+            merged.append(e)
+        merged.sort(
+            key=lambda e: (e.get("fetched_at") or "", (e.get("capture") or {}).get("record_id") or "")
+        )
+        return replace(self, earlier=tuple(merged))
 
     @property
     def source_url(self) -> str | None:
@@ -134,8 +170,8 @@ class Provenance:
         return self.cleaning.get("ruleset") or {}
 
     def to_json(self) -> dict[str, Any]:
-        """Plain-JSON form, as written to sources/<key>.json."""
-        return {
+        """Plain-JSON form, as written to sources/<key>.json (`earlier` only when there is one)."""
+        out: dict[str, Any] = {
             "key": self.key,
             "url": self.url,
             "final_url": self.final_url,
@@ -148,6 +184,9 @@ class Provenance:
             "cleaning": self.cleaning,
             "metadata": self.metadata,
         }
+        if self.earlier:
+            out["earlier"] = list(self.earlier)
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Provenance:
@@ -165,6 +204,7 @@ class Provenance:
             run=data.get("run"),
             cleaning=data.get("cleaning") or {},
             metadata=data.get("metadata") or {},
+            earlier=tuple(e for e in data.get("earlier") or () if isinstance(e, dict)),
         )
 
     @classmethod

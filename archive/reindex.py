@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import sqlite3
 from collections.abc import Callable
+from typing import Any
 
-from archive import index
+from archive import index, ocfl
 from archive.capturelog import cdxj_bytes, read_cdxj, read_cleaned
 from archive.captures import Capture, header_value, mime_of, scan_warc
 from archive.fsutil import atomic_write
-from archive.layout import Layout
+from archive.layout import CABLES, CDXJ, CLEANED, INDEX, Layout
 from archive.progress import Progress
 
 
@@ -90,7 +93,13 @@ def rebuild_index(
         for i, ref in enumerate(refs):
             obj_dir = layout.object_dir(ref)
             try:
-                if index.index_object(conn, ref, obj_dir):
+                inv = object_inventory(obj_dir)
+                if inv is not None and ocfl.load_inventory_quiet(obj_dir) is None:
+                    problems.append(
+                        f"{obj_dir}/{ocfl.INVENTORY} is missing or damaged; indexed from its head version "
+                        f"{inv['head']}: run `cablearchive repair`"
+                    )
+                if index.index_object(conn, ref, obj_dir, inv):
                     n_obj += 1
             except (OSError, ValueError, KeyError) as exc:
                 problems.append(f"{obj_dir}: not indexed: {exc}")
@@ -107,3 +116,74 @@ def rebuild_index(
         if notify is not None:
             notify(p)
     return {"captures": n_caps, "cables": n_obj, "problems": len(problems)}
+
+
+def object_inventory(obj_dir: str) -> dict[str, Any] | None:
+    """An object's inventory: the root one, else its head version's copy (repair reinstalls it); None: no object."""
+    inv = ocfl.load_inventory_quiet(obj_dir)
+    if inv is not None:
+        return inv
+    copy = ocfl.head_version_inventory(obj_dir)
+    if copy is None:
+        return None
+    loaded: dict[str, Any] = json.loads(copy[1])
+    return loaded
+
+
+def check_index(layout: Layout) -> list[str]:
+    """How index.sqlite differs from the files (empty when it is current); reads only, writes nothing."""
+    path = layout.index_path
+    if not os.path.exists(path):
+        return [f"{path} is missing"]
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return [f"{path} is unreadable ({exc})"]
+    try:
+        try:
+            ok = conn.execute("PRAGMA quick_check").fetchone()
+            if ok != ("ok",):
+                return [f"{path} is damaged ({ok[0] if ok else 'no answer'})"]
+            schema = conn.execute("PRAGMA user_version").fetchone()[0]
+            if schema != index.SCHEMA_VERSION:
+                return [
+                    f"{path} has schema {schema}; this version of cablearchive reads {index.SCHEMA_VERSION}"
+                ]
+            heads = index.heads(conn)
+            marks_indexed = {c.record_id: c.cleaned for c in index.iter_captures(conn, False)}
+        except sqlite3.Error as exc:
+            return [f"{path} is unreadable ({exc})"]
+    finally:
+        conn.close()
+    out: list[str] = []
+    refs = layout.object_refs()
+    objects = {}
+    for ref in refs:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            inv = object_inventory(layout.object_dir(ref))
+            if inv is not None:
+                objects[ref] = ocfl.head_number(inv)
+    missing = sorted(set(objects) - set(heads))
+    extra = sorted(set(heads) - set(objects))
+    stale = sorted(r for r in set(objects) & set(heads) if objects[r] != heads[r])
+    if missing:
+        out.append(f"{len(missing)} cable(s) in {CABLES}/ not in {INDEX} (first: {missing[0]})")
+    if extra:
+        out.append(f"{len(extra)} cable(s) in {INDEX} not in {CABLES}/ (first: {extra[0]})")
+    if stale:
+        r = stale[0]
+        out.append(
+            f"{len(stale)} cable(s) indexed at another version (first: {r} v{heads[r]}, object v{objects[r]})"
+        )
+    caps = {c.record_id for c in read_cdxj(layout)}
+    if caps != set(marks_indexed):
+        out.append(
+            f"{len(caps - set(marks_indexed))} capture(s) of {CDXJ} not indexed, "
+            f"{len(set(marks_indexed) - caps)} indexed but not in {CDXJ}"
+        )
+    else:
+        last = dict(read_cleaned(layout))
+        differ = sum(1 for r, d in marks_indexed.items() if last.get(r) != d)
+        if differ:
+            out.append(f"{differ} capture(s) with another cleaned mark than {CLEANED} gives")
+    return out

@@ -1,14 +1,19 @@
 """Diffs for people: a unified or an inline word diff (ANSI colours on a terminal), a side-by-side html page.
 
-Page text is html-escaped in html output; colour codes are only ever added around it.
+The html page is made from the templates in archive/templates/, the ones the web site
+(`cablearchive serve`) shows its diffs with. Page text is html-escaped in html output (the
+templates autoescape); colour codes are only ever added around it.
 """
 
 from __future__ import annotations
 
 import difflib
-import html as html_lib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 from archive.classify import KIND_LABELS, KINDS, WHITESPACE
 from archive.diff import Diff, Hunk, Text
@@ -59,13 +64,19 @@ def words(d: Diff, color: bool = False) -> str:
 
 def _inline_hunk(d: Diff, h: Hunk, c: _Ansi) -> str:
     """One hunk's new lines with the changed words marked in place."""
+    marked = {"del": c.removed, "ins": c.added}
+    return "".join(marked[p.tag](p.text) if p.tag else p.text for p in _inline_pieces(d, h))
+
+
+def _inline_pieces(d: Diff, h: Hunk) -> list[Piece]:
+    """One hunk's new lines as pieces: unchanged text, removed words (del) and added words (ins)."""
     new_first = d.new.line_starts[h.new_start] if h.new_start < len(d.new.lines) else len(d.new.text)
     new_last = (
         d.new.line_starts[h.new_end - 1] + len(d.new.lines[h.new_end - 1])
         if h.new_end > h.new_start
         else new_first
     )
-    pieces: list[str] = []
+    pieces: list[Piece] = []
     pos = new_first
     for ch in sorted(h.changes, key=lambda ch: (ch.new_words[0], ch.old_words[0])):
         if ch.moves_only_spacing:
@@ -73,25 +84,26 @@ def _inline_hunk(d: Diff, h: Hunk, c: _Ansi) -> str:
         j1, j2 = ch.new_words
         at = d.new.spans[j1][0] if j1 < len(d.new.words) else new_last
         at = max(at, pos)
-        pieces.append(d.new.text[pos:at])
+        pieces.append(Piece(d.new.text[pos:at]))
         if ch.old:
-            pieces.append(c.removed(ch.old.replace("\n", " ")))
+            pieces.append(Piece(ch.old.replace("\n", " "), "del", ch.kind))
         if ch.new:
             if ch.old:
-                pieces.append(" ")
-            pieces.append(c.added(ch.new))
+                pieces.append(Piece(" "))
+            pieces.append(Piece(ch.new, "ins", ch.kind))
             pos = max(at, d.new.spans[j2 - 1][1])
         else:
             if j1 < len(d.new.words):
-                pieces.append(" ")
+                pieces.append(Piece(" "))
             pos = at
-    pieces.append(d.new.text[pos:new_last])
-    return "".join(pieces)
+    pieces.append(Piece(d.new.text[pos:new_last]))
+    return [p for p in pieces if p.text]
 
 
 def html(d: Diff) -> str:
     """A self-contained page: summary, then both texts side by side with changes highlighted."""
-    return _html_page(d.title or f"{d.old_label} → {d.new_label}", _html_section(d, "h"))
+    title = d.title or f"{d.old_label} → {d.new_label}"
+    return render_template("diff_page.html", title=title, heading="", diffs=[diff_view(d, "h")])
 
 
 def render_many(diffs: Sequence[Diff], fmt: str = "unified", color: bool = False, title: str = "") -> str:
@@ -101,13 +113,8 @@ def render_many(diffs: Sequence[Diff], fmt: str = "unified", color: bool = False
     if fmt == "json":
         return json.dumps([d.to_json() for d in diffs], ensure_ascii=False, indent=2) + "\n"
     if fmt == "html":
-        esc = html_lib.escape
-        listing = "".join(f'<li><a href="#d{k}">{esc(d.summary())}</a></li>' for k, d in enumerate(diffs, 1))
-        sections = "".join(
-            f'<div id="d{k}">{_html_section(d, f"d{k}h")}</div>' for k, d in enumerate(diffs, 1)
-        )
-        top = f"<header><h1>{esc(title)}</h1><ol class=nav>{listing}</ol></header>" if title else ""
-        return _html_page(title or "diffs", top + sections)
+        views = [diff_view(d, f"d{k}h", anchor=f"d{k}") for k, d in enumerate(diffs, 1)]
+        return render_template("diff_page.html", title=title or "diffs", heading=title, diffs=views)
     return "".join(render(d, fmt, color=color) for d in diffs)
 
 
@@ -172,91 +179,223 @@ class _Ansi:
 
 
 # -- html ----------------------------------------------------------------------------------
+# The html views (this page and the web site's diff page) are Jinja2 templates in
+# archive/templates/; this module turns a Diff into the data they show. Autoescaping is on:
+# page text reaches the html only through the templates' escaping.
 
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2228;background:#f6f7f9}
-header{padding:16px 24px;background:#fff;border-bottom:1px solid #d9dde3}
-.nav ol{margin:4px 0 0;padding-left:2em;font:12px ui-monospace,Menlo,Consolas,monospace}.nav a{color:#2b6cb0}
-h1{font-size:18px;margin:0 0 6px}
-.summary{font-size:15px;margin:0 0 8px}
-.badges span,.lab{display:inline-block;border-radius:10px;padding:1px 9px;margin:2px 6px 2px 0;font-size:12px;color:#fff}
-.k-wording{background:#b7791f}.k-unredaction{background:#805ad5}.k-redaction{background:#c53030}
-.k-header{background:#2b6cb0}.k-typography{background:#2c7a7b}.k-whitespace{background:#718096}
-.legend{font-size:12px;color:#4a5568}
-main{padding:12px 24px 40px}
-table{border-collapse:collapse;width:100%;table-layout:fixed;background:#fff;border:1px solid #d9dde3}
-col.n{width:3.5em}
-td{vertical-align:top;padding:0 6px;font:12.5px/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;word-wrap:break-word}
-td.n{color:#8a94a3;text-align:right;user-select:none;border-right:1px solid #eef0f3}
-tr.hunk td{background:#edf2f7;font-family:system-ui,sans-serif;padding:4px 8px;border-top:1px solid #d9dde3}
-tr.chg td.o{background:#fff5f5}tr.chg td.w{background:#f0fff4}
-tr.chg.ws td.o,tr.chg.ws td.w{background:#f7fafc}
-td.empty{background:#f4f5f7 !important}
-del{background:#fed7d7;color:#9b2c2c;text-decoration:line-through}
-ins{background:#c6f6d5;color:#22543d;text-decoration:none}
-del.k-redaction,ins.k-redaction{outline:1px solid #c53030}
-ins.k-unredaction,del.k-unredaction{outline:1px solid #805ad5}
-del.k-whitespace,ins.k-whitespace{background:#e2e8f0;color:inherit;text-decoration:none}
-details{margin:0}summary{cursor:pointer;color:#4a5568;font:12px system-ui,sans-serif;padding:3px 8px;background:#fafbfc}
-th{font:600 13px system-ui,sans-serif;text-align:left;padding:6px 8px;background:#f1f3f5;border-bottom:1px solid #d9dde3}
-"""
+# Colours of the highlights, (text, background): each pair has a contrast of at least 4.5:1
+# (WCAG AA); tests/test_serve_pages.py checks them. Word marks of every kind share the
+# del/ins colours and carry their kind as an outline, so a kind's colour is never the
+# background of text in its own colour.
+BADGE_COLOURS: dict[str, tuple[str, str]] = {
+    "wording": ("#ffffff", "#8a5300"),
+    "unredaction": ("#ffffff", "#6b46c1"),
+    "redaction": ("#ffffff", "#b42318"),
+    "header": ("#ffffff", "#1e5aa0"),
+    "typography": ("#ffffff", "#1d6b6c"),
+    "whitespace": ("#ffffff", "#56606d"),
+}
+MARK_COLOURS: dict[str, tuple[str, str]] = {
+    "del": ("#7a1010", "#ffe0e0"),
+    "ins": ("#0b4a1e", "#d3f4da"),
+    "ws": ("#1d2228", "#e6eaf0"),
+}
+TEXT_COLOURS: dict[str, tuple[str, str]] = {
+    "text": ("#1d2228", "#ffffff"),
+    "page": ("#1d2228", "#f6f7f9"),
+    "old line": ("#1d2228", "#fff5f5"),
+    "new line": ("#1d2228", "#f0fff4"),
+    "line number": ("#59636f", "#ffffff"),
+    "legend": ("#4a5568", "#ffffff"),
+    "hunk row": ("#1d2228", "#e8eef5"),
+    "link": ("#1f5fa6", "#ffffff"),
+}
+# Unchanged runs longer than this are folded, keeping FOLD_KEEP lines on each side.
+FOLD_OVER = 8
+FOLD_KEEP = 3
 
-
-def _html_page(title: str, body: str) -> str:
-    """A complete, self-contained html document around `body`."""
-    esc = html_lib.escape
-    return (
-        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width,initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head>"
-        f"<body>{body}</body></html>\n"
-    )
+_templates: Environment | None = None
 
 
-def _html_section(d: Diff, anchor: str) -> str:
-    """One diff as html: its summary header, hunk list and the side-by-side table."""
-    esc = html_lib.escape
-    title = d.title or f"{d.old_label} → {d.new_label}"
+def templates() -> Environment:
+    """The Jinja2 environment of archive/templates/ (autoescaping html and xml)."""
+    global _templates
+    if _templates is None:
+        _templates = Environment(
+            loader=PackageLoader("archive", "templates"),
+            autoescape=select_autoescape(("html", "xml", "htm")),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        _templates.globals.update(palette_css=palette_css, kind_labels=KIND_LABELS, kinds=KINDS)
+    return _templates
+
+
+def render_template(name: str, **context: Any) -> str:
+    """One template of archive/templates/ rendered with context."""
+    return templates().get_template(name).render(**context)
+
+
+def palette_css() -> str:
+    """The CSS rules that colour badges and word marks (from BADGE_COLOURS and MARK_COLOURS)."""
+    rules = [f".badge.k-{k}{{color:{fg};background:{bg}}}" for k, (fg, bg) in BADGE_COLOURS.items()]
+    rules += [f"{tag}{{color:{fg};background:{bg}}}" for tag, (fg, bg) in MARK_COLOURS.items() if tag != "ws"]
+    fg, bg = MARK_COLOURS["ws"]
+    rules.append(f"del.k-whitespace,ins.k-whitespace{{color:{fg};background:{bg};text-decoration:none}}")
+    rules += [
+        f"del.k-{k},ins.k-{k}{{outline:2px solid {bg};outline-offset:-1px}}"
+        for k, (_f, bg) in BADGE_COLOURS.items()
+        if k != "whitespace"
+    ]
+    return "\n".join(rules)
+
+
+@dataclass
+class Piece:
+    """A stretch of a line: plain text, or changed words (`del`/`ins`) of a kind."""
+
+    text: str
+    tag: str = ""
+    kind: str = ""
+
+    @property
+    def label(self) -> str:
+        """The human name of the change's kind."""
+        return KIND_LABELS.get(self.kind, "")
+
+
+@dataclass
+class Side:
+    """One side of a table row: the line number (1-based) and the line's pieces."""
+
+    number: int
+    pieces: list[Piece]
+
+
+@dataclass
+class Line:
+    """A row of the side-by-side table; a side is None where the other text has no line."""
+
+    old: Side | None
+    new: Side | None
+    changed: bool = False
+    faint: bool = False  # lines that differ only by re-wrapping, outside every hunk
+
+
+@dataclass
+class HunkHead:
+    """The row that opens a hunk: its anchor, range line and kinds."""
+
+    anchor: str
+    header: str
+    kind: str
+    label: str
+    kinds: list[str]
+    whitespace_only: bool
+
+
+@dataclass
+class Fold:
+    """Rows shown folded: a long unchanged run, or the lines of a whitespace-only hunk."""
+
+    summary: str
+    lines: list[Line]
+
+
+@dataclass
+class InlineHunk:
+    """A hunk as an inline word diff: its head and the new text with removed and added words."""
+
+    head: HunkHead
+    pieces: list[Piece]
+
+
+@dataclass
+class DiffView:
+    """What the html templates show of a Diff."""
+
+    anchor: str
+    title: str
+    summary: str
+    old_label: str
+    new_label: str
+    mode: str
+    badges: list[tuple[str, str, int]]
+    hunks: list[HunkHead]
+    rows: list[HunkHead | Line | Fold]
+    inline: list[InlineHunk] = field(default_factory=list)
+    whitespace_hunks: int = 0
+
+
+def diff_view(d: Diff, prefix: str, anchor: str = "", fold_whitespace: bool = True) -> DiffView:
+    """The data of a diff's html view; hunk anchors are prefix1, prefix2, ...
+
+    With fold_whitespace, the lines of a whitespace-only hunk are folded under its head, so
+    a re-wrapped text does not fill the page with highlighted blocks.
+    """
     counts = d.counts()
-    badges = "".join(f'<span class="k-{k}">{n} {esc(KIND_LABELS[k])}</span>' for k, n in counts.items())
-    if not counts:
-        badges = '<span class="k-whitespace">no changes</span>'
-    mode = "by words (re-wrapped lines are not changes)" if d.ignore_wrapping else "by lines"
-    head = (
-        f"<header><h1>{esc(title)}</h1><p class=summary>{esc(d.summary())}</p>"
-        f"<div class=badges>{badges}</div>"
-        f"<p class=legend>{len(d.hunks)} hunk(s), compared {esc(mode)}. "
-        f"<del>removed</del> <ins>added</ins>; labels: "
-        + "".join(f'<span class="lab k-{k}">{esc(KIND_LABELS[k])}</span>' for k in KINDS)
-        + "</p>"
-        + _hunk_nav(d, anchor)
-        + "</header>"
+    heads = [
+        HunkHead(
+            anchor=f"{prefix}{n}",
+            header=h.range_header(),
+            kind=h.kind,
+            label=h.label,
+            kinds=h.kinds,
+            whitespace_only=h.kind == WHITESPACE,
+        )
+        for n, h in enumerate(d.hunks, 1)
+    ]
+    view = DiffView(
+        anchor=anchor,
+        title=d.title or f"{d.old_label} → {d.new_label}",
+        summary=d.summary(),
+        old_label=d.old_label,
+        new_label=d.new_label,
+        mode="by words (re-wrapped lines are not changes)" if d.ignore_wrapping else "by lines",
+        badges=[(k, KIND_LABELS[k], n) for k, n in counts.items()],
+        hunks=heads,
+        rows=_table_rows(d, heads, fold_whitespace),
+        whitespace_hunks=sum(1 for h in heads if h.whitespace_only),
     )
+    view.inline = [InlineHunk(head, _inline_pieces(d, h)) for head, h in zip(heads, d.hunks, strict=True)]
+    return view
+
+
+def _table_rows(d: Diff, heads: list[HunkHead], fold_whitespace: bool) -> list[HunkHead | Line | Fold]:
+    """The side-by-side rows: hunk heads, changed and context lines, folds."""
     marks_old, marks_new = _word_marks(d)
-    rows: list[str] = []
-    plain: list[str] = []  # unchanged rows outside every hunk, folded when long
+    rows: list[HunkHead | Line | Fold] = []
+    plain: list[Line] = []  # unchanged rows outside every hunk, folded when long
+    folded: list[Line] = []  # the rows of the whitespace-only hunk being read
 
     def flush() -> None:
-        if len(plain) > 8:
-            rows.extend(plain[:3])
-            rows.append(
-                f"<tr><td colspan=4><details><summary>{len(plain) - 6} unchanged lines</summary>"
-                "<table><colgroup><col class=n><col><col class=n><col></colgroup>"
-                + "".join(plain[3:-3])
-                + "</table></details></td></tr>"
-            )
-            rows.extend(plain[-3:])
+        if len(plain) > FOLD_OVER:
+            rows.extend(plain[:FOLD_KEEP])
+            inner = plain[FOLD_KEEP:-FOLD_KEEP]
+            rewrapped = sum(1 for line in inner if line.faint)
+            what = f"{len(inner)} unchanged lines"
+            if rewrapped:
+                what = f"{len(inner)} lines unchanged but for spacing or line breaks ({rewrapped} re-wrapped)"
+            rows.append(Fold(what, inner))
+            rows.extend(plain[-FOLD_KEEP:])
         else:
             rows.extend(plain)
         plain.clear()
 
-    def cell(t: Text, marks: dict[int, list[tuple[int, int, str, str]]], i: int | None, cls: str) -> str:
+    def end_fold() -> None:
+        if folded:
+            rows.append(Fold(f"{len(folded)} lines that differ only in spacing or line breaks", list(folded)))
+            folded.clear()
+
+    def side(t: Text, marks: dict[int, list[tuple[int, int, str, str]]], i: int | None) -> Side | None:
         if i is None:
-            return '<td class="n empty"></td><td class="empty"></td>'
-        return f"<td class=n>{i + 1}</td><td class={cls}>{_marked_line(t.lines[i], marks.get(i, []))}</td>"
+            return None
+        return Side(i + 1, _marked_pieces(t.lines[i], marks.get(i, [])))
 
     hunks = list(d.hunks)
+    pending = list(heads)
     current: Hunk | None = None
+    current_head: HunkHead | None = None
     sm = difflib.SequenceMatcher(None, d.old.lines, d.new.lines, autojunk=False)
     for tag, i1, i2, j1, j2 in sm.get_opcodes():
         for k in range(max(i2 - i1, j2 - j1)):
@@ -265,54 +404,62 @@ def _html_section(d: Diff, anchor: str) -> str:
             while hunks and (
                 (i is not None and i >= hunks[0].old_start) or (j is not None and j >= hunks[0].new_start)
             ):
-                current = hunks.pop(0)
+                current, current_head = hunks.pop(0), pending.pop(0)
                 flush()
-                rows.append(_hunk_row(current, f"{anchor}{len(d.hunks) - len(hunks)}"))
+                end_fold()
+                rows.append(current_head)
             inside = current is not None and (
                 (i is not None and current.old_start <= i < current.old_end)
                 or (j is not None and current.new_start <= j < current.new_end)
             )
-            cls = (
-                ""
-                if tag == "equal"
-                else (" class='chg ws'" if d.ignore_wrapping and not inside else " class=chg")
+            line = Line(
+                side(d.old, marks_old, i),
+                side(d.new, marks_new, j),
+                changed=tag != "equal",
+                faint=tag != "equal" and d.ignore_wrapping and not inside,
             )
-            row = f"<tr{cls}>{cell(d.old, marks_old, i, 'o')}{cell(d.new, marks_new, j, 'w')}</tr>"
-            if inside or tag != "equal":
+            if inside and fold_whitespace and current_head is not None and current_head.whitespace_only:
+                folded.append(line)
+            elif inside or (tag != "equal" and not line.faint):
                 flush()
-                rows.append(row)
+                end_fold()
+                rows.append(line)
             else:
-                plain.append(row)
+                # Unchanged lines, and lines outside every hunk that were only re-wrapped.
+                end_fold()
+                plain.append(line)
     flush()
-    table = (
-        "<table><colgroup><col class=n><col><col class=n><col></colgroup>"
-        f"<tr><th colspan=2>{esc(d.old_label)}</th><th colspan=2>{esc(d.new_label)}</th></tr>"
-        + "".join(rows)
-        + "</table>"
-    )
-    return f"<section>{head}<main>{table}</main></section>"
+    end_fold()
+    return rows
 
 
-def _hunk_labels(h: Hunk) -> str:
-    """The kind labels of a hunk as html badges."""
-    return "".join(f'<span class="lab k-{k}">{html_lib.escape(KIND_LABELS[k])}</span>' for k in h.kinds)
-
-
-def _hunk_nav(d: Diff, anchor: str) -> str:
-    """A list of the hunks with their labels, each a link to its place in the table."""
-    if not d.hunks:
-        return ""
-    items = "".join(
-        f'<li><a href="#{anchor}{n}">{html_lib.escape(h.range_header())}</a> {_hunk_labels(h)}</li>'
-        for n, h in enumerate(d.hunks, 1)
-    )
-    state = " open" if len(d.hunks) <= 12 else ""
-    return f"<details class=nav{state}><summary>{len(d.hunks)} hunk(s)</summary><ol>{items}</ol></details>"
-
-
-def _hunk_row(h: Hunk, anchor: str) -> str:
-    """The label row that opens a hunk in the html table."""
-    return f"<tr class=hunk id={anchor}><td colspan=4>{html_lib.escape(h.range_header())} {_hunk_labels(h)}</td></tr>"
+def _marked_pieces(line: str, marks: Sequence[tuple[int, int, str, str]]) -> list[Piece]:
+    """One line cut into pieces, its changed words marked del/ins with the change's kind."""
+    if not marks:
+        return [Piece(line)]
+    out: list[Piece] = []
+    pos = 0
+    spans = sorted(marks)
+    k = 0
+    while k < len(spans):
+        s, e, kind, tag = spans[k]
+        # Runs of changed words of one kind become one highlighted span, spaces included.
+        while (
+            k + 1 < len(spans) and spans[k + 1][2:] == (kind, tag) and not line[e : spans[k + 1][0]].strip()
+        ):
+            k += 1
+            e = spans[k][1]
+        if s < pos:  # overlapping marks: keep the first
+            k += 1
+            continue
+        if line[pos:s]:
+            out.append(Piece(line[pos:s]))
+        out.append(Piece(line[s:e], tag, kind))
+        pos = e
+        k += 1
+    if line[pos:]:
+        out.append(Piece(line[pos:]))
+    return out
 
 
 def _word_marks(
@@ -335,28 +482,3 @@ def _word_marks(
                     s, e = t.spans[w]
                     marks.setdefault(line, []).append((s - base, e - base, ch.kind, tag))
     return marks_old, marks_new
-
-
-def _marked_line(line: str, marks: Sequence[tuple[int, int, str, str]]) -> str:
-    """One line as html, its changed words wrapped in <del>/<ins> with the change's kind."""
-    esc = html_lib.escape
-    if not marks:
-        return esc(line) or " "
-    out: list[str] = []
-    pos = 0
-    spans = sorted(marks)
-    k = 0
-    while k < len(spans):
-        s, e, kind, tag = spans[k]
-        # Runs of changed words of one kind become one highlighted span, spaces included.
-        while (
-            k + 1 < len(spans) and spans[k + 1][2:] == (kind, tag) and not line[e : spans[k + 1][0]].strip()
-        ):
-            k += 1
-            e = spans[k][1]
-        out.append(esc(line[pos:s]))
-        out.append(f'<{tag} class="k-{kind}" title="{esc(KIND_LABELS[kind])}">{esc(line[s:e])}</{tag}>')
-        pos = e
-        k += 1
-    out.append(esc(line[pos:]))
-    return "".join(out)

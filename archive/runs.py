@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import secrets
 import time
@@ -13,9 +14,17 @@ from typing import Any
 from archive.captures import now_iso
 from archive.errors import ArchiveError
 from archive.fsutil import atomic_write, json_bytes
-from archive.layout import Layout, tool_name
+from archive.layout import RUN_SUFFIX, Layout, tool_name
 
 RUN_KINDS = ("crawl", "reclean", "import")
+# A run's status, as runs/<run>.json says it: running, then one of the others.
+RUNNING = "running"
+DONE = "done"
+DONE_WITH_ERRORS = "done with errors"  # finished; some inputs failed (listed in `errors`)
+INTERRUPTED = "interrupted"  # stopped before its end (Ctrl-C, SIGTERM, killed): its commits are kept
+FAILED = "failed"  # ended by an error (a full disk, a damaged archive): its commits are kept
+STATUSES = (RUNNING, DONE, DONE_WITH_ERRORS, INTERRUPTED, FAILED)
+FINISHED = (DONE, DONE_WITH_ERRORS)
 _KIND = re.compile(r"[a-z][a-z0-9-]{0,19}")
 # Inputs kept per list of a run record (errors are all kept: each one is an input that failed).
 MAX_LISTED = 10000
@@ -60,7 +69,7 @@ class RunRecord:
     kind: str
     args: dict[str, Any]
     started: str
-    status: str = "running"
+    status: str = RUNNING
     finished: str | None = None
     tool: str = field(default_factory=tool_name)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
@@ -105,22 +114,38 @@ class RunRecord:
     def write(self, layout: Layout, status: str, warc_files: list[str]) -> None:
         """Write runs/<run>.json with this status (the finish time is set unless still running)."""
         self.status = status
-        self.finished = None if status == "running" else now_iso()
+        self.finished = None if status == RUNNING else now_iso()
         self.warc_files = sorted(warc_files)
         data = json.dumps(self.to_json(), ensure_ascii=False, indent=1, default=str) + "\n"
         atomic_write(layout.run_path(self.run), data.encode("utf-8"))
 
 
-def mark_interrupted(layout: Layout, run_id: str, recovered: dict[str, Any]) -> None:
-    """Mark a run that was still running as interrupted, with what recovery settled (a best effort)."""
+def mark_interrupted(layout: Layout, run_id: str, recovered: dict[str, Any] | None = None) -> bool:
+    """Mark a run still "running" as interrupted, with what recovery settled (a best effort); True when marked."""
     with contextlib.suppress(OSError, ValueError, ArchiveError):
         path = layout.run_path(run_id)
         with open(path, encoding="utf-8") as fh:
             rec = json.load(fh)
-        if rec.get("status") == "running":
-            rec["status"] = "interrupted"
-            rec["recovered"] = {"at": now_iso(), **recovered}
+        if rec.get("status") == RUNNING:
+            rec["status"] = INTERRUPTED
+            rec["finished"] = None
+            rec["recovered"] = {"at": now_iso(), **(recovered or {})}
             atomic_write(path, json_bytes(rec))
+            return True
+    return False
+
+
+def mark_unfinished(layout: Layout) -> list[str]:
+    """Mark every run still "running" as interrupted (the caller holds the lock: none of them is alive)."""
+    marked = []
+    for path in layout.run_records():
+        run_id = os.path.basename(path)[: -len(RUN_SUFFIX)]
+        with contextlib.suppress(OSError, ValueError), open(path, encoding="utf-8") as fh:
+            if json.load(fh).get("status") != RUNNING:
+                continue
+        if mark_interrupted(layout, run_id):
+            marked.append(run_id)
+    return marked
 
 
 def read_runs(layout: Layout) -> list[dict[str, Any]]:

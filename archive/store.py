@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
-from collections.abc import Iterator
-from typing import Any
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from archive import index, ocfl
 from archive.cable import CableRecord, CableSummary, SearchHit
@@ -15,9 +15,14 @@ from archive.errors import ArchiveError
 from archive.folder import ArchiveFolder
 from archive.ids import is_reference
 from archive.progress import Progress
+from archive.query import plain
+from archive.query import search as query_search
+from archive.reindex import object_inventory
 from archive.runs import read_runs
 from archive.verify import VerifyReport, verify_archive
 from archive.writer import DEFAULT_WARC_SIZE, Writer
+
+_T = TypeVar("_T")
 
 
 class Archive(ArchiveFolder):
@@ -38,7 +43,8 @@ class Archive(ArchiveFolder):
     # -- reading captures
     def newest_capture(self, url: str, status: int | None = None) -> Capture | None:
         """The newest committed capture of a URL (optionally only one with that HTTP status), or None."""
-        return index.newest_capture(self.conn, safe_url(url), status=status)
+        with self.reading():
+            return index.newest_capture(self.conn, safe_url(url), status=status)
 
     def conditional_headers(self, url: str) -> dict[str, str]:
         """If-None-Match / If-Modified-Since for a refetch, from the newest 200 capture of the URL."""
@@ -53,11 +59,12 @@ class Archive(ArchiveFolder):
 
     def captures(self, newest_per_url: bool = True) -> Iterator[Capture]:
         """Stored captures, oldest first (by default only the newest of each URL)."""
-        return index.iter_captures(self.conn, newest_per_url)
+        return self._rows(lambda: index.iter_captures(self.conn, newest_per_url))
 
     def capture(self, capture_id: str) -> Capture | None:
         """One capture by its id (the WARC-Record-ID of its response or revisit record)."""
-        return index.get_capture(self.conn, capture_id)
+        with self.reading():
+            return index.get_capture(self.conn, capture_id)
 
     def read_capture(self, cap: Capture) -> tuple[int, list[tuple[str, str]], bytes]:
         """(status, headers, body) of a capture; a revisit is resolved to the payload it refers to."""
@@ -67,7 +74,7 @@ class Archive(ArchiveFolder):
         except Exception as exc:  # warcio and zlib raise several types
             raise ArchiveError(f"{path}: cannot read capture at offset {cap.offset}: {exc}") from exc
         if rec_type == "revisit":
-            orig = index.get_capture(self.conn, cap.refers_to) if cap.refers_to else None
+            orig = self.capture(cap.refers_to) if cap.refers_to else None
             if orig is None or orig.revisit:
                 raise ArchiveError(
                     f"{path}: revisit at offset {cap.offset} refers to {cap.refers_to}, not in the archive"
@@ -80,12 +87,13 @@ class Archive(ArchiveFolder):
 
     def cleaned_digest(self, cap: Capture) -> str | None:
         """The rules digest this capture was last cleaned under (None: never cleaned)."""
-        return index.cleaned_digest(self.conn, cap.capture_id)
+        with self.reading():
+            return index.cleaned_digest(self.conn, cap.capture_id)
 
     # -- reading cables
     def list_cables(self) -> Iterator[CableSummary]:
         """Every cable, by reference ID, from the index."""
-        for row in index.cable_rows(self.conn):
+        for row in self._rows(lambda: index.cable_rows(self.conn)):
             yield CableSummary(*row)
 
     def cable(self, ref: str) -> CableRecord:
@@ -96,7 +104,12 @@ class Archive(ArchiveFolder):
         except ValueError as exc:
             raise ArchiveError(f"{obj_dir}/{ocfl.INVENTORY}: unreadable: {exc}") from exc
         if inv is None:
-            raise ArchiveError(f"{ref}: no such cable in {self.path}")
+            inv = object_inventory(obj_dir)  # a root inventory lost: its head version holds a copy
+            if inv is None:
+                raise ArchiveError(f"{ref}: no such cable in {self.path}")
+            self.notify(
+                f"{obj_dir}/{ocfl.INVENTORY} is missing; read from {inv['head']}: run `cablearchive repair`"
+            )
         return CableRecord(ref, obj_dir, inv)
 
     def has_cable(self, ref: str) -> bool:
@@ -104,36 +117,31 @@ class Archive(ArchiveFolder):
         return is_reference(ref) and os.path.exists(os.path.join(self.object_dir(ref), ocfl.INVENTORY))
 
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:
-        """Full-text search (FTS5 syntax; a query it rejects is searched as plain words)."""
-        terms = index.search_terms(query)
-        hits = []
-        for ref, subject, score in index.search(self.conn, query, limit):
-            snippet = ""
-            with contextlib.suppress(ArchiveError, OSError, KeyError):
-                snippet = _snippet(self.cable(ref).text(), terms)
-            hits.append(SearchHit(ref, subject, snippet, round(-float(score), 4)))
-        return hits
+        """Full-text search with field terms (see archive.query.parse_query), best first; QueryError
+        when the query cannot run as written."""
+        with self.reading():
+            page = query_search(self, query, limit=limit)
+        return [SearchHit(h.cable.ref, h.cable.subject, plain(h.snippet), h.score or 0.0) for h in page.items]
 
     def runs(self) -> list[dict[str, Any]]:
         """The run records, oldest first."""
         return read_runs(self.layout)
 
+    # -- a damaged index
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Index reads: an SQLite error becomes DamagedIndex (or DiskFull) naming index.sqlite and the remedy."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise index.archive_error(self.index_path, exc) from exc
+
+    def _rows(self, query: Callable[[], Iterable[_T]]) -> Iterator[_T]:
+        """The rows of an index query, its SQLite errors (met while iterating too) as the archive's."""
+        with self.reading():
+            yield from query()
+
     # -- maintenance
     def verify(self, progress: Progress | None = None) -> VerifyReport:
         """Check every file of the archive; returns a VerifyReport (see archive.verify)."""
         return verify_archive(self, progress)
-
-
-def _snippet(text: str, terms: list[str], width: int = 160) -> str:
-    """The first line holding a search term, trimmed around it."""
-    low = text.lower()
-    best = -1
-    for t in terms:
-        m = re.search(r"\b" + re.escape(t), low)
-        if m and (best < 0 or m.start() < best):
-            best = m.start()
-    if best < 0:
-        return " ".join(text.split())[:width]
-    start = max(0, best - width // 3)
-    piece = " ".join(text[start : start + width].split())
-    return ("…" if start else "") + piece + "…"

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import json
 import os
+import tempfile
+import time
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from archive import index
-from archive.captures import Capture, mime_of, payload_digest, safe_url, to_iso
+from archive.captures import (
+    BadRecord,
+    Capture,
+    WarcRecord,
+    check_record,
+    mime_of,
+    now_iso,
+    payload_digest,
+    read_warc,
+    safe_url,
+    timestamp14,
+    to_iso,
+    urlkey,
+)
 from archive.errors import ArchiveError
 from archive.ids import check_reference
 from archive.layout import CABLE_JSON, CABLE_TEXT, tool_name
@@ -27,8 +44,6 @@ if TYPE_CHECKING:
 
 # Media types worth cleaning; everything else in a foreign WARC (images, scripts) is skipped.
 PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml", "unk")
-_GZIP_MAGIC = b"\x1f\x8b\x08"
-_WARC_MAGIC = b"WARC/1."
 
 
 @dataclass
@@ -51,68 +66,17 @@ class ImportReport:
         return dict(self.__dict__)
 
 
-def _resume_point(path: str, after: int) -> int | None:
-    """Where the next record may start after a damaged one (next gzip member or WARC header)."""
-    with open(path, "rb") as fh:
-        fh.seek(after + 1)
-        data = fh.read()
-    candidates = [i for i in (data.find(_GZIP_MAGIC), data.find(b"\n" + _WARC_MAGIC)) if i >= 0]
-    if not candidates:
-        return None
-    i = min(candidates)
-    if data[i : i + 1] == b"\n":
-        i += 1
-    return after + 1 + i
+def iter_warc_records(path: str, bad: list[str]) -> Iterator[WarcRecord]:
+    """Each whole, self-consistent record of a WARC file; each damaged one is noted in `bad` and skipped.
 
-
-def _short(exc: BaseException) -> str:
-    """An exception as a short, printable message (warcio quotes whole binary lines)."""
-    text = f"{type(exc).__name__}: {exc}"
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
-def iter_warc_records(path: str, bad: list[str]) -> Iterator[tuple[int, Any, bytes | None]]:
-    """(offset, record, body) for each readable record; a damaged record is noted in `bad`, reading goes on.
-
-    body is the decoded HTTP payload (None for records without one).
+    A damaged record costs that record only: reading goes on at the next gzip member that
+    starts a WARC record (archive.captures.read_warc).
     """
-    pos = 0
-    size = os.path.getsize(path)
-    while pos < size:
-        good_end = pos
-        try:
-            with open(path, "rb") as fh:
-                fh.seek(pos)
-                it = ArchiveIterator(fh, check_digests=True)
-                for record in it:
-                    # The offset is known once the record has been read (warcio reads to its end).
-                    try:
-                        body = record.content_stream().read()
-                        failure = None
-                    except Exception as exc:  # bad chunking or content coding
-                        body, failure = None, exc
-                    offset = it.get_record_offset()
-                    good_end = offset + it.get_record_length()
-                    if failure is not None:
-                        bad.append(
-                            f"{path}: record at offset {offset}: body undecodable ({_short(failure)}); skipped"
-                        )
-                        continue
-                    if record.digest_checker.passed is False:
-                        problems = "; ".join(map(str, record.digest_checker.problems))
-                        bad.append(f"{path}: record at offset {offset}: {problems}; skipped")
-                        continue
-                    yield offset, record, body
-            return
-        except Exception as exc:  # warcio and zlib raise several types
-            bad.append(
-                f"{path}: unreadable record at offset {good_end}: {_short(exc)}; reading on from the next record"
-            )
-            nxt = _resume_point(path, good_end)
-            if nxt is None or nxt <= pos:
-                return
-            pos = nxt
+    for item in read_warc(path):
+        if isinstance(item, BadRecord):
+            bad.append(f"{item.message}; skipped, nothing archived from it")
+        else:
+            yield item
 
 
 def import_warcs(
@@ -136,9 +100,10 @@ def import_warcs(
             bad: list[str] = []
             try:
                 records = iter_warc_records(path, bad)
-                for _offset, record, body in records:
+                for record in records:
                     report.records += 1
                     kind = record.rec_type
+                    body = record.body if kind == "response" else record.payload
                     if kind not in ("response", "resource") or body is None:
                         report.skipped += 1
                         continue
@@ -147,11 +112,7 @@ def import_warcs(
                         report.skipped += 1
                         continue
                     if kind == "response" and record.http_headers is not None:
-                        headers = list(record.http_headers.headers)
-                        try:
-                            status = int(record.http_headers.get_statuscode())
-                        except (TypeError, ValueError):
-                            status = 0
+                        headers, status = record.headers, record.status
                     else:
                         ctype = record.rec_headers.get_header("Content-Type") or "application/octet-stream"
                         headers, status = [("Content-Type", ctype)], 200
@@ -230,8 +191,12 @@ def export_warc(
     refs: list[str] | None = None,
     progress: Progress | None = None,
     on_error: Callable[[str], None] | None = None,
+    on_source: Callable[[str, Capture, dict[str, Any]], None] | None = None,
 ) -> int:
-    """Write a WARC: per cable, its text (resource), cable.json (metadata) and its sources' captures."""
+    """Write a WARC: per cable, its text (resource), cable.json (metadata) and its sources' captures.
+
+    `on_source(ref, capture, metadata)` is called for each source capture exported.
+    """
     writer = WARCWriter(out, gzip=True)
     writer.write_record(
         writer.create_warcinfo_record(
@@ -270,9 +235,12 @@ def export_warc(
                 warc_headers_dict={"WARC-Refers-To": rid},
             )
             writer.write_record(metadata)
-            for s in json.loads(meta).get("sources", []):
+            cable_meta = json.loads(meta)
+            for s in cable_meta.get("sources", []):
                 cid = s.get("capture_id")
                 cap = arch.capture(cid) if cid else None
+                if cap is not None and on_source is not None:
+                    on_source(ref, cap, cable_meta)
                 while cap is not None and cap.record_id not in copied:
                     _copy_record(arch, cap, out)
                     copied.add(cap.record_id)
@@ -289,9 +257,154 @@ def export_warc(
 
 def _copy_record(arch: Archive, cap: Capture, out: IO[bytes]) -> None:
     """Copy a capture's record byte for byte (each record is its own gzip member)."""
-    with open(arch.layout.warc_path(cap.warc_file), "rb") as fh:
+    path = arch.layout.warc_path(cap.warc_file)
+    # A damaged record is never exported as if whole.
+    problem = check_record(path, cap.offset, cap.length)
+    if problem is not None:
+        raise ArchiveError(problem)
+    with open(path, "rb") as fh:
         fh.seek(cap.offset)
-        data = fh.read(cap.length)
-    if len(data) != cap.length:
-        raise ArchiveError(f"{cap.warc_file}: record at offset {cap.offset} is cut short")
-    out.write(data)
+        out.write(fh.read(cap.length))
+
+
+# ----------------------------------------------------------------------------- WACZ
+
+WACZ_VERSION = "1.1.1"
+WACZ_WARC = "archive/cables.warc.gz"
+WACZ_INDEX = "indexes/index.cdxj"
+WACZ_PAGES = "pages/pages.jsonl"
+WACZ_PACKAGE = "datapackage.json"
+WACZ_DIGEST = "datapackage-digest.json"
+
+
+def wacz_index(warc_path: str, filename: str) -> list[str]:
+    """The sorted CDXJ lines of a WARC file's responses and revisits, as replay tools (pywb) read them.
+
+    A revisit's line has mime `warc/revisit`: a replay tool resolves it to the response its
+    WARC-Refers-To-Target-URI, WARC-Refers-To-Date and digest name.
+    """
+    lines = []
+    for rec in read_warc(warc_path):
+        if isinstance(rec, BadRecord):
+            raise ArchiveError(rec.message)
+        url = rec.header("WARC-Target-URI") or ""
+        if rec.rec_type not in ("response", "revisit") or not url.startswith(("http:", "https:")):
+            continue
+        block = {
+            "url": url,
+            "mime": "warc/revisit" if rec.rec_type == "revisit" else mime_of(rec.headers),
+            "status": str(rec.status),
+            "digest": rec.header("WARC-Payload-Digest") or "",
+            "length": str(rec.length),
+            "offset": str(rec.offset),
+            "filename": filename,
+        }
+        stamp = timestamp14(to_iso(rec.header("WARC-Date")))
+        lines.append(f"{urlkey(url)} {stamp} {json.dumps(block, sort_keys=True)}")
+    return sorted(lines)
+
+
+def export_wacz(
+    arch: Archive,
+    out_path: str,
+    refs: list[str] | None = None,
+    progress: Progress | None = None,
+    on_error: Callable[[str], None] | None = None,
+) -> int:
+    """Write a WACZ 1.1.1 package of the cables' captures; returns how many cables it holds.
+
+    archive/cables.warc.gz is the WARC export; indexes/index.cdxj its index; pages/pages.jsonl
+    one page per source capture (titled with the cable it gives); datapackage.json lists every
+    file with its sha256 and datapackage-digest.json the package's own. Built with the standard
+    library, so that it works on every Python the project supports; the `wacz` package
+    (Python 3.11+) validates it.
+    """
+    pages: dict[str, dict[str, Any]] = {}
+
+    def page(ref: str, cap: Capture, meta: dict[str, Any]) -> None:
+        entry = pages.setdefault(
+            cap.record_id,
+            {
+                "id": hashlib.sha1(cap.record_id.encode()).hexdigest()[:24],
+                "url": cap.url,
+                "ts": cap.fetched_at,
+                "title": "",
+                "cables": [],
+            },
+        )
+        subject = str(meta.get("subject") or "").strip()
+        entry["cables"].append(ref)
+        entry["title"] = "; ".join(entry["cables"]) + (
+            f": {subject}" if len(entry["cables"]) == 1 and subject else ""
+        )
+
+    folder = os.path.dirname(os.path.abspath(out_path)) or "."
+    fd, tmp_warc = tempfile.mkstemp(prefix=".cables-", suffix=".warc.gz", dir=folder)
+    tmp_zip = out_path + ".part"
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            n = export_warc(arch, fh, refs, progress, on_error, on_source=page)
+        index_bytes = "".join(line + "\n" for line in wacz_index(tmp_warc, os.path.basename(WACZ_WARC)))
+        header = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
+        page_lines = [json.dumps(header)] + [
+            json.dumps({k: v for k, v in p.items() if k != "cables"}, ensure_ascii=False, sort_keys=True)
+            for p in sorted(pages.values(), key=lambda p: (p["url"], p["ts"]))
+        ]
+        files: list[tuple[str, bytes | str, int]] = [
+            (WACZ_WARC, tmp_warc, zipfile.ZIP_STORED),  # WARCs are stored, not compressed again
+            (WACZ_INDEX, index_bytes.encode("utf-8"), zipfile.ZIP_DEFLATED),
+            (WACZ_PAGES, ("\n".join(page_lines) + "\n").encode("utf-8"), zipfile.ZIP_DEFLATED),
+        ]
+        resources = []
+        with zipfile.ZipFile(tmp_zip, "w") as z:
+            for name, data, how in files:
+                if isinstance(data, str):
+                    z.write(data, name, compress_type=how)
+                    digest, size = _sha256_file(data)
+                else:
+                    z.writestr(zipfile.ZipInfo(name, _zip_time()), data, compress_type=how)
+                    digest, size = "sha256:" + hashlib.sha256(data).hexdigest(), len(data)
+                resources.append(
+                    {"name": os.path.basename(name).lower(), "path": name, "hash": digest, "bytes": size}
+                )
+            package = {
+                "profile": "data-package",
+                "resources": resources,
+                "title": "cables exported from a cablearchive archive",
+                "created": now_iso(),
+                "wacz_version": WACZ_VERSION,
+                "software": tool_name(),
+            }
+            package_bytes = json.dumps(package, indent=2).encode("utf-8")
+            z.writestr(
+                zipfile.ZipInfo(WACZ_PACKAGE, _zip_time()), package_bytes, compress_type=zipfile.ZIP_DEFLATED
+            )
+            digest_doc = {"path": WACZ_PACKAGE, "hash": "sha256:" + hashlib.sha256(package_bytes).hexdigest()}
+            z.writestr(
+                zipfile.ZipInfo(WACZ_DIGEST, _zip_time()),
+                json.dumps(digest_doc, indent=2),
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
+        os.replace(tmp_zip, out_path)
+    finally:
+        for leftover in (tmp_warc, tmp_zip):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+    return n
+
+
+def _zip_time() -> tuple[int, int, int, int, int, int]:
+    """Now, as a ZIP entry's date and time."""
+    t = time.gmtime()
+    return (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
+
+
+def _sha256_file(path: str) -> tuple[str, int]:
+    """("sha256:<hex>", size) of a file."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return "sha256:" + h.hexdigest(), size

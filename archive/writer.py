@@ -11,14 +11,14 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from archive import index, ocfl
-from archive.captures import Capture, WarcSink, now_iso, safe_url, to_iso
+from archive.captures import Capture, WarcSink, cut_body_problem, now_iso, safe_url, to_iso
 from archive.commit import CommitReport, Committer, Journal, NewVersion
 from archive.errors import ArchiveError
 from archive.folder import ArchiveFolder
@@ -26,7 +26,16 @@ from archive.ids import is_reference, source_key
 from archive.layout import tool_name
 from archive.plan import CablePlan, Staged, plan_cable, version_message
 from archive.provenance import Provenance, metadata_digest, text_bytes
-from archive.runs import RunRecord, check_kind, new_run_id
+from archive.runs import (
+    DONE,
+    DONE_WITH_ERRORS,
+    FAILED,
+    INTERRUPTED,
+    RunRecord,
+    check_kind,
+    mark_unfinished,
+    new_run_id,
+)
 
 if TYPE_CHECKING:
     from cleaners import Cable, PageResult
@@ -110,6 +119,15 @@ def source_digests(ref: str, text: str, metadata: Mapping[str, Any]) -> tuple[st
 # ----------------------------------------------------------------------------- the run
 
 
+@contextlib.contextmanager
+def _index_errors(path: str) -> Iterator[None]:
+    """SQLite errors as the archive's own, naming index.sqlite (a full disk, a damaged file)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise index.archive_error(path, exc) from exc
+
+
 class Writer:
     """One run writing to the archive. Holds the lock from creation to close(); not thread-safe.
 
@@ -141,7 +159,10 @@ class Writer:
                     )
                 arch.recover()
             arch.close()
-            arch.ensure_index()
+            with _index_errors(arch.index_path):
+                arch.ensure_index()
+            # Runs still "running" died without an end (we hold the lock: none is alive).
+            mark_unfinished(arch.layout)
             self.run_record = RunRecord(self.run_id, kind, args, started=now_iso())
             # The sources staged since the last commit: {ref: {key: Staged}}, and every cable recorded.
             self._staged: dict[str, dict[str, Staged]] = {}
@@ -178,6 +199,8 @@ class Writer:
     ) -> None:
         if exc_type is None:
             self.close()
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.abort("interrupted (Ctrl-C)", status=INTERRUPTED)
         else:
             self.abort(f"{exc_type.__name__}: {exc}")
 
@@ -232,8 +255,14 @@ class Writer:
         fetched_at: str | float | datetime | None = None,
         method: str = "GET",
         protocol: str = "HTTP/1.1",
+        declared_length: int | None = None,
     ) -> Capture:
-        """Store one response in the run's WARC file (a revisit when its payload is already stored)."""
+        """Store one response in the run's WARC file (a revisit when its payload is already stored).
+
+        `declared_length`: the length the response declared for `body` (its Content-Length, when
+        `body` is the payload as received); a shorter body is a download cut short and is refused
+        with an ArchiveError: nothing of it is stored.
+        """
         self._check_open()
         split = urlsplit(safe_url(str(url)))
         if split.scheme not in ("http", "https") or not split.netloc:
@@ -242,6 +271,10 @@ class Writer:
             raise ArchiveError(f"{shown} is not an http(s) URL: not stored")
         if isinstance(body, str):
             body = body.encode("utf-8")
+        problem = cut_body_problem(bytes(body or b""), declared_length)
+        if problem is not None:
+            shown = repr(url) if len(repr(url)) <= 100 else repr(url)[:97] + "..."
+            raise ArchiveError(f"{shown}: {problem}: not stored")
         pairs = headers.items() if isinstance(headers, Mapping) else headers or []
         cap = self._sink.write(
             url,
@@ -265,18 +298,19 @@ class Writer:
             self._by_url[cap.url] = cap
         return cap
 
-    def _lookup_digest(self, digest: str) -> tuple[str, str, str, str] | None:
-        cap = self._by_digest.get(digest) or index.original_by_digest(self.conn, digest)
-        return (cap.record_id, cap.url, cap.fetched_at, cap.payload_digest) if cap else None
+    def _lookup_digest(self, digest: str) -> Capture | None:
+        with _index_errors(self.arch.index_path):
+            return self._by_digest.get(digest) or index.original_by_digest(self.conn, digest)
 
-    def _lookup_url(self, url: str) -> tuple[str, str, str, str] | None:
-        cap = self._by_url.get(url) or index.newest_capture(self.conn, url, status=200)
-        if cap is not None and cap.revisit and cap.refers_to:
-            refers = cap.refers_to
-            cap = next((c for c in self._commits.caps if c.record_id == refers), None) or index.get_capture(
-                self.conn, refers
-            )
-        return (cap.record_id, cap.url, cap.fetched_at, cap.payload_digest) if cap else None
+    def _lookup_url(self, url: str) -> Capture | None:
+        with _index_errors(self.arch.index_path):
+            cap = self._by_url.get(url) or index.newest_capture(self.conn, url, status=200)
+            if cap is not None and cap.revisit and cap.refers_to:
+                refers = cap.refers_to
+                cap = next(
+                    (c for c in self._commits.caps if c.record_id == refers), None
+                ) or index.get_capture(self.conn, refers)
+        return cap
 
     # -- cables
     def record(self, cap: Capture, page_result: PageResult) -> int:
@@ -303,10 +337,22 @@ class Writer:
             self._touched.add(ref)
             content = SourceContent.of(ref, cable.text, cable.metadata())
             staged = self._staged.get(ref, {}).get(key)
-            current = staged.digests if staged else index.source_digests(self.conn, ref, key)
+            if staged:
+                current: tuple[str, str] | None = staged.digests
+            else:
+                with _index_errors(self.arch.index_path):
+                    current = index.source_digests(self.conn, ref, key)
             if current == content.digests:
                 continue
             provenance = Provenance.of(cap, key, self.run_id, cable.cleaning(), content.metadata)
+            if staged is not None and provenance.fetched_before(staged.provenance):
+                # Captures may arrive in any order (imports): an older one never replaces the text
+                # of a newer one; it joins that source's record of earlier captures.
+                self._staged[ref][key] = replace(
+                    staged,
+                    provenance=staged.provenance.with_earlier([provenance.as_earlier(content.text_digest)]),
+                )
+                continue
             self._staged.setdefault(ref, {})[key] = Staged(
                 key=key,
                 text=content.text,
@@ -364,7 +410,10 @@ class Writer:
         self._by_url.clear()
         if report.captures or report.versions or note:
             self.commits.append(report.to_json())
-        self._write_run("running")
+        try:
+            self._write_run("running")
+        except ArchiveError as exc:  # the commit is durable; the record is rewritten at the run's end
+            self.arch.notify(f"could not update the run record now: {exc}")
         return report
 
     def _versions(self, note: str | None) -> list[NewVersion]:
@@ -394,37 +443,57 @@ class Writer:
             self.arch.notify(f"could not compact the full-text index ({exc}); `cablearchive reindex` will")
 
     # -- closing
-    def close(self) -> None:
-        """Commit what is staged, close the WARC file, record the run and release the lock."""
+    def close(self, *, interrupted: str | None = None) -> None:
+        """Commit what is staged, close the WARC file, record the run and release the lock.
+
+        `interrupted` (why: "interrupted by SIGINT", ...) records a run stopped before its end
+        as "interrupted" rather than "done": what it did is committed all the same.
+        """
         if self.closed:
             return
         try:
             if self._commits.pending or self._staged:
                 self.commit()
-            self._finish("done" if not self.errors else "done with errors")
+            if interrupted is not None:
+                self.run_record.note("(run)", interrupted)
+                status = INTERRUPTED
+            else:
+                status = DONE if not self.errors else DONE_WITH_ERRORS
+            self._finish(status)
         except BaseException as exc:
             self.abort(f"{type(exc).__name__}: {exc}")
             raise
 
-    def abort(self, reason: str = "aborted") -> None:
-        """End the run without committing what is staged; the archive keeps its last commit."""
+    def abort(self, reason: str = "aborted", *, status: str = FAILED) -> None:
+        """End the run without committing what is staged; the archive keeps its last commit.
+
+        Settling what is left never raises: when it cannot be done now (a full disk), the
+        journal stays and the next writer settles it.
+        """
         if self.closed:
             return
         self.run_record.error("(run)", reason)
         try:
-            self._sink.close()
+            with contextlib.suppress(Exception):
+                self._sink.close()
             self.arch.close()
             self.arch.recover()
+        except Exception as exc:
+            self.arch.notify(
+                f"could not settle run {self.run_id} now ({exc}); "
+                f"{self.arch.journal_path} stays, and the next writer settles it"
+            )
         finally:
             self.closed = True
             with contextlib.suppress(Exception):
-                self._write_run("failed")
+                self._write_run(status)
             self._lock.release()
 
     def _finish(self, status: str) -> None:
+        self._commits.check_settled()
         self._sink.close()
         self._compact_index()
         self._write_run(status)
-        self._commits.journal.remove()
+        self._commits.finish()
         self.closed = True
         self._lock.release()

@@ -152,15 +152,29 @@ def _text(st: _State, text: str | None) -> None:
         st.buf.append(collapsed)
 
 
-def _walk(el: etree._Element, st: _State) -> None:
-    """Depth-first render of `el` into `st` (iterative would be faster; depth is bounded by lxml)."""
+def _walk(root: etree._Element, st: _State) -> None:
+    """Depth-first render of `root` into `st`, with a stack of its own: a page may nest elements
+    thousands deep (the parser keeps 2048 levels), far past Python's recursion limit."""
+    stack: list[tuple[etree._Element, bool]] = [(root, False)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        el, leaving = pop()
+        if leaving:
+            _leave(el, st)
+        elif _enter(el, st):
+            push((el, True))
+            stack.extend((child, False) for child in reversed(el))
+
+
+def _enter(el: etree._Element, st: _State) -> bool:
+    """Render what comes before `el`'s children; False when it has none to walk (its tail done too)."""
     tag = el.tag if isinstance(el.tag, str) else ""
     if tag in SKIP_TAGS:
         _text(st, el.tail)
-        return
+        return False
     if not tag:  # comments and processing instructions show nothing but their tail
         _text(st, el.tail)
-        return
+        return False
     if tag == "br":
         if st.in_pre:
             # A <br> right before the pre's own newline is markup debris (the viewer's text
@@ -179,12 +193,10 @@ def _walk(el: etree._Element, st: _State) -> None:
             elif st.lines and not st.pending_blank:
                 st.lines.append(Line("", st.block))
         _text(st, el.tail)
-        return
-    is_block = tag in BLOCK_TAGS
-    is_line = tag in LINE_TAGS
-    if is_block:
+        return False
+    if tag in BLOCK_TAGS:
         _new_block(st, el)
-    elif is_line:
+    elif tag in LINE_TAGS:
         _flush(st)
     elif tag in CELL_TAGS and st.buf:
         st.buf.append(" ")
@@ -198,22 +210,29 @@ def _walk(el: etree._Element, st: _State) -> None:
             text = text[1:]
         _text(st, text)
     else:
-        if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+        if tag in _HEADINGS:
             st.heading += 1
         _text(st, el.text)
-    for child in el:
-        _walk(child, st)
+    return True
+
+
+def _leave(el: etree._Element, st: _State) -> None:
+    """Render what comes after `el`'s children, then its tail."""
+    tag = el.tag
     if tag == "pre":
         _flush_pre(st)
         st.in_pre -= 1
-    if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+    if tag in _HEADINGS:
         _flush(st)
         st.heading -= 1
-    if is_block:
+    if tag in BLOCK_TAGS:
         _new_block(st, el.getparent())
-    elif is_line:
+    elif tag in LINE_TAGS:
         _flush(st)
     _text(st, el.tail)
+
+
+_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 
 
 def _flush_pre(st: _State) -> None:

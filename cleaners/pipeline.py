@@ -27,7 +27,11 @@ TreeHook = Callable[[etree._Element, str], None]
 
 # lxml's own HTML parser, without lxml.html's element classes: those are looked up in Python
 # for every element the cleaner touches, which costs more than the parse itself on a viewer page.
-_PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+# huge_tree: libxml2 keeps 256 levels of nesting by default and drops what lies deeper without
+# failing; with it, 2048 (deeper still is refused below: a cut page never gives a cable).
+_PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
+# What libxml2 logs when it cut a page at its depth limit ("Excessive depth in document: 2048").
+_TOO_DEEP = "Excessive depth"
 _TITLE = etree.XPath("//title")
 _STRING = etree.XPath("string()")
 _BODY = etree.XPath("//body")
@@ -120,6 +124,16 @@ def _clean_into(
         return
     if doc is None:
         result.warnings.append(W(Warn.BAD_INPUT, "HTML could not be parsed: Document is empty"))
+        return
+    deep = next((e.message for e in _PARSER.error_log if e.message.startswith(_TOO_DEEP)), None)
+    if deep:
+        # The parser dropped what lies below its depth limit: any cable read from the rest
+        # could be cut short, so none is.
+        limit = re.search(r"\d+", deep)
+        levels = f"{limit.group()} levels" if limit else "its limit"
+        result.warnings.append(
+            W(Warn.BAD_INPUT, f"page nested too deeply: the HTML parser stops at {levels}; not cleaned")
+        )
         return
     if on_tree is not None:
         on_tree(doc, raw)

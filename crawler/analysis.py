@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import lxml.etree
 
 from cleaners import PageResult, clean_page
-from crawler.discovery import DEPTH_COST, Link, extract_links, follow_links, links_in_tree, sniff_kind
+from crawler.discovery import DEPTH_COST, REDIRECT, Link, follow_links, leads_on, links_in_tree, sniff_kind
 
 
 @dataclass
@@ -33,6 +33,7 @@ class PageJob:
     links: bool = True
     depth: int = 0  # depth of this page; its links are one level down (or none, see DEPTH_COST)
     max_depth: int = 1 << 30
+    seed: bool = False  # a seed's redirect may lead to another site (the seed moved there)
 
 
 @dataclass
@@ -69,8 +70,15 @@ def analyse(job: PageJob) -> PageAnalysis:
             errors.append(f"cleaner failed: {type(exc).__name__}: {exc}")
     if job.links:
         try:
-            raw = found[0] if found else extract_links(job.body, job.url, job.content_type)
-            links = _unreported(follow_links(raw, job.sites), job)
+            raw = leads_on(
+                job.status,
+                job.headers,
+                job.body,
+                job.url,
+                job.content_type,
+                page_links=found[0] if found else None,
+            )
+            links = _unreported(follow_links(raw, job.sites, redirects_anywhere=job.seed), job)
         except Exception as exc:  # hostile markup must not stop the crawl either
             errors.append(f"link extraction failed: {type(exc).__name__}: {exc}")
     return PageAnalysis(result, links, "; ".join(errors) or None)
@@ -93,7 +101,8 @@ def _unreported(links: list[Link], job: PageJob) -> list[Link]:
         if depth > job.max_depth:
             continue
         key = link.key or link.url
-        if _REPORTED.get(key, depth + 1) <= depth:
+        # A redirect is always handed on: the crawl checks it against the chain that led here (loops).
+        if link.kind != REDIRECT and _REPORTED.get(key, depth + 1) <= depth:
             continue
         _REPORTED[key] = depth
         out.append(link)

@@ -32,11 +32,24 @@ NEXT = "next"  # the next page of the same list (pagination): free, does not add
 FEED = "feed"  # RSS / Atom: free, its entries are one level down
 SITEMAP = "sitemap"  # sitemap or sitemap index: free, its entries are one level down
 ROBOTS = "robots"
+# Where a response sends its client on: a 3xx Location, a Refresh header, a meta refresh. Free:
+# the page it leads to stands in for the page that led there.
+REDIRECT = "redirect"
 
 # Scheduler priorities: likely cable pages and posts before the lists that lead to them.
-PRIORITY = {CABLE: 300, POST: 200, FEED: 150, SITEMAP: 150, ROBOTS: 150, PAGE: 100, NEXT: 60, INDEX: 50}
+PRIORITY = {
+    REDIRECT: 350,
+    CABLE: 300,
+    POST: 200,
+    FEED: 150,
+    SITEMAP: 150,
+    ROBOTS: 150,
+    PAGE: 100,
+    NEXT: 60,
+    INDEX: 50,
+}
 # How many levels of depth following a link of that kind costs.
-DEPTH_COST = {CABLE: 1, POST: 1, PAGE: 1, INDEX: 1, NEXT: 0, FEED: 0, SITEMAP: 0, ROBOTS: 0}
+DEPTH_COST = {REDIRECT: 0, CABLE: 1, POST: 1, PAGE: 1, INDEX: 1, NEXT: 0, FEED: 0, SITEMAP: 0, ROBOTS: 0}
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -340,6 +353,13 @@ _PAGER = lxml.etree.XPath(
 )
 _PAGER_WORDS = ("older", "nextpostslink", "page-numbers")
 _BASE = lxml.etree.XPath("//base/@href", smart_strings=False)
+# <meta http-equiv="refresh" content="0; url=/index.html">: mirrors' root pages often lead on
+# only this way. (Inside <noscript> too: a crawler runs no script either.)
+_META_REFRESH = lxml.etree.XPath(
+    "//meta[@content][translate(@http-equiv,'REFSH','refsh')='refresh']/@content", smart_strings=False
+)
+# The content of a refresh: "5", "0; url=/x", "0;URL='/x'", "0, /x" (as browsers read it).
+_REFRESH_URL = re.compile(r"""^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(?P<q>['"]?)(?P<url>[^'"]*)(?P=q)""", re.I)
 
 
 @lru_cache(maxsize=200_000)
@@ -370,6 +390,10 @@ def link_info(url: str) -> tuple[str | None, bool, str, str]:
     return site_key(url), is_skipped(url), classify(url), url_key(url)
 
 
+# huge_tree: links nested deeper than libxml2's default 256 levels are links all the same.
+_HTML_PARSER = lxml.html.HTMLParser(huge_tree=True)
+
+
 def html_links(body: bytes, url: str, content_type: str | None = None) -> list[Link]:
     """Links on an HTML page, classified; rel=next, "older posts" pagers and feed <link>s included."""
     try:
@@ -378,7 +402,7 @@ def html_links(body: bytes, url: str, content_type: str | None = None) -> list[L
         text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text, count=1)
         if not text.strip():
             return []
-        doc = lxml.html.document_fromstring(text)
+        doc = lxml.html.document_fromstring(text, parser=_HTML_PARSER)
     except (ValueError, lxml.etree.ParserError, lxml.etree.XMLSyntaxError):
         return []
     return links_in_tree(doc, text, url)
@@ -392,6 +416,11 @@ def links_in_tree(doc: lxml.etree._Element, text: str, url: str) -> list[Link]:
     parts = urlsplit(base)
     origin = f"{parts.scheme}://{parts.netloc}"
     links: list[Link] = []
+    if "efresh" in text or "EFRESH" in text:  # the query is skipped on the pages without one
+        for content in _META_REFRESH(doc):
+            target = refresh_target(content, base)
+            if target is not None:
+                links.append(Link(target, REDIRECT))
     specials = _REL(doc)
     if any(word in text for word in _PAGER_WORDS):
         specials += _PAGER(doc)
@@ -530,6 +559,63 @@ def robots_sitemaps(body: bytes, url: str) -> list[Link]:
     return links
 
 
+def refresh_target(content: str, base: str) -> str | None:
+    """The URL a refresh (meta tag content or Refresh header value) leads to, or None (a mere reload)."""
+    match = _REFRESH_URL.match(content or "")
+    href = match.group("url").strip() if match else ""
+    return normalize_link(href, base) if href else None
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    name = name.lower()
+    return next((v for k, v in headers if k.lower() == name), None)
+
+
+def is_redirect(status: int) -> bool:
+    """True for the statuses whose Location leads on (every 3xx but 304 Not Modified)."""
+    return 300 <= status < 400 and status != 304
+
+
+def header_links(status: int, headers: list[tuple[str, str]], url: str) -> list[Link]:
+    """What a response's headers lead on to: a redirect's Location, a Refresh header."""
+    links = []
+    location = _header(headers, "Location") if is_redirect(status) else None
+    if location:
+        target = normalize_link(location, url)
+        if target is not None:
+            links.append(Link(target, REDIRECT))
+    refresh = _header(headers, "Refresh")
+    if refresh and status < 400:
+        target = refresh_target(refresh, url)
+        if target is not None:
+            links.append(Link(target, REDIRECT))
+    return links
+
+
+def leads_on(
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    url: str,
+    content_type: str | None = None,
+    *,
+    page_links: list[Link] | None = None,
+) -> list[Link]:
+    """Everything a response leads on to, read the same way from a fresh response and a stored copy.
+
+    A redirect's Location and a Refresh header; then, for a body that is not a redirect's, what
+    `extract_links` finds (links, meta refresh, pagination, feed <link>s; feed entries; sitemap
+    entries; robots.txt `Sitemap:` lines). `page_links` are the body's links when the caller
+    already read them from a parsed tree (`links_in_tree`).
+    """
+    links = header_links(status, headers, url)
+    if is_redirect(status) or status >= 400:
+        return links
+    if content_type is None:
+        content_type = _header(headers, "Content-Type")
+    return links + (page_links if page_links is not None else extract_links(body, url, content_type))
+
+
 def extract_links(body: bytes, url: str, content_type: str | None = None) -> list[Link]:
     """Every link a response offers, by what the body is (HTML, feed, sitemap, robots.txt)."""
     if not body:
@@ -546,13 +632,19 @@ def extract_links(body: bytes, url: str, content_type: str | None = None) -> lis
     return []
 
 
-def follow_links(links: list[Link], sites: frozenset[str] | set[str]) -> list[Link]:
-    """The links worth fetching: on one of `sites`, not chrome, one Link per page (first kind wins)."""
+def follow_links(
+    links: list[Link], sites: frozenset[str] | set[str], redirects_anywhere: bool = False
+) -> list[Link]:
+    """The links worth fetching: on one of `sites`, not chrome, one Link per page (first kind wins).
+
+    With `redirects_anywhere` (a seed's answer), a redirect to another site is kept: the seed lives there now.
+    """
     out: list[Link] = []
     seen: set[str] = set()
     for link in links:
         site, skipped, _, key = link_info(link.url)
-        if site not in sites or skipped or key in seen:
+        in_scope = site in sites or (redirects_anywhere and link.kind == REDIRECT and site is not None)
+        if not in_scope or skipped or key in seen:
             continue
         seen.add(key)
         # Links from a page already carry their key: reuse them (hundreds per page).

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from crawler.discovery import DEPTH_COST, PRIORITY, Link, site_key, url_key
+from crawler.discovery import DEPTH_COST, PRIORITY, REDIRECT, Link, site_key, url_key
 from crawler.journal import Captured, Done, Journal, Scheduled, SiteAdded
 
 
@@ -21,6 +21,15 @@ class Target:
     depth: int
     seed: bool = False
     probe: bool = False
+    # The URLs whose redirects (3xx, refresh) led here, first one first: loops are caught on it
+    # and a failure is named after the URL that was asked for. Not journalled: a resumed hop
+    # starts a chain of its own.
+    chain: tuple[str, ...] = ()
+
+    @property
+    def origin(self) -> str:
+        """The URL this target stands in for: the first of its redirect chain, or its own."""
+        return self.chain[0] if self.chain else self.url
 
     @property
     def priority(self) -> int:
@@ -46,7 +55,9 @@ class Frontier:
         self.sites: set[str] = set()
         self.seen: set[str] = set()
         self.done: set[str] = set()
-        self.pages = 0  # page requests scheduled so far (probes not counted)
+        # Requests scheduled so far, counted against --max-pages: seeds, links, redirect hops,
+        # feeds, sitemaps and the /sitemap.xml probes (robots.txt is not a target: see docs).
+        self.pages = 0
         self.dropped_for_limit = 0
         self.disallowed = 0  # links not scheduled because robots.txt disallows them
 
@@ -68,11 +79,10 @@ class Frontier:
             return False
         if target.depth > self.max_depth and not target.seed:
             return False
-        if not target.probe:
-            if self.full():
-                self.dropped_for_limit += 1
-                return False
-            self.pages += 1
+        if self.full():
+            self.dropped_for_limit += 1
+            return False
+        self.pages += 1
         self.seen.add(key)
         return True
 
@@ -80,12 +90,25 @@ class Frontier:
         """A URL reached by a redirect: do not schedule it again."""
         self.seen.add(url_key(url))
 
+    def take(self) -> bool:
+        """Count one more fetch that is not a new target (a refetch); False when the limit is reached."""
+        if self.full():
+            self.dropped_for_limit += 1
+            return False
+        self.pages += 1
+        return True
+
     def children(
-        self, links: Iterable[Link], parent_depth: int, allowed: Callable[[str], bool] | None = None
+        self,
+        links: Iterable[Link],
+        parent_depth: int,
+        allowed: Callable[[str], bool] | None = None,
+        parent: Target | None = None,
     ) -> Iterator[Target]:
         """The new targets among a page's links, depth by what following each costs.
 
         `allowed` (robots.txt) is asked about new URLs only; a refused one is remembered as seen.
+        A redirect from `parent` continues its chain (and is a seed's or a probe's if the parent was).
         """
         for link in links:
             key = link.key or url_key(link.url)
@@ -96,7 +119,12 @@ class Frontier:
                 self.seen.add(key)
                 self.disallowed += 1
                 continue
-            target = Target(link.url, link.kind, depth)
+            if link.kind == REDIRECT and parent is not None:
+                target = Target(
+                    link.url, link.kind, depth, parent.seed, parent.probe, (*parent.chain, parent.url)
+                )
+            else:
+                target = Target(link.url, link.kind, depth)
             if self.admit(target, key):
                 yield target
 
@@ -120,5 +148,5 @@ class Frontier:
         self.done.update(url_key(u) for u in done)
         self.seen.update(scheduled)
         self.seen.update(self.done)
-        self.pages = sum(1 for t in scheduled.values() if not t.probe)
+        self.pages = len(scheduled)
         return [t for key, t in scheduled.items() if key not in self.done]

@@ -1,5 +1,9 @@
 """Downloader middlewares: URL safety, robots.txt that reports its troubles, conditional requests,
-retries with backoff and Retry-After, redirects that refuse loops and other schemes, fetch times.
+retries with backoff and Retry-After, fetch times.
+
+Redirects (3xx and refresh) are not followed here: each answer is archived as it came and the
+spider follows what it leads on to (`crawler.discovery.leads_on`), from a fresh answer and from
+the stored copy a 304 stands for alike.
 
 Each one reaches the crawl's state through `crawler.get_extension(CrawlState)`; with another
 spider (no state) they do Scrapy's job alone, strictly.
@@ -11,21 +15,20 @@ import email.utils
 import random
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
+from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
-from w3lib.url import safe_url_string
 
 from crawler.analysis import PageJob
-from crawler.discovery import follow_links, robots_sitemaps, site_key
+from crawler.discovery import follow_links, header_links, is_redirect, robots_sitemaps, site_key
 from crawler.failures import ROBOTS_REFUSAL, describe_exception
 from crawler.frontier import Target
 from crawler.items import CaptureItem, header_pairs
@@ -122,11 +125,9 @@ class ReportingRobotsTxtMiddleware(RobotsTxtMiddleware):
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
         rules = response.body
         if self.state is not None:
-            if response.status == 304:
-                # Unchanged since the last crawl: read the rules from the archived copy.
-                stored = await self.state.reader.stored_page(response.url)
-                rules = stored[1] if stored is not None else b""
-            await self._archive(self.state, response, rules)
+            response, rules = await self._read(self.state, response)
+        if is_redirect(response.status):
+            rules = b""  # a redirect not followed (RFC 9309: up to five hops) is no robots.txt
         if response.status >= 400:
             # An error page is not a robots.txt. RFC 9309 reads 4xx as "no rules" and 5xx as
             # "unreachable", which Scrapy (and this crawler) treats as allow, but reports.
@@ -137,6 +138,41 @@ class ReportingRobotsTxtMiddleware(RobotsTxtMiddleware):
                 )
             rules = b""
         await super()._parse_robots(response.replace(body=rules), netloc, request)
+
+    async def _read(self, state: CrawlState, response: Response) -> tuple[Response, bytes]:
+        """The robots.txt answer and its rules, every response on the way archived: redirects
+        followed (up to five hops, RFC 9309), a 304 read from the archived copy, or asked again
+        in full when there is none."""
+        hops: list[str] = []
+        unconditional = False
+        while True:
+            rules = response.body
+            if response.status == 304:
+                # Unchanged since the last crawl: read the rules from the archived copy.
+                stored = await state.reader.stored_page(response.url)
+                if stored is None and not unconditional:
+                    self._tell(
+                        response.url, "HTTP 304 Not Modified, but no archived copy: fetched again in full"
+                    )
+                    unconditional = True
+                    response = await self._fetch(response.url, unconditional=True)
+                    continue
+                rules = stored[2] if stored is not None and stored[0] == 200 else b""
+            await self._archive(state, response, rules)
+            if not is_redirect(response.status) or len(hops) >= 5:
+                return response, rules
+            links = header_links(response.status, header_pairs(response.headers), response.url)
+            if not links or links[0].url in hops or state.policy.scheme_refusal(links[0].url):
+                return response, rules
+            hops.append(response.url)
+            response = await self._fetch(links[0].url)
+
+    async def _fetch(self, url: str, unconditional: bool = False) -> Response:
+        """Download `url` as the robots.txt request (not itself subject to robots.txt)."""
+        meta = {"dont_obey_robotstxt": True, "unconditional": unconditional}
+        request = Request(url, priority=self.DOWNLOAD_PRIORITY, meta=meta, callback=NO_CALLBACK)
+        assert self.crawler.engine is not None
+        return await self.crawler.engine.download_async(request)
 
     async def _archive(self, state: CrawlState, response: Response, rules: bytes) -> None:
         """Archive a robots.txt like any page, and have the spider follow its Sitemap: lines."""
@@ -219,7 +255,7 @@ class ConditionalRequestMiddleware:
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         """Look the URL up in the archive (off the reactor thread) and add its validators."""
-        if self.state is None or request.method != "GET":
+        if self.state is None or request.method != "GET" or request.meta.get("unconditional"):
             return
         if b"If-None-Match" in request.headers or b"If-Modified-Since" in request.headers:
             return
@@ -309,35 +345,6 @@ class BackoffRetryMiddleware(RetryMiddleware):
     def _count(self) -> None:
         if self.state is not None:
             self.state.report.add(retried=1)
-
-
-class CheckedRedirectMiddleware(RedirectMiddleware):
-    """Scrapy's redirects, but a loop is stopped at once and a redirect to another scheme is named."""
-
-    def process_response(
-        self, request: Request, response: Response, spider: Spider | None = None
-    ) -> Request | Response:
-        """Follow http(s) redirects; leave the 3xx to the spider (and say why) when not followed."""
-        result = super().process_response(request, response)
-        header = response.headers.get(b"Location")
-        if result is response and response.status in (301, 302, 303, 307, 308) and header is not None:
-            location = header.decode("latin-1")
-            try:
-                target = urljoin(request.url, safe_url_string(location))
-            except ValueError:
-                target = location
-            scheme = urlsplit(target).scheme or "(none)"
-            request.meta["redirect_refused"] = (
-                f"redirect to {target[:200]} refused: scheme {scheme!r} (only http and https are fetched)"
-            )
-        return result
-
-    def _redirect(self, redirected: Request, request: Request, reason: object) -> Request:
-        chain = [*request.meta.get("redirect_urls", []), request.url]
-        if redirected.url in chain:
-            hops = " -> ".join([*chain[chain.index(redirected.url) :], redirected.url])
-            raise IgnoreRequest(f"redirect loop: {hops}")
-        return super()._redirect(redirected, request, reason)
 
 
 class FetchTimeMiddleware:

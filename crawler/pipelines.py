@@ -245,6 +245,7 @@ class ArchivePipeline:
             return
         try:
             self._commit()
-            w.close()
+            # A stopped crawl's commits are kept; its run says it was interrupted, not done.
+            w.close(interrupted=self.state.interrupted)
         except (ArchiveError, OSError) as exc:
             report.fatal = f"closing the run failed: {exc}"

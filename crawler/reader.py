@@ -16,6 +16,8 @@ from archive.layout import run_of_warc
 from crawler.threads import Worker
 
 Headers = list[tuple[str, str]]
+# Statuses of a stored copy a 304 can stand for, most likely first.
+STORED_STATUSES = (200, 203, 301, 308, 302, 307, 303)
 T = TypeVar("T")
 P = ParamSpec("P")
 
@@ -46,16 +48,17 @@ class ArchiveReader:
             self._note(url, f"no conditional request: archive look-up failed ({type(exc).__name__}: {exc})")
             return {}
 
-    def _stored(self, url: str) -> tuple[Headers, bytes] | None:
+    def _stored(self, url: str) -> tuple[int, Headers, bytes] | None:
         try:
             arch = self._archive()
-            cap = arch.newest_capture(url, status=200)
-            if cap is None:
-                return None
-            _status, headers, body = arch.read_capture(cap)
-            return headers, body
-        except Exception as exc:  # a damaged capture costs this page's links, not the crawl
-            self._note(url, f"304 Not Modified, but the stored copy could not be read for links ({exc})")
+            # The copy a 304 confirms: the page, else a redirect stored with validators.
+            for status in STORED_STATUSES:
+                cap = arch.newest_capture(url, status=status)
+                if cap is not None:
+                    return arch.read_capture(cap)
+            return None
+        except Exception as exc:  # a damaged capture: the page is fetched again in full
+            self._note(url, f"304 Not Modified, but the stored copy could not be read ({exc})")
             return None
 
     def captured(self, run: str, urls: list[str]) -> set[str]:
@@ -75,8 +78,8 @@ class ArchiveReader:
             return {}
         return await self._thread.run(self._conditional, url)
 
-    async def stored_page(self, url: str) -> tuple[Headers, bytes] | None:
-        """Headers and body of the archived copy of `url` (a 304 says it is still current)."""
+    async def stored_page(self, url: str) -> tuple[int, Headers, bytes] | None:
+        """Status, headers and body of the archived copy of `url` (a 304 says it is still current)."""
         return await self._thread.run(self._stored, url)
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

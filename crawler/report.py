@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from archive.layout import Layout
+
 if TYPE_CHECKING:
     from rich.live import Live
     from rich.text import Text
@@ -57,6 +59,7 @@ class CrawlReport:
     started: float = field(default_factory=time.time)
     ended: float | None = None
     full_path: str | None = None  # the JSON file holding the whole report
+    archive: str | None = None  # the archive folder the crawl wrote to
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def fail(self, url: str, reason: str) -> None:
@@ -97,6 +100,10 @@ class CrawlReport:
         """Plain-JSON form."""
         return {
             "runs": list(self.run_ids),
+            "archive": os.path.abspath(self.archive) if self.archive else None,
+            "run_records": [os.path.abspath(Layout.at(self.archive).run_path(r)) for r in self.run_ids]
+            if self.archive
+            else [],
             "finish_reason": self.finish_reason,
             "fatal": self.fatal,
             "seconds": round((self.ended or time.time()) - self.started, 3),
@@ -160,8 +167,22 @@ class CrawlReport:
             if limit is not None and len(problems) > limit:
                 cut = True
                 print(f"  ... {len(problems) - limit} more", file=out)
-        if cut and full:
-            print(f"the whole report: {full}", file=out)
+        for line in self.saved_lines(full if cut else None):
+            print(line, file=out)
+
+    def saved_lines(self, full: str | None = None) -> list[str]:
+        """Where the crawl was saved: the archive, each run's record, the whole report (`full`)."""
+        lines = []
+        if self.archive and self.run_ids:
+            lines.append(f"saved in the archive {os.path.abspath(self.archive)}")
+            layout = Layout.at(self.archive)
+            for run in self.run_ids:
+                path = os.path.abspath(layout.run_path(run))
+                if os.path.isfile(path):
+                    lines.append(f"  run record: {path}")
+        if full:
+            lines.append(f"the whole report: {full}")
+        return lines
 
 
 class ProgressDisplay:
@@ -169,7 +190,10 @@ class ProgressDisplay:
 
     def __init__(self, report: CrawlReport, stream: TextIO | None = None, interval: float = 10.0) -> None:
         self.report = report
-        self.stream = stream or sys.stderr
+        # A live line draws with control codes and shows counters only: it writes under a
+        # command's escaping wrapper (crawler.cli.terminal), if there is one.
+        stream = stream or sys.stderr
+        self.stream: TextIO = getattr(stream, "underlying", stream)
         self.interval = interval
         self._live: Live | None = None
         self._last = time.time()

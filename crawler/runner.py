@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from scrapy.crawler import CrawlerProcess
-from scrapy.settings import Settings
+from scrapy.settings import BaseSettings, Settings
 
 from archive import Archive, ArchiveError
 from archive.layout import Layout
 from crawler.report import CrawlReport
+from crawler.settings import source_tree_refusal
 from crawler.spiders.mirrors import MirrorsSpider
 from crawler.state import DEFAULT_DEPTH, CrawlState
 
@@ -32,6 +34,40 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
     return out
 
 
+def _default(name: str) -> object:
+    """The default of a setting: the crawler's, else Scrapy's, else None (a setting unknown to both)."""
+    from scrapy.settings import default_settings
+
+    import crawler.settings as ours
+
+    return getattr(ours, name, getattr(default_settings, name, None))
+
+
+def check_settings(settings: BaseSettings, names: Iterable[str]) -> None:
+    """SettingError naming the first of `names` whose value is not of its setting's type.
+
+    Scrapy reads a setting when a component first needs it, deep in a running crawl; a bad
+    value given with -s is found here, before anything starts.
+    """
+    for name in names:
+        default = _default(name)
+        value = settings.get(name)
+        try:
+            if isinstance(default, bool):
+                kind = "true or false"
+                settings.getbool(name)
+            elif isinstance(default, (int, float)):
+                kind = "a number"
+                settings.getfloat(name)
+            elif isinstance(default, dict):
+                kind = "a JSON object"
+                settings.getdict(name)
+            else:
+                continue
+        except (ValueError, TypeError):
+            raise SettingError(f"-s {name}={value!r}: {name} must be {kind}") from None
+
+
 def build_settings(overrides: dict[str, str] | None = None, archive: str | None = None) -> Settings:
     """crawler.settings with the command line's overrides on top (as `scrapy crawl -s` would)."""
     settings = Settings()
@@ -39,7 +75,11 @@ def build_settings(overrides: dict[str, str] | None = None, archive: str | None 
     if archive:
         settings.set("CABLEARCHIVE_ARCHIVE", archive, priority="cmdline")
     for name, value in (overrides or {}).items():
-        settings.set(name, value, priority="cmdline")
+        try:
+            settings.set(name, value, priority="cmdline")
+        except ValueError as exc:  # a dict setting given text that is not JSON
+            raise SettingError(f"-s {name}={value!r}: {exc}") from None
+    check_settings(settings, overrides or {})
     return settings
 
 
@@ -55,6 +95,10 @@ def run_crawl(
 ) -> CrawlReport:
     """Crawl from a seeds file into an archive and return the report (runs the Twisted reactor once)."""
     report = CrawlReport()
+    refusal = source_tree_refusal(archive)
+    if refusal:
+        report.fatal = refusal
+        return report
     try:
         arch = Archive.open_or_create(archive)
         arch.close()
@@ -72,6 +116,9 @@ def run_crawl(
         log_dir.mkdir(parents=True, exist_ok=True)
         settings.set("LOG_FILE", str(log_dir / "scrapy.log"), priority="cmdline")
         settings.set("LOG_FILE_APPEND", True, priority="cmdline")
+        # That file sits on the archive's disk: when it fills, logging must not print a traceback
+        # for every line (the crawl names the full disk in its own message).
+        logging.raiseExceptions = False
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(MirrorsSpider)
     process.crawl(

@@ -5,6 +5,7 @@ The CABLEARCHIVE_* settings are the crawler's own.
 """
 
 import os
+from pathlib import Path
 
 
 def archive_dir(setting: str | None = None) -> str:
@@ -12,8 +13,38 @@ def archive_dir(setting: str | None = None) -> str:
     return setting or os.environ.get("CABLEARCHIVE_DIR") or "archive"
 
 
+def _source_folders() -> tuple[Path, list[Path]]:
+    """The folder holding this program's packages, and the folders of its source that are no archive."""
+    root = Path(__file__).resolve().parent.parent
+    folders = [root / name for name in ("archive", "cleaners", "crawler")]
+    if (root / "pyproject.toml").is_file():  # a source checkout: its own folders too
+        folders += [root / name for name in ("tests", "docs", "examples", "benchmarks", "scripts")]
+    return root, folders
+
+
+def source_tree_refusal(path: str) -> str | None:
+    """Why `path` cannot be an archive folder (it is part of this program's source), or None.
+
+    Run from a checkout, the default ./archive is the `archive` package itself: an archive
+    there would write into the source, and the package folder reads as "not an archive".
+    """
+    where = Path(path).expanduser().resolve()
+    root, folders = _source_folders()
+    hit = next((f for f in folders if where == f or f in where.parents), None)
+    if hit is None and where == root and (root / "pyproject.toml").is_file():
+        hit = root
+    if hit is None:
+        return None
+    return (
+        f"archive folder {path} is {hit}, a folder of cablearchive's own source, not an archive: "
+        "name one with --archive DIR, $CABLEARCHIVE_DIR or -s CABLEARCHIVE_ARCHIVE=DIR"
+    )
+
+
 BOT_NAME = "cablearchive"
 SPIDER_MODULES = ["crawler.spiders"]
+# `scrapy crawl mirrors` refuses a missing seeds file, a bad setting and the source tree as archive.
+COMMANDS_MODULE = "crawler.commands"
 NEWSPIDER_MODULE = "crawler.spiders"
 
 # --- the crawler's own settings -------------------------------------------------------------
@@ -29,6 +60,14 @@ CABLEARCHIVE_ALLOW_PRIVATE = False
 # loses at most that much work, which --resume fetches again.
 CABLEARCHIVE_COMMIT_PAGES = 200
 CABLEARCHIVE_COMMIT_SECONDS = 30.0
+# Distributed crawl (cablearchive crawl --redis / cablearchive worker): seconds a worker holds a
+# URL before it goes back to the queue (renewed while the worker lives); a worker closes its
+# spool WARC file every this many pages or seconds; each claim of a site keeps it for its
+# delay plus this margin (besides the delay kept after each answer).
+CABLEARCHIVE_LEASE_SECONDS = 60.0
+CABLEARCHIVE_SPOOL_PAGES = 100
+CABLEARCHIVE_SPOOL_SECONDS = 2.0
+CABLEARCHIVE_CLAIM_MARGIN = 0.0
 # Worker processes that clean pages and find their links; -1 picks one per spare core, 0 cleans inline.
 CABLEARCHIVE_CLEAN_WORKERS = -1
 # Seconds to wait for another writer to release the archive; 0 refuses at once.
@@ -65,6 +104,7 @@ URLLENGTH_LIMIT = 2083
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Redirect and refresh hops followed from one URL (the spider counts them).
 REDIRECT_MAX_TIMES = 10
 
 # --- every response reaches the spider and is archived ---------------------------------------
@@ -73,8 +113,8 @@ HTTPERROR_ALLOW_ALL = True
 # one item and a few requests); its default of 100 costs more CPU than the page itself.
 CONCURRENT_ITEMS = 8
 
-# The crawler keeps its own list of seen URLs (it survives a kill, see crawler.frontier), and
-# redirects must reach their target even when it was seen, so Scrapy's duplicate filter is off.
+# The crawler keeps its own list of seen URLs (it survives a kill, see crawler.frontier), so
+# Scrapy's duplicate filter is off.
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
@@ -86,8 +126,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.ConditionalRequestMiddleware": 450,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # Every answer, a redirect included, is archived as it came; the spider follows redirects
+    # and refreshes (so a 304 re-crawl follows them from the stored copy too).
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
-    "crawler.middlewares.CheckedRedirectMiddleware": 600,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.middlewares.FetchTimeMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {

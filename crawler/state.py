@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -38,7 +41,7 @@ from crawler.reader import ArchiveReader
 from crawler.report import CrawlReport, ProgressDisplay
 from crawler.safety import UrlPolicy
 from crawler.seeds import Seeds, SeedsFileError, read_seeds
-from crawler.settings import archive_dir
+from crawler.settings import archive_dir, source_tree_refusal
 from crawler.signals import input_failed, input_noted
 from crawler.threads import wait_for
 
@@ -93,6 +96,10 @@ class CrawlState:
         self._probed: set[str] = set()
         self.robots_refused = 0  # requests the robots middleware refused (the rest are never scheduled)
         self.closed = False
+        # Why the crawl was stopped before its end ("interrupted by SIGINT"), None while it runs on.
+        self.interrupted: str | None = None
+        self.report.archive = self.archive_dir
+        self.report.fatal = source_tree_refusal(self.archive_dir)
         self._read_seeds()
 
     @classmethod
@@ -143,10 +150,29 @@ class CrawlState:
             self.report.fatal = f"crawl state {self.journal.folder}: {exc}"
             return
         self.analyser = Analyser(self.workers)
+        self._watch_signals()
         if self.show_progress:
             self.progress.start()
         self._ticker = LoopingCall(self._tick)
         self._ticker.start(0.5, now=False)
+
+    def _watch_signals(self) -> None:
+        """Note SIGINT / SIGTERM before Scrapy's own handler stops the crawl (its close reason,
+        "shutdown", reaches the archive pipeline only after the run is closed)."""
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(signum)
+            if not callable(previous):
+                continue
+
+            def handler(num: int, frame: FrameType | None, previous: Callable[..., Any] = previous) -> None:
+                if self.interrupted is None:
+                    self.interrupted = f"interrupted by {signal.Signals(num).name}"
+                previous(num, frame)
+
+            try:
+                signal.signal(signum, handler)
+            except ValueError:  # not the main thread: Scrapy installed no handler there either
+                return
 
     def _start_journal(self, resume: bool) -> list[Target]:
         """In the reader thread: the targets to fetch first, the journal started with them."""
@@ -232,8 +258,11 @@ class CrawlState:
         self.closed = True
         if self._ticker is not None and self._ticker.running:
             self._ticker.stop()
-        self.report.queued = 0
         finished = reason == "finished" and not self.report.fatal
+        if reason == "shutdown" and self.interrupted is None:
+            self.interrupted = "interrupted (shutdown)"
+        # What is left: nothing after a finished crawl; after an interruption, what --resume fetches.
+        self.report.queued = 0 if finished else max(0, self.frontier.pages - self.report.pages)
         try:
             if self.journal.started:
                 await maybe_deferred_to_future(
@@ -261,6 +290,8 @@ class CrawlState:
             if self.report_path is not None:
                 self.report.save(self.report_path)
             logger.info("crawl %s: %s", reason, self.report.summary_line())
+            if self.report.fatal:
+                logger.error("crawl stopped: %s", self.report.fatal)
             for problem in self.report.failures:
                 logger.warning("failed: %s", problem)
 

@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawler.world.server import World, WorldHandler
+from crawler.world.server import Hit, World, WorldHandler
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_WORLD = HERE / "fixtures" / "world"
@@ -84,6 +84,20 @@ class MockHandler(WorldHandler):
     """World pages plus the control routes tests use."""
 
     world: MockWorld
+    arrived = 0.0
+
+    def handle_request(self, method: str) -> None:
+        """Stamp the request's arrival: politeness is about when requests come, not when answers end."""
+        accepted = getattr(self.server, "accepted", {})
+        self.arrived = accepted.pop(self.request.fileno(), None) or time.time()
+        super().handle_request(method)
+
+    def _log(self, method: str, path: str, query: str, status: int, conditional: bool, size: int) -> None:
+        shown = path + (f"?{query}" if query else "")
+        ua = self.headers.get("User-Agent", "")
+        self.world.record(
+            Hit(self.site, method, shown, status, conditional, size, ua, self.arrived or time.time())
+        )
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's API
         if self.path.startswith("/__world__/reset"):
@@ -250,6 +264,22 @@ class CanaryHandler(MockHandler):
         return True
 
 
+class _StampingServer(ThreadingHTTPServer):
+    """Notes when each connection is accepted, before a thread is started for it (a busy machine
+    may start that thread late)."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.accepted: dict[int, float] = {}
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        self.accepted[sock.fileno()] = time.time()
+        return sock, addr
+
+
 def start(world_dir: Path) -> MockWorld:
     """Start every site; returns the world (ports in `.ports`)."""
     world = MockWorld(world_dir, control=True)
@@ -261,10 +291,9 @@ def start(world_dir: Path) -> MockWorld:
     for site in [*world.sites, *extra]:
         base = extra.get(site, MockHandler)
         handler = type(f"Handler_{site}", (base,), {"world": world, "site": site})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        world.servers[site] = server
-        world.ports[site] = server.server_address[1]
+        stamping = _StampingServer(("127.0.0.1", 0), handler)
+        world.servers[site] = stamping
+        world.ports[site] = stamping.server_address[1]
     world.sites = [*world.sites, *(s for s in extra if s not in world.sites)]
     for site, server in world.servers.items():
         threading.Thread(target=server.serve_forever, name=f"mock-{site}", daemon=True).start()

@@ -58,6 +58,7 @@ def test_a_dead_worker_costs_one_page() -> None:
 def test_an_html_page_is_parsed_once_for_cables_and_links(monkeypatch) -> None:
     """The worker reads links from the cleaner's tree; they equal a separate extraction."""
     import crawler.analysis as analysis
+    import crawler.discovery as discovery
     from crawler.discovery import extract_links, follow_links
 
     job = _job("/cable/2009/05/09TELAVIV1060.html")
@@ -66,7 +67,7 @@ def test_an_html_page_is_parsed_once_for_cables_and_links(monkeypatch) -> None:
     def no_second_parse(*_args: object) -> None:
         raise AssertionError("the page was parsed a second time for its links")
 
-    monkeypatch.setattr(analysis, "extract_links", no_second_parse)
+    monkeypatch.setattr(discovery, "extract_links", no_second_parse)
     monkeypatch.setattr(analysis, "_REPORTED", {})
     got = analyse(job)
     assert got.error is None and got.result.cables[0].reference_id == "09TELAVIV1060"

@@ -121,7 +121,7 @@ def test_errors(archive_path: str, tmp_path: Path) -> None:
     r = cli("diff", "99NOWHERE1", "--archive", archive_path)
     assert r.returncode == 1 and "99NOWHERE1" in r.stderr
     r = cli("diff", "../../etc/passwd", "--archive", archive_path)
-    assert r.returncode == 1 and "not a cable reference" in r.stderr
+    assert r.returncode == 2 and "not a cable reference" in r.stderr  # a usage error, as in show and log
     r = cli("diff", "10HARARE93", "v9", "--archive", archive_path)
     assert r.returncode == 1 and "no version v9" in r.stderr
     r = cli("diff", "10HARARE93", "latest", "--archive", archive_path)

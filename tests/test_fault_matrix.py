@@ -289,21 +289,7 @@ DISK_LEVELS = {
 }
 
 
-@pytest.mark.parametrize(
-    "group",
-    [
-        "disk-full-early",
-        "disk-full-middle",
-        pytest.param(
-            "disk-full-late",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="disk full during the index update: the SQLite error ('database or disk is full') "
-                "is not an OSError and ends the import with a traceback",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("group", list(DISK_LEVELS))
 def test_disk_fills_mid_commit(world: dict[str, Any], tmp_path: Path, group: str) -> None:
     failures = []
     with tmpfs(tmp_path / "small", "4m") as mnt:
@@ -391,10 +377,6 @@ def _import_then_intact(
 
 
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"truncated-{s}" for s in SEEDS])
-@pytest.mark.xfail(
-    strict=True,
-    reason="a truncated WARC imports as complete: a cable archived cut mid-word becomes current, exit 0",
-)
 def test_truncated_warc(world: dict[str, Any], tmp_path: Path, seed: int) -> None:
     src = _biggest_warc(world)
     # Cut inside a page that holds a cable (a cable page or a blog post), so a cut text could become current.
@@ -446,10 +428,6 @@ def test_garbage_warc(world: dict[str, Any], tmp_path: Path, where: str) -> None
 # ----------------------------------------------------------------------------- a read-only mount
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a read-only archive cannot be verified: verify takes the write lock state/lock (OSError 30)",
-)
 def test_read_only_mount(world: dict[str, Any], tmp_path: Path) -> None:
     with read_only_copy(world["ref_crawl"], tmp_path / "ro") as archive:
         before = tree_digest(archive)

@@ -11,12 +11,13 @@ import shutil
 import sqlite3
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from archive import Archive
+from archive import Archive, ArchiveError
 
 from archive_support import cablegate_pages, html_headers, ocfl_validate
 from integrity_support import (
@@ -28,7 +29,7 @@ from integrity_support import (
     tree_digest,
     zero_pages,
 )
-from mockserver import cablearchive
+from mockserver import REPO, cablearchive, cli_env
 
 REF = "06BERLIN2546"  # a cable of the fixture pages
 
@@ -83,21 +84,12 @@ def _links(root: Path) -> list[str]:
     return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the OCFL storage root uses hard links: each object's root inventory.json and its sidecar are "
-    "hard links to the head version's copies (OCFL 1.1 E090 forbids links in a storage root)",
-)
 def test_no_file_in_the_storage_root_is_a_link(built: Path) -> None:
     links = _links(built / "cables")
     assert not links, links[:6]
 
 
 @pytest.mark.parametrize("kind", ["hard", "symbolic"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="verify does not check for links in the OCFL storage root (ocfl-validate does not either)",
-)
 def test_verify_names_a_link_in_the_storage_root(work: Path, kind: str) -> None:
     obj = work / "cables" / REF
     root_inv, head_inv = obj / "inventory.json", obj / "v2" / "inventory.json"
@@ -124,6 +116,9 @@ READERS = {
     "reindex --check": (["reindex", "--check"], "current"),
     "list": (["list"], REF),
     "show": (["show", REF], "BERLIN"),
+    "log": (["log", REF], "v2"),
+    "search": (["search", "Berlin"], REF),
+    "diff": (["diff", REF, "1", "2"], "BERLIN"),
 }
 
 
@@ -133,17 +128,7 @@ def read_only(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield path
 
 
-_RO_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="a read-only archive cannot be verified: verify takes the write lock state/lock and crashes "
-    "(OSError 30); reindex has no --check mode",
-)
-
-
-@pytest.mark.parametrize(
-    "command",
-    [pytest.param(c, marks=_RO_XFAIL) if c in ("verify", "reindex --check") else c for c in READERS],
-)
+@pytest.mark.parametrize("command", list(READERS))
 def test_a_read_only_archive_reads_and_verifies(read_only: Path, command: str) -> None:
     before = tree_digest(read_only)
     args, expected = READERS[command]
@@ -154,10 +139,51 @@ def test_a_read_only_archive_reads_and_verifies(read_only: Path, command: str) -
     assert tree_digest(read_only) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reindex has no --check mode that writes nothing and says whether the index is current",
-)
+@pytest.fixture(scope="module")
+def unwritable(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A copy of the archive whose files and folders lose their write permission (chmod a-w)."""
+    dst = tmp_path_factory.mktemp("perm") / "archive"
+    shutil.copytree(built, dst, symlinks=True)
+    paths = [dst, *dst.rglob("*")]
+    for p in paths:
+        os.chmod(p, stat.S_IMODE(p.stat().st_mode) & ~0o222)
+    yield dst
+    for p in paths:
+        os.chmod(p, stat.S_IMODE(p.stat().st_mode) | 0o200)
+
+
+def _without_write_rights(*args: str) -> subprocess.CompletedProcess[str]:
+    """`cablearchive ARGS` as a process that file permissions bind: as root, without the
+    capabilities that override them (root ignores chmod otherwise)."""
+    if os.geteuid() != 0:
+        return cablearchive(*args)
+    if not shutil.which("setpriv"):
+        pytest.skip("root ignores file permissions and setpriv (util-linux) is missing to drop that right")
+    drop = "-dac_override,-dac_read_search,-fowner,-linux_immutable"
+    return subprocess.run(
+        ["setpriv", f"--bounding-set={drop}", "--", sys.executable, "-m", "crawler.cli", *args],
+        cwd=REPO,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("command", list(READERS))
+def test_an_archive_without_write_permission_reads_and_verifies(unwritable: Path, command: str) -> None:
+    probe = _without_write_rights("reindex", "--check", "--archive", str(unwritable / "no-such"))
+    assert probe.returncode != 0  # the process runs at all
+    before = tree_digest(unwritable)
+    args, expected = READERS[command]
+    proc = _without_write_rights(*args, "--archive", str(unwritable))
+    _no_traceback(proc)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert expected in proc.stdout + proc.stderr
+    assert tree_digest(unwritable) == before
+
+
 def test_reindex_check_tells_a_stale_index_and_writes_nothing(work: Path) -> None:
     (work / "index.sqlite").unlink()
     before = tree_digest(work)
@@ -190,12 +216,6 @@ def _search_hits(archive: Path, queries: list[str]) -> dict[str, set[str]]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="disk full during the index update leaves index.sqlite stale for good: the SQLite error "
-    "('database or disk is full') is not an OSError, so the crawl goes on, and the next commit's "
-    "journal overwrites the one naming the uninstalled objects",
-)
 def test_a_crawl_on_a_full_disk_is_settled_by_resume(web: Any, tmp_path: Path) -> None:
     from mockserver import settings_args
 
@@ -251,11 +271,6 @@ def test_a_crawl_on_a_full_disk_is_settled_by_resume(web: Any, tmp_path: Path) -
 
 
 @pytest.mark.parametrize("command", [["list"], ["search", "Berlin"], ["reclean", "--dry-run"]])
-@pytest.mark.xfail(
-    strict=True,
-    reason="a malformed index.sqlite (pages zeroed) makes readers exit with a traceback instead of a "
-    "message naming the damage and the command that repairs it",
-)
 def test_a_malformed_index_gives_a_message(work: Path, command: list[str]) -> None:
     zero_pages(work / "index.sqlite")
     proc = cablearchive(*command, "--archive", str(work))
@@ -273,10 +288,6 @@ def test_verify_names_a_malformed_index(work: Path) -> None:
 @pytest.mark.parametrize(
     "command", [["show", REF, "--version", "1"], ["log", REF], ["diff", REF, "1", "2"], ["show", REF]]
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="a deleted v1/ makes show, log and diff exit with a traceback instead of a message",
-)
 def test_a_deleted_version_folder_gives_a_message(work: Path, command: list[str]) -> None:
     shutil.rmtree(work / "cables" / REF / "v1")
     proc = cablearchive(*command, "--archive", str(work))
@@ -286,11 +297,6 @@ def test_a_deleted_version_folder_gives_a_message(work: Path, command: list[str]
     assert verify.returncode == 1 and "v1" in verify.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reindex silently drops an object whose root inventory.json is missing (an identical copy sits "
-    "in its head version), after which verify asks for reindex forever; no repair command",
-)
 def test_a_missing_root_inventory_is_named_and_repaired(work: Path) -> None:
     obj = work / "cables" / REF
     (obj / "inventory.json").unlink()
@@ -308,10 +314,6 @@ def test_a_missing_root_inventory_is_named_and_repaired(work: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [["verify"], ["list"], ["show", REF]])
-@pytest.mark.xfail(
-    strict=True,
-    reason="a damaged state/journal.json blocks every command, verify included, with exit 2 and no remedy",
-)
 def test_a_damaged_journal_is_named_with_its_remedy(work: Path, command: list[str]) -> None:
     (work / "state").mkdir(exist_ok=True)
     (work / "state" / "journal.json").write_text('{"run": "x", "objects": [', encoding="utf-8")
@@ -325,7 +327,6 @@ def test_a_damaged_journal_is_named_with_its_remedy(work: Path, command: list[st
         assert "journal.json" in proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="verify does not check captures/cleaned.jsonl")
 def test_verify_checks_the_cleaned_marks(work: Path) -> None:
     marks = work / "captures" / "cleaned.jsonl"
     lines = marks.read_text(encoding="utf-8").splitlines()
@@ -344,3 +345,131 @@ def test_the_built_archive_is_sound(built: Path) -> None:
     assert sqlite3.connect(built / "index.sqlite").execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert json.loads((built / "cablearchive.json").read_text())["format"] == "cablearchive"
     assert sum(1 for _ in all_files(built / "cables")) > 10
+
+
+# ----------------------------------------------------------------------------- run records: finished or not
+
+
+def _status(archive: Path, run_id: str) -> str:
+    return json.loads((archive / "runs" / f"{run_id}.json").read_text(encoding="utf-8"))["status"]
+
+
+def test_run_records_tell_an_interrupted_run_from_a_finished_one(work: Path) -> None:
+    arch = Archive.open(work)
+    url, body, _ = next(iter(cablegate_pages()))
+    from cleaners import clean_page
+
+    w = arch.writer(kind="crawl")
+    w.record(w.add_capture(url, 200, html_headers(), body), clean_page(body, url=url))
+    w.close(interrupted="interrupted by SIGINT")
+    assert _status(work, w.run_id) == "interrupted"
+    with pytest.raises(KeyboardInterrupt), arch.writer(kind="import") as w2:
+        raise KeyboardInterrupt
+    assert _status(work, w2.run_id) == "interrupted"
+    with pytest.raises(RuntimeError), arch.writer(kind="import") as w3:
+        raise RuntimeError("boom")
+    assert _status(work, w3.run_id) == "failed"
+    with arch.writer(kind="import") as w4:
+        pass
+    assert _status(work, w4.run_id) == "done"
+    # A run that ended without a word (its process gone, its journal settled) is found by the next writer.
+    w5 = arch.writer(kind="crawl")
+    w5._lock.release()
+    (work / "state" / "journal.json").unlink()
+    assert _status(work, w5.run_id) == "running"
+    with arch.writer(kind="import"):
+        pass
+    assert _status(work, w5.run_id) == "interrupted"
+    arch.close()
+
+
+# ----------------------------------------------------------------------------- repair
+
+
+def _hard_link_roots(archive: Path) -> None:
+    """Make every root inventory and sidecar a hard link to its head version's, as older releases wrote them."""
+    for obj in (archive / "cables").iterdir():
+        if not obj.is_dir():
+            continue
+        head = json.loads((obj / "inventory.json").read_text(encoding="utf-8"))["head"]
+        for name in ("inventory.json", "inventory.json.sha512"):
+            (obj / name).unlink()
+            os.link(obj / head / name, obj / name)
+
+
+def test_repair_replaces_the_links_of_an_older_archive(work: Path) -> None:
+    _hard_link_roots(work)
+    assert _links(work / "cables")
+    verify = cablearchive("verify", "--archive", str(work))
+    assert verify.returncode == 1 and "E090" in verify.stdout and "cablearchive repair" in verify.stdout
+    before = tree_digest(work)
+    dry = cablearchive("repair", "--dry-run", "--archive", str(work))
+    assert dry.returncode == 0 and "hard link" in dry.stdout, dry.stdout + dry.stderr
+    assert tree_digest(work) == before and _links(work / "cables")
+    repair = cablearchive("repair", "--archive", str(work))
+    assert repair.returncode == 0, repair.stdout + repair.stderr
+    assert not _links(work / "cables")
+    assert cablearchive("verify", "--archive", str(work)).returncode == 0
+    assert ocfl_validate(work).returncode == 0
+
+
+def test_repair_sets_a_damaged_journal_aside_and_leaves_a_sound_archive(work: Path) -> None:
+    (work / "state" / "journal.json").write_text('{"run": "x", "objects": [', encoding="utf-8")
+    # A version prepared and never installed, as a commit cut short leaves it.
+    obj = work / "cables" / REF
+    shutil.copytree(obj / "v2", obj / "v3")
+    repair = cablearchive("repair", "--archive", str(work))
+    _no_traceback(repair)
+    assert repair.returncode == 0, repair.stdout + repair.stderr
+    assert not (work / "state" / "journal.json").exists()
+    assert list((work / "state").glob("journal.json.damaged-*"))
+    assert not (obj / "v3").exists() and (work / "state" / "lost+found" / "cables" / REF / "v3").is_dir()
+    assert cablearchive("verify", "--archive", str(work)).returncode == 0
+    assert Archive.open(work).cable(REF).head == 2
+
+
+# ----------------------------------------------------------------------------- 8. the index update fails: the journal stays
+
+
+def test_a_failed_index_update_keeps_its_journal_for_the_next_writer(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archive import DiskFull, index
+    from cleaners import clean_page
+
+    pages = cablegate_pages()
+    url, body, _ = pages[0]
+    changed = body.replace(b"the", b"THE", 5)
+    mirror = url.replace("cablegate.wikileaks.org", "full.example.org")
+    arch = Archive.open(work)
+    ref = clean_page(changed, url=mirror).cables[0].reference_id
+
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(index, "write_cable", full)
+    monkeypatch.setattr(index, "index_object", full)
+    w = arch.writer(kind="crawl")
+    w.record(w.add_capture(mirror, 200, html_headers(), changed), clean_page(changed, url=mirror))
+    with pytest.raises(DiskFull, match=r"index\.sqlite"):
+        w.commit()
+    journal = (work / "state" / "journal.json").read_text(encoding="utf-8")
+    assert '"phase": "install"' in journal and ref in journal
+    # The writer refuses to go on: a later commit would overwrite the journal naming that object.
+    url2, body2, _ = pages[1]
+    w.record(w.add_capture(url2 + "?again", 200, html_headers(), body2), clean_page(body2, url=url2))
+    with pytest.raises(ArchiveError, match="could not be settled"):
+        w.commit()
+    assert (work / "state" / "journal.json").read_text(encoding="utf-8") == journal
+    w.abort("disk full")
+    assert (work / "state" / "journal.json").read_text(encoding="utf-8") == journal
+    monkeypatch.undo()
+    arch.close()
+    # Space is back: the next writer settles the commit, the index holds the new version.
+    with Archive.open(work).writer(kind="crawl"):
+        pass
+    assert not (work / "state" / "journal.json").exists()
+    with Archive.open(work) as again:
+        assert {c.ref: c.head for c in again.list_cables()}[ref] == again.cable(ref).head
+    assert cablearchive("verify", "--archive", str(work)).returncode == 0
+    assert cablearchive("reindex", "--check", "--archive", str(work)).returncode == 0

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeAlias
 
 from archive import Archive, ArchiveError
 from crawler.cli.exits import CANNOT_WRITE, NO_ARCHIVE, CommandError
-from crawler.settings import archive_dir
+from crawler.cli.terminal import raw
+from crawler.settings import archive_dir, source_tree_refusal
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -47,8 +48,16 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
 
+def refuse_source_tree(path: str) -> None:
+    """CommandError(NO_ARCHIVE) when `path` is a folder of the program's own source."""
+    reason = source_tree_refusal(path)
+    if reason:
+        raise CommandError(NO_ARCHIVE, reason)
+
+
 def open_archive(args: argparse.Namespace) -> Archive:
     """The archive --archive names; CommandError(NO_ARCHIVE) saying why it cannot be opened."""
+    refuse_source_tree(args.archive)
     try:
         return Archive.open(args.archive)
     except (ArchiveError, OSError) as exc:
@@ -57,6 +66,7 @@ def open_archive(args: argparse.Namespace) -> Archive:
 
 def open_or_create_archive(args: argparse.Namespace) -> Archive:
     """The archive --archive names, created when the folder is new or empty."""
+    refuse_source_tree(args.archive)
     try:
         return Archive.open_or_create(args.archive)
     except (ArchiveError, OSError) as exc:
@@ -99,7 +109,8 @@ def progress_bar(label: str = "") -> Iterator[Progress | None]:
         TimeRemainingColumn,
     )
 
-    console = Console(stderr=True)
+    # Under the escaping wrapper: the bar draws with control codes, and shows no page text.
+    console = Console(file=raw(sys.stderr))
     if not console.is_terminal:
         yield None
         return

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from crawler.cli.common import Subcommands, add_archive_option, say
+from crawler.cli.common import Subcommands, add_archive_option, refuse_source_tree, say
 from crawler.cli.exits import BAD_ARGUMENT, INPUT_FAILED, INTERRUPTED, NO_INPUT, CommandError, Exit, summary
 
 
@@ -55,7 +55,8 @@ def register(subparsers: Subcommands) -> None:
         type=_at_least_one,
         default=None,
         metavar="N",
-        help="fetch at most N pages in this crawl (default: no limit)",
+        help="send at most N requests in this crawl: seeds, links, redirect hops, feeds, sitemaps "
+        "(robots.txt and retries not counted; default: no limit)",
     )
     p.add_argument(
         "--resume",
@@ -70,21 +71,41 @@ def register(subparsers: Subcommands) -> None:
         metavar="NAME=VALUE",
         help="set a Scrapy or CABLEARCHIVE_* setting (repeatable)",
     )
+    p.add_argument(
+        "--redis",
+        metavar="URL",
+        default=None,
+        help="coordinate a distributed crawl through Redis (redis://HOST:PORT/DB): this command "
+        "puts the seeds there and archives what `cablearchive worker` processes fetch",
+    )
+    p.add_argument(
+        "--spool",
+        metavar="DIR",
+        default=None,
+        help="with --redis: the folder the workers write their WARC files to (default: in the "
+        "archive's state folder)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the crawl and print its report."""
-    from crawler.runner import SettingError, parse_overrides, run_crawl
+    from crawler.runner import SettingError, build_settings, parse_overrides, run_crawl
 
     try:
         overrides = parse_overrides(args.settings)
+        build_settings(overrides)  # a value of the wrong type is a usage error, before the crawl
     except SettingError as exc:
         raise CommandError(BAD_ARGUMENT, str(exc)) from None
+    refuse_source_tree(args.archive)
     if not os.path.isfile(args.seeds):
         what = "is a folder" if os.path.isdir(args.seeds) else "no such file"
         raise CommandError(NO_INPUT, f"seeds file {args.seeds}: {what}")
+    if args.redis:
+        return _run_distributed(args, overrides)
+    if args.spool:
+        raise CommandError(BAD_ARGUMENT, "--spool goes with --redis (a distributed crawl)")
     report = run_crawl(
         args.seeds,
         args.archive,
@@ -103,4 +124,32 @@ def run(args: argparse.Namespace) -> int:
         return INTERRUPTED.code
     if report.fatal and report.finish_reason is None and not report.run_ids:
         say(args, report.fatal)
+    return INPUT_FAILED.code if report.failed else Exit.OK
+
+
+def _run_distributed(args: argparse.Namespace, overrides: dict[str, str]) -> int:
+    """The coordinator of a distributed crawl: seeds into Redis, the workers' captures into the archive."""
+    from crawler.distributed.coordinator import run_coordinator
+
+    out = run_coordinator(
+        args.seeds,
+        args.archive,
+        args.redis,
+        depth=args.depth,
+        max_pages=args.max_pages,
+        resume=args.resume,
+        overrides=overrides,
+        progress=True,
+        spool=args.spool,
+    )
+    report = out.report
+    if args.json:
+        print(json.dumps(out.to_json(), indent=1))
+    else:
+        report.render(sys.stdout, full=report.full_path)
+    if report.finish_reason == "shutdown":
+        print("crawl interrupted: run the same command with --resume to continue it", file=sys.stderr)
+        return INTERRUPTED.code
+    if report.fatal and report.finish_reason is None:
+        raise CommandError(INPUT_FAILED, report.fatal)
     return INPUT_FAILED.code if report.failed else Exit.OK

@@ -18,6 +18,7 @@ from crawler.cli.exits import (
     CommandError,
     Exit,
 )
+from crawler.cli.terminal import is_terminal, raw, visible
 
 FORMATS = ("unified", "words", "html", "json")
 
@@ -116,11 +117,25 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a version or source the cable does not have
         raise CommandError(NO_SUCH_VERSION, str(exc)) from None
     colour = _use_colour(args)
-    if args.sources:
-        # Several diffs: one JSON list, one html page, or the texts one after the other.
-        output = render_many(diffs, args.format, color=colour, title=f"{args.ref}: mirrors compared")
-    else:
-        output = render(diffs[0], args.format, color=colour)
+
+    def rendered(color: bool) -> str:
+        if args.sources:
+            # Several diffs: one JSON list, one html page, or the texts one after the other.
+            return render_many(diffs, args.format, color=color, title=f"{args.ref}: mirrors compared")
+        return render(diffs[0], args.format, color=color)
+
+    output = rendered(colour)
+    if colour and not args.out and is_terminal():
+        # Colour codes go to the terminal as they are (under its escaping wrapper), so the
+        # page text between them must hold no control character of its own; if it does, the
+        # diff is shown plain, every control character escaped.
+        plain = rendered(False)
+        if visible(plain) != plain:
+            say(args, "colour off: the text holds control characters, shown escaped")
+            sys.stdout.write(plain)
+            return Exit.OK
+        raw().write(output)
+        return Exit.OK
     if args.out:
         with text_output(args.out) as fh:
             fh.write(output)

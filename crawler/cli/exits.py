@@ -3,7 +3,7 @@
 0 done, 1 some input failed (reported, the rest done), 2 usage error, 130 interrupted. A
 command that meets a problem raises `CommandError(problem, message)`; `crawler.cli.main`
 prints the message naming the command and exits with the problem's code, the same code in
-every command (but for the few KEPT below).
+every command.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ class Problem:
     code: Exit
 
     def code_in(self, command: str | None) -> Exit:
-        """The exit code in `command` (the table's, unless KEPT says otherwise for that command)."""
-        return KEPT.get((command or "", self.name), self.code)
+        """The exit code in `command`: the table's, the same in every command."""
+        return self.code
 
 
 BAD_ARGUMENT = Problem("bad-argument", "an option or argument the command cannot use", Exit.USAGE)
@@ -62,6 +62,9 @@ INPUT_FAILED = Problem(
     "input-failed", "some input failed (each one reported), the rest was done", Exit.FAILED
 )
 CANNOT_WRITE = Problem("cannot-write", "an output file or folder cannot be written", Exit.FAILED)
+NO_CLUSTER = Problem(
+    "no-cluster", "the distributed crawl's Redis cannot be reached, or runs no crawl", Exit.FAILED
+)
 INTERRUPTED = Problem("interrupted", "interrupted (a crawl continues with --resume)", Exit.INTERRUPTED)
 
 PROBLEMS = (
@@ -75,16 +78,9 @@ PROBLEMS = (
     ARCHIVE_ERROR,
     INPUT_FAILED,
     CANNOT_WRITE,
+    NO_CLUSTER,
     INTERRUPTED,
 )
-
-# Codes that differ from the table in one command, kept as that command has always given them
-# (scripts may test for them): (command, problem name) -> code.
-KEPT: dict[tuple[str, str], Exit] = {
-    ("list", NO_ARCHIVE.name): Exit.USAGE,
-    ("show", NO_SUCH_VERSION.name): Exit.USAGE,
-    ("diff", BAD_REFERENCE.name): Exit.FAILED,
-}
 
 
 class CommandError(Exception):

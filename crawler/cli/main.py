@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from archive.layout import tool_version
-from crawler.cli import clean, crawl, demo, diff, maintain, read, reclean, transfer
+from archive.errors import ArchiveError
+from archive.index import archive_error
+from archive.layout import Layout, tool_version
+from crawler.cli import (
+    clean,
+    crawl,
+    demo,
+    diff,
+    maintain,
+    read,
+    reclean,
+    refs,
+    serve,
+    terminal,
+    transfer,
+    worker,
+)
 from crawler.cli.common import default_archive_dir, say
-from crawler.cli.exits import INTERRUPTED, MEANING, CommandError, Exit, summary
+from crawler.cli.exits import ARCHIVE_ERROR, INTERRUPTED, MEANING, CommandError, Exit, summary
 
 # Each module registers its subcommands; this is the order `cablearchive --help` lists them in.
-COMMANDS = (crawl, demo, clean, reclean, diff, read, maintain, transfer)
+COMMANDS = (crawl, worker, demo, clean, reclean, diff, read, refs, maintain, transfer, serve)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,11 +65,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return Exit.USAGE
     if getattr(args, "archive", "unset") is None:
         args.archive = default_archive_dir()
+    with terminal.guard():  # page text never reaches a terminal raw, whatever a command prints
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command; its problems become their messages and exit codes."""
     try:
         return int(args.func(args) or 0)
     except CommandError as exc:
         say(args, exc.message)
         return int(exc.problem.code_in(args.command))
+    except ArchiveError as exc:
+        # Damage a command met where it expected none (a damaged index, a lost file): the
+        # message names the file and the command that repairs it.
+        say(args, str(exc))
+        return int(ARCHIVE_ERROR.code_in(args.command))
+    except sqlite3.Error as exc:
+        # The archive's one database is its index: name it and the remedy, never a traceback.
+        where = Layout.at(args.archive or ".").index_path
+        say(args, str(archive_error(where, exc)))
+        return int(ARCHIVE_ERROR.code_in(args.command))
     except KeyboardInterrupt:
         say(None, MEANING[Exit.INTERRUPTED])
         return int(INTERRUPTED.code)

@@ -1,12 +1,16 @@
-"""Read the archive: list, show, log, search."""
+"""Read the archive: list (with filters), show, log, search (with field terms and snippets)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
-from archive import ArchiveError, BadReference, CableRecord
+from rich.text import Text
+
+from archive import ArchiveError, BadReference, CableRecord, query
+from archive.query import SORTS, CableItem, Filters, Hit, QueryError
 from crawler.cli.common import Subcommands, add_archive_option, open_archive, plural, say
 from crawler.cli.exits import (
     BAD_ARGUMENT,
@@ -16,6 +20,7 @@ from crawler.cli.exits import (
     CommandError,
     Exit,
 )
+from crawler.cli.terminal import console, is_terminal, styled, visible
 
 
 def _dump(obj: object) -> None:
@@ -28,8 +33,25 @@ def _write_text(text: str) -> None:
 
 def register(subparsers: Subcommands) -> None:
     """Add list, show, log and search."""
-    p = subparsers.add_parser("list", help="list archived cables", description="List archived cables.")
+    p = subparsers.add_parser(
+        "list",
+        help="list archived cables",
+        description="List archived cables with their own date, origin and subject; filters keep the cables "
+        "that meet all of them.",
+    )
     add_archive_option(p)
+    _add_filters(p)
+    p.add_argument(
+        "--subject",
+        metavar="TEXT",
+        help="the subject holds these words in this order (any case; the last may be the start of a word)",
+    )
+    p.add_argument(
+        "--sort", choices=SORTS, default="date", help="order by the cable's date (default), id or origin"
+    )
+    p.add_argument("--reverse", action="store_true", help="the other way round (newest first for dates)")
+    p.add_argument("--limit", type=_positive, metavar="N", help="at most N cables")
+    p.add_argument("--offset", type=_not_negative, default=0, metavar="N", help="skip the first N cables")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=run_list)
 
@@ -57,33 +79,119 @@ def register(subparsers: Subcommands) -> None:
 
     p = subparsers.add_parser(
         "search",
-        help="full-text search",
-        description='Search the preferred texts (SQLite FTS5 syntax: words, "phrases", AND/OR/NOT, prefix*).',
+        help="full-text search with field terms",
+        description='Search the preferred texts and subjects (SQLite FTS5 syntax: words, "exact phrase", '
+        "prefix*, AND, OR, NOT, NEAR(a b), parentheses) with field terms that every hit meets: tag:PREL, "
+        'origin:KABUL or origin:"Embassy Kabul", classification:SECRET, ref:07STATE71143, year:2009, '
+        "from:2009-06, to:2009-12. A query that cannot run as written is refused (exit 2), never rewritten.",
     )
     add_archive_option(p)
     p.add_argument(
-        "query", metavar="QUERY", help='words to find (SQLite FTS5 syntax: "exact phrase", OR, NOT, prefix*)'
+        "query",
+        metavar="QUERY",
+        nargs="?",
+        default="",
+        help="words to find and field terms, e.g. 'Karzai \"election calendar\" tag:PGOV origin:KABUL'",
     )
-    p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N hits (default 20)")
-    p.add_argument("--json", action="store_true", help="the hits as JSON, one object a line")
+    _add_filters(p)
+    p.add_argument(
+        "--ref", action="append", default=[], metavar="ID", help="cables that cite this cable (repeatable)"
+    )
+    p.add_argument(
+        "--sort",
+        choices=("rank", *SORTS),
+        default="rank",
+        help="best match first (default), or by date, id, origin",
+    )
+    p.add_argument("--reverse", action="store_true", help="the other way round")
+    p.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N hits (default 20)")
+    p.add_argument("--offset", type=_not_negative, default=0, metavar="N", help="skip the first N hits")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="the hits as a JSON list (snippets as spans and as **marked** text)",
+    )
     p.set_defaults(func=run_search)
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of 1 or more")
+    return int(value)
+
+
+def _not_negative(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of 0 or more")
+    return int(value)
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    """The header filters `list` and `search` share."""
+    p.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="sent from this post: 'Embassy Kabul' or KABUL, any case (repeatable: any of them)",
+    )
+    p.add_argument(
+        "--classification",
+        action="append",
+        default=[],
+        metavar="LEVEL",
+        help="SECRET (also keeps SECRET//NOFORN), or a whole marking with // (repeatable: any of them)",
+    )
+    p.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="has this TAG, any case (repeatable: all of them)",
+    )
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="sent on or after DATE (YYYY[-MM[-DD]])")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="sent on or before DATE (YYYY[-MM[-DD]])")
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    """The Filters the options give."""
+    return Filters(
+        origins=tuple(args.origin),
+        classifications=tuple(args.classification),
+        tags=tuple(args.tag),
+        date_from=args.date_from,
+        date_to=args.date_to,
+        subject=getattr(args, "subject", None),
+        cites=tuple(getattr(args, "ref", ())),
+    )
+
+
 def run_list(args: argparse.Namespace) -> int:
-    """List archived cables."""
+    """List archived cables: filtered, sorted, one line (or JSON object) each."""
     arch = open_archive(args)
-    n = 0
+    filters = _filters(args)
     out = sys.stdout
-    for c in arch.list_cables():
-        n += 1
-        if args.json:
-            out.write(json.dumps(c.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
-        else:
-            subject = " ".join((c.subject or "").split())[:70]
-            updated = (c.updated or "")[:10]
-            out.write(f"{c.ref:<24} v{c.head:<3} {c.n_sources:>2} src  {updated}  {subject}\n")
-    say(args, f"{plural(n, 'cable')} in {arch.path}")
+    n = 0
+    try:
+        total = query.count_cables(arch, filters)
+        for c in query.iter_cables(arch, filters, args.sort, args.reverse, args.offset, args.limit):
+            n += 1
+            if args.json:
+                out.write(json.dumps(c.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
+            else:
+                out.write(visible(_list_line(c), newlines=False) + "\n")
+    except QueryError as exc:
+        raise CommandError(BAD_ARGUMENT, str(exc)) from None
+    shown = f"{plural(n, 'cable')}" + (f" of {total}" if n != total else "")
+    say(args, f"{shown} in {arch.path}")
     return Exit.OK
+
+
+def _list_line(c: CableItem) -> str:
+    """One line of `list`: ID, the cable's own date, classification level, origin, head version, subject."""
+    subject = " ".join((c.subject or "").split())[:80]
+    level = (c.classification or "").split("//")[0]
+    return f"{c.ref:<20} {(c.date or '')[:10]:<10}  {level[:12]:<12}  {(c.origin or '')[:26]:<26}  v{c.head:<3} {subject}"
 
 
 def _cable(args: argparse.Namespace) -> CableRecord:
@@ -170,15 +278,44 @@ def run_log(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    """Full-text search over the preferred texts."""
+    """Full-text search over the preferred texts, with field terms and highlighted snippets."""
     arch = open_archive(args)
-    hits = arch.search(args.query, limit=args.limit)
+    sort = None if args.sort == "rank" else args.sort
+    try:
+        page = query.search(arch, args.query, _filters(args), args.offset, args.limit, sort, args.reverse)
+    except QueryError as exc:
+        raise CommandError(BAD_ARGUMENT, str(exc)) from None
     if args.json:
-        _dump([h.to_json() for h in hits])
-    else:
-        for h in hits:
-            print(f"{h.ref:<24} {' '.join((h.subject or '').split())[:80]}")
+        _dump([h.to_json() for h in page.items])
+    elif is_terminal():
+        con = console()
+        for h in page.items:
+            con.print(_hit_head(h))
             if h.snippet:
-                print(f"    {h.snippet}")
-    say(args, f"{plural(len(hits), 'hit')} for {args.query!r}")
+                con.print(
+                    styled([("    ", None), *((s.text, "bold yellow" if s.hit else None) for s in h.snippet)])
+                )
+    else:
+        for h in page.items:
+            print(visible(_hit_head(h).plain, newlines=False))
+            if h.snippet:
+                print("    " + visible(query.plain(h.snippet), newlines=False))
+    more = (
+        f" ({page.total} in all; --offset {page.offset + len(page.items)} for more)" if page.has_next else ""
+    )
+    if args.sort == "rank" and page.order != "rank":
+        more += (
+            f"; too many to rank (over {query.RANK_LIMIT}): newest first, add words or filters to rank them"
+        )
+    say(args, f"{plural(len(page.items), 'hit')} for {args.query!r}{more}")
     return Exit.OK
+
+
+def _hit_head(h: Hit) -> Text:
+    """The first line of a hit: ID, date, origin and the subject with the query's words marked."""
+    c = h.cable
+    pieces: list[tuple[str, str | None]] = [
+        (f"{c.ref:<20} {(c.date or '')[:10]:<10}  {(c.origin or '')[:26]:<26}  ", None)
+    ]
+    pieces += [(re.sub(r"\s+", " ", s.text), "bold yellow" if s.hit else None) for s in h.subject]
+    return styled(pieces)

@@ -7,7 +7,7 @@ import os
 import sys
 
 from archive import ArchiveError, BadReference
-from archive.transfer import export_jsonl, export_warc, import_warcs
+from archive.transfer import export_jsonl, export_wacz, export_warc, import_warcs
 from cleaners import RulesError, Ruleset, load_rules
 from crawler.cli.common import (
     Subcommands,
@@ -47,16 +47,18 @@ def register(subparsers: Subcommands) -> None:
 
     p = subparsers.add_parser(
         "export",
-        help="export cables as JSON lines or WARC",
-        description="Export cables (all, or the REFs given).",
+        help="export cables as JSON lines, WARC or WACZ",
+        description="Export cables (all, or the REFs given). A damaged capture is named and left out "
+        "(exit 1).",
     )
     add_archive_option(p)
     p.add_argument("refs", metavar="REF", nargs="*", help="only these cables (default: all)")
     p.add_argument(
         "--format",
-        choices=("jsonl", "warc"),
+        choices=("jsonl", "warc", "wacz"),
         default="jsonl",
-        help="jsonl: one cable a line (text, metadata, sources); warc: the cables' captures",
+        help="jsonl: one cable a line (text, metadata, sources); warc: the cables' captures; "
+        "wacz: those captures as a WACZ 1.1.1 package (index, pages; needs --out)",
     )
     p.add_argument("--out", metavar="FILE", help="write here instead of standard output")
     p.set_defaults(func=run_export)
@@ -101,10 +103,19 @@ def run_export(args: argparse.Namespace) -> int:
         raise CommandError(
             BAD_ARGUMENT, "export --format warc writes binary data: give --out FILE or redirect the output"
         )
+    if args.format == "wacz" and not args.out:
+        raise CommandError(BAD_ARGUMENT, "export --format wacz writes a ZIP package: give --out FILE.wacz")
     errors: list[str] = []
     try:
         with progress_bar() as progress:
-            if args.format == "jsonl":
+            if args.format == "wacz":
+                try:
+                    n = export_wacz(arch, args.out, args.refs, progress, errors.append)
+                except OSError as exc:
+                    raise CommandError(
+                        ARCHIVE_ERROR, f"{args.out}: cannot write: {exc.strerror or exc}"
+                    ) from None
+            elif args.format == "jsonl":
                 if args.out:
                     with text_output(args.out) as fh:
                         n = export_jsonl(arch, fh, args.refs, progress, errors.append)

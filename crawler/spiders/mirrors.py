@@ -13,16 +13,18 @@ import os
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy.http import Request, Response
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
+from w3lib.url import safe_url_string
 
 from archive.layout import tool_version
 from cleaners import PageResult, Warn
 from crawler.analysis import PageJob
-from crawler.discovery import site_key
+from crawler.discovery import REDIRECT, Link, is_redirect, site_key, url_key
 from crawler.failures import ROBOTS_REFUSAL, describe_exception
 from crawler.frontier import Target
 from crawler.items import CaptureItem, header_pairs
@@ -121,14 +123,20 @@ class MirrorsSpider(scrapy.Spider):
         for target in state.start_targets:
             yield self.request_for(target)
 
-    def request_for(self, target: Target) -> Request:
+    def request_for(self, target: Target, unconditional: bool = False) -> Request:
         """The Scrapy request for a target; its download slot is the site (host and port)."""
+        meta: dict[str, Any] = {"target": target, "download_slot": site_key(target.url) or "?"}
+        if unconditional:
+            meta["unconditional"] = (
+                True  # no If-None-Match / If-Modified-Since (ConditionalRequestMiddleware)
+            )
         return Request(
             target.url,
             callback=self.parse,
             errback=self.on_error,
             priority=target.priority,
-            meta={"target": target, "download_slot": site_key(target.url) or "?"},
+            meta=meta,
+            dont_filter=unconditional,
         )
 
     def _schedule(self, targets: list[Target]) -> None:
@@ -149,34 +157,47 @@ class MirrorsSpider(scrapy.Spider):
         content_type = ctype.decode("latin-1") if ctype else None
         journal: list[Record] = []
         state.report.add(pages=1)
-        if final != target.url:
-            state.frontier.mark_seen(final)
-            if target.seed and site_key(final) != site_key(target.url):
-                probes, records = state.add_site(final)
-                journal.extend(records)
-                for probe in probes:
-                    yield self.request_for(probe)
+        if target.seed and target.chain and site_key(final) != site_key(target.origin):
+            # A seed that redirected to another site: that site is in scope now.
+            probes, records = state.add_site(final)
+            journal.extend(records)
+            for probe in probes:
+                yield self.request_for(probe)
         sites = frozenset(state.frontier.sites)
         result = None
         links = []
+        stored_status = status
         if status == 304:
-            # Not modified: the archived copy is still the page; clean it again (no network, and a
-            # rule change since the last crawl shows up) and take its links.
+            # Not modified: the archived copy is still the page. It is read exactly as a fresh
+            # answer would be (cleaned again, so a rule change since the last crawl shows up, and
+            # everything it leads on to followed: links, refresh, a stored redirect, feed, sitemap).
             state.report.add(not_modified=1)
             stored = await state.reader.stored_page(final)
-            if stored is not None:
-                s_headers, s_body = stored
+            if stored is None:
+                # A 304 with nothing stored to stand for: ask again, unconditionally.
+                if response.meta.get("unconditional") or not state.frontier.take():
+                    state.record_failure(
+                        target.origin, "HTTP 304 Not Modified, and no archived copy to read it from"
+                    )
+                else:
+                    state.note(final, "HTTP 304 Not Modified, but no archived copy: fetched again in full")
+                    yield self.request_for(target, unconditional=True)
+                    return
+            else:
+                stored_status, s_headers, s_body = stored
                 s_type = next((v for k, v in s_headers if k.lower() == "content-type"), None)
                 analysis = await state.analyse(
                     PageJob(
                         final,
-                        200,
+                        stored_status,
                         s_headers,
                         s_body,
                         s_type,
                         sites,
+                        clean=not is_redirect(stored_status),
                         depth=target.depth,
                         max_depth=state.frontier.max_depth,
+                        seed=target.seed,
                     )
                 )
                 result, links = analysis.result, analysis.links
@@ -189,17 +210,20 @@ class MirrorsSpider(scrapy.Spider):
                 response.body,
                 content_type,
                 sites,
+                clean=not is_redirect(status),
                 links=status < 400,
                 depth=target.depth,
                 max_depth=state.frontier.max_depth,
+                seed=target.seed,
             )
             analysis = await state.analyse(job)
             result, links = analysis.result, analysis.links
             if analysis.error:
                 state.report.note(final, analysis.error)
-        self._report_status(target, response, result)
+        links = self._check_redirects(target, links)
+        self._report_status(target, response, result, stored_status, links)
         allowed = self._robots.allowed if self._robots is not None else None
-        for child in state.frontier.children(links, target.depth, allowed):
+        for child in state.frontier.children(links, target.depth, allowed, parent=target):
             journal.append(child.record())
             yield self.request_for(child)
         journal.append(Done(target.url, final))
@@ -218,16 +242,50 @@ class MirrorsSpider(scrapy.Spider):
             journal=journal,
         )
 
-    def _report_status(self, target: Target, response: Response, result: PageResult | None) -> None:
-        """Failures and notes for statuses and odd bodies."""
+    def _check_redirects(self, target: Target, links: list[Link]) -> list[Link]:
+        """The links without the redirects that would loop or go on too long (each one a failure)."""
+        if not any(link.kind == REDIRECT for link in links):
+            return links
         state = self.state
-        status = response.status
+        hops = [*target.chain, target.url]
+        keys = {url_key(u) for u in hops}
+        limit = self.settings.getint("REDIRECT_MAX_TIMES", 10)
+        out = []
+        for link in links:
+            if link.kind == REDIRECT:
+                if url_key(link.url) in keys:
+                    start = next(i for i, u in enumerate(hops) if url_key(u) == url_key(link.url))
+                    state.record_failure(
+                        target.origin, "redirect loop: " + " -> ".join([*hops[start:], link.url])
+                    )
+                    continue
+                if len(hops) > limit:
+                    state.record_failure(
+                        target.origin,
+                        f"too many redirects (more than REDIRECT_MAX_TIMES={limit}), at {target.url}",
+                    )
+                    continue
+            out.append(link)
+        return out
+
+    def _report_status(
+        self,
+        target: Target,
+        response: Response,
+        result: PageResult | None,
+        status: int,
+        links: list[Link],
+    ) -> None:
+        """Failures and notes for statuses (of the answer, or of the stored copy a 304 stands for) and odd bodies."""
+        state = self.state
         url = response.url
-        if 300 <= status < 400 and status != 304:
-            reason = (
-                response.meta.get("redirect_refused") or f"{_phrase(status)} without a usable Location header"
-            )
-            state.record_failure(target.url, reason)
+        if is_redirect(status):
+            if not any(link.kind == REDIRECT for link in links):
+                failed, reason = self._unfollowed(status, response)
+                if failed:
+                    state.record_failure(target.origin, reason)
+                else:
+                    state.note(target.origin, reason)
         elif status >= 500 or status in (408, 429):
             attempts = response.meta.get("retry_times", 0) + 1
             reason = _phrase(status) + (f" after {attempts} attempts" if attempts > 1 else "")
@@ -241,7 +299,9 @@ class MirrorsSpider(scrapy.Spider):
                 state.record_failure(url, reason)
         elif status >= 400:
             if target.seed:
-                state.record_failure(target.url, _phrase(status))
+                state.record_failure(
+                    target.origin, _phrase(status) + (f" (at {url})" if url != target.origin else "")
+                )
             elif not target.probe:
                 state.report.broken_link(url, _phrase(status))
         earlier = response.meta.get("retry_reasons")
@@ -256,6 +316,28 @@ class MirrorsSpider(scrapy.Spider):
                     warning.kind == Warn.CONTENT_TYPE and "xml" not in (warning.detail or "")
                 ):
                     state.report.note(url, warning)
+
+    def _unfollowed(self, status: int, response: Response) -> tuple[bool, str]:
+        """Why a redirect was not followed, and whether that is a failure (no usable Location, another
+        scheme) or only worth a note (a redirect off the sites in scope, or to a URL never fetched)."""
+        header = response.headers.get(b"Location")
+        if not header:
+            return True, f"{_phrase(status)} without a usable Location header"
+        location = header.decode("latin-1")
+        try:
+            target = urljoin(response.url, safe_url_string(location))
+        except ValueError:
+            target = location
+        scheme = urlsplit(target).scheme or "(none)"
+        if scheme not in ("http", "https"):
+            return (
+                True,
+                f"redirect to {target[:200]} refused: scheme {scheme!r} (only http and https are fetched)",
+            )
+        return (
+            False,
+            f"{_phrase(status)} to {target[:200]}: not followed (off the sites crawled, or not a page)",
+        )
 
     async def on_error(self, failure: Failure) -> None:
         """A request that got no response: report why (robots.txt refusals are only counted)."""
@@ -276,7 +358,5 @@ class MirrorsSpider(scrapy.Spider):
         if target.probe:
             state.report.note(request.url, reason)
         else:
-            state.record_failure(
-                request.url if request.url == target.url else target.url,
-                reason if request.url == target.url else f"{reason} (at {request.url})",
-            )
+            origin = target.origin
+            state.record_failure(origin, reason if request.url == origin else f"{reason} (at {request.url})")
