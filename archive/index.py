@@ -633,8 +633,9 @@ def _posts(conn: sqlite3.Connection, origins: tuple[str, ...]) -> list[str]:
 
 
 def _where(conn: sqlite3.Connection, f: Filters, skip_tag: bool = False) -> tuple[list[str], list[Any]]:
-    """SQL conditions on the cables table `c` for the filters, with their arguments (without the
-    first tag's when the caller joins it itself)."""
+    """SQL conditions on the cables table `c` for the filters, with their arguments; with
+    skip_tag, the caller reads the first tag's rows of the tags index (`t0`) itself, and the
+    dates are asked of that index (it holds each cable's date)."""
     conds: list[str] = []
     args: list[Any] = []
     if f.origins:
@@ -653,18 +654,24 @@ def _where(conn: sqlite3.Connection, f: Filters, skip_tag: bool = False) -> tupl
         conds.append("(" + " OR ".join(parts) + ")")
     # IN (a subquery) rather than EXISTS: SQLite reads the few cables of a tag from its index
     # once, instead of probing the tags of every cable in the order of the sort.
+    ref = "t0.ref" if skip_tag else "c.ref"
     for tag in f.tags[1:] if skip_tag else f.tags:
-        conds.append("c.ref IN (SELECT t.ref FROM tags t WHERE t.tag = ? COLLATE NOCASE)")
+        conds.append(f"{ref} IN (SELECT t.ref FROM tags t WHERE t.tag = ? COLLATE NOCASE)")
         args.append(tag)
-    if f.years:
+    date = "t0.date" if skip_tag else "c.date"
+    if f.years and skip_tag:
+        conds.append("(" + " OR ".join(f"({date} >= ? AND {date} < ?)" for _ in f.years) + ")")
+        for y in f.years:
+            args += [f"{y:04d}", f"{y + 1:04d}"]
+    elif f.years:
         conds.append(f"c.year IN ({','.join('?' * len(f.years))})")
         args += list(f.years)
     if f.date_from:
-        conds.append("c.date >= ?")
+        conds.append(f"{date} >= ?")
         args.append(f.date_from)
     if f.date_to:
         # `~` sorts after every character of a date: `2009-12~` is past every time of December 2009.
-        conds.append("c.date <= ?")
+        conds.append(f"{date} <= ?")
         args.append(f.date_to + "~")
     if f.subject:
         # The words of the subject, in this order, from the full-text index: a scan of every
@@ -672,7 +679,7 @@ def _where(conn: sqlite3.Connection, f: Filters, skip_tag: bool = False) -> tupl
         conds.append("c.fts_rowid IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
         args.append(subject_match(f.subject))
     for cited in f.cites:
-        conds.append("c.ref IN (SELECT r.ref FROM citations r WHERE r.cited = ?)")
+        conds.append(f"{ref} IN (SELECT r.ref FROM citations r WHERE r.cited = ?)")
         args.append(cited.upper())
     return conds, args
 
@@ -715,7 +722,12 @@ def _run(conn: sqlite3.Connection, sql: str, args: list[Any], match: str | None)
 
 
 def _from(
-    conn: sqlite3.Connection, match: str | None, f: Filters, tags: bool = False, by_tag: bool = False
+    conn: sqlite3.Connection,
+    match: str | None,
+    f: Filters,
+    tags: bool = False,
+    by_tag: bool = False,
+    join_cable: bool = True,
 ) -> tuple[str, list[Any]]:
     """FROM and WHERE of a list (match None) or a full-text search (match: an FTS5 expression);
     with tags, a row per tag of each cable kept (as `t`); with by_tag, the cables of the first
@@ -728,7 +740,9 @@ def _from(
     elif tags and not conds:
         return "FROM tags t", []
     elif by_tag:
-        head = "FROM tags t0 JOIN cables c ON c.ref = t0.ref"
+        # Without a condition on the cable itself, the tags index answers alone (a count).
+        needs_cable = join_cable or any(re.search(r"\bc\.", cond) for cond in conds)
+        head = "FROM tags t0 JOIN cables c ON c.ref = t0.ref" if needs_cable else "FROM tags t0"
         conds.insert(0, "t0.tag = ? COLLATE NOCASE")
         args.insert(0, f.tags[0])
     else:
@@ -767,7 +781,8 @@ def iter_cable_rows(
 
 def cable_count(conn: sqlite3.Connection, f: Filters, match: str | None = None) -> int:
     """How many cables the filters (and the full-text expression, if given) keep."""
-    where, args = _from(conn, match, f)
+    # A tag's cables are counted in the tags index (its entries are in date order too).
+    where, args = _from(conn, match, f, by_tag=match is None and bool(f.tags), join_cable=False)
     rows = _run(conn, f"SELECT count(*) {where}", args, match)
     return int(rows[0][0])
 

@@ -672,8 +672,10 @@ def _folded(text: str) -> str:
     """Text with its diacritics removed, character for character (so positions stay the same)."""
     if text.isascii():
         return text
-    table = {ord(ch): _base(ch) for ch in set(text) if not ch.isascii()}
-    return text.translate(table)
+    table = {ord(ch): base for ch in set(text) if not ch.isascii() and (base := _base(ch)) != ch}
+    # Most non-ASCII characters of cables (curly quotes, ¶) have no diacritics to remove, and
+    # translate() walks the whole text even when the table changes nothing.
+    return text.translate(table) if table else text
 
 
 @functools.lru_cache(maxsize=256)

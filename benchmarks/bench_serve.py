@@ -52,6 +52,15 @@ WORDS = (
 )
 
 
+def cache_corpus() -> None:
+    """Clean the corpus once per run: the builder and prepare() both ask for it."""
+    import functools
+
+    import bench_archive
+
+    bench_archive.load_corpus = functools.lru_cache(maxsize=None)(bench_archive.load_corpus)
+
+
 def build_or_reuse(work: str, n: int) -> str:
     """The archive under work/: reused when one is there (whatever its size), else built with n cables."""
     from bench_reclean import build
@@ -252,7 +261,7 @@ def main() -> int:
     ap.add_argument(
         "--work", default=None, help="folder for the archive (default: a temp folder; kept when given)"
     )
-    ap.add_argument("--requests", type=int, default=200, help="requests of each kind (default 200)")
+    ap.add_argument("--requests", type=int, default=100, help="requests of each kind (default 100)")
     ap.add_argument(
         "--changed", type=int, default=200, help="cables given a second version and a second mirror"
     )
@@ -264,6 +273,7 @@ def main() -> int:
     if not CORPUS.is_dir():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
         return 2
+    cache_corpus()
     work = args.work or tempfile.mkdtemp(prefix="bench-serve-")
     os.makedirs(work, exist_ok=True)
     path = build_or_reuse(work, args.cables)

@@ -226,11 +226,14 @@ def search(arch: Archive, query: dict[str, Any]) -> Page:
         )
     except QueryError as exc:
         raise params.bad(str(exc)) from None
+    # No facet counts here: counting every facet over all the matches of a common word takes
+    # seconds on a large archive; the header's fields filter the search instead (form and
+    # field terms), and the cables list has the facets.
     data.update(
         total=found.total,
         pages=max(1, -(-found.total // HITS_PER_PAGE)),
         hits=[h.to_json() for h in found.items],
-        facets=_facets(arch, filters, q),
+        facets={},
     )
     return Page("search.html", data)
 
