@@ -98,6 +98,10 @@ _CAPTURE_COLS = (
 )
 
 
+class OldSchema(sqlite3.DatabaseError):
+    """An index written by another version of cablearchive: derived data, rebuilt from the files."""
+
+
 def connect(path: str) -> sqlite3.Connection:
     """Open (creating if needed) the index database with the archive's schema."""
     conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
@@ -107,7 +111,7 @@ def connect(path: str) -> sqlite3.Connection:
     if have not in (0, SCHEMA_VERSION):
         conn.close()
         # Raised as a DatabaseError so that the archive rebuilds the index from its files.
-        raise sqlite3.DatabaseError(
+        raise OldSchema(
             f"index schema {have}, this version of cablearchive uses {SCHEMA_VERSION} (run `cablearchive reindex`)"
         )
     if have == 0:

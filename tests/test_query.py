@@ -306,6 +306,29 @@ def test_an_index_of_the_older_schema_is_rebuilt(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_reindex_settles_a_crash_journal_beside_an_index_of_the_older_schema(tmp_path: Path) -> None:
+    from mockserver import cablearchive
+
+    path = build_query_archive(tmp_path / "archive")
+    arch = Archive.open(path)
+    w = arch.writer(kind="crawl")
+    journal = (path / "state" / "journal.json").read_text(encoding="utf-8")
+    w.abort("a crash, as far as the files on disk say")
+    arch.close()
+    (path / "state" / "journal.json").write_text(journal, encoding="utf-8")
+    conn = sqlite3.connect(path / "index.sqlite")
+    conn.execute("PRAGMA user_version=2")
+    conn.commit()
+    conn.close()
+    done = cablearchive("reindex", "--archive", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "reindexed 8 cables" in done.stdout + done.stderr
+    assert not (path / "state" / "journal.json").exists()
+    conn = index.connect(str(path / "index.sqlite"))
+    assert conn.execute("SELECT count(*) FROM cables").fetchone()[0] == 8
+    conn.close()
+
+
 def test_not_after_a_phrase_runs(arch: Archive) -> None:
     assert refs_of(q.search(arch, '"opposition leader" NOT nonexistentword')) == ["00HARARE6677"]
     assert refs_of(q.search(arch, "tag:PREL Karzai NOT recount")) == ["09KABUL123"]
