@@ -423,3 +423,41 @@ def test_a_search_of_a_cited_cable_shows_the_reference_that_names_it(arch: Archi
     ]
     both = q.search(arch, "ref:09KABUL99 ref:75LIBREVILLE1895").items
     assert [q.plain(h.snippet) for h in both] == ["REF A. **KABUL 99**; B. **75 LIBREVILLE 1895**"]
+
+
+@pytest.mark.parametrize("match", ["Karzai", "the", "election OR opposition", "nonexistentword"])
+@pytest.mark.parametrize("tags", [("PREL",), ("prel", "PGOV"), ("KDEM",), ("NOSUCHTAG",)])
+def test_the_plans_of_a_search_with_tags_find_the_same_cables(
+    arch: Archive, match: str, tags: tuple[str, ...]
+) -> None:
+    conn = arch.conn
+    for f in (
+        Filters(tags=tags),
+        Filters(tags=tags, origins=("KABUL", "Harare")),
+        Filters(tags=tags, years=(2009,)),
+    ):
+        counts = {index.cable_count(conn, f, match, probe=p) for p in (True, False)}
+        assert len(counts) == 1, (f, counts)
+        ranked = [index.search_page(conn, match, f, None, False, 0, 100, by_tag=False)]
+        assert len(ranked[0]) == counts.pop()
+        for descending in (False, True):
+            pages = [
+                index.search_page(conn, match, f, "date", descending, offset, 2, by_tag=b)
+                for b in (True, False)
+                for offset in (0, 2)
+            ]
+            assert pages[:2] == pages[2:], (f, descending)
+            whole = index.search_page(conn, match, f, "date", descending, 0, 100, by_tag=True)
+            assert sorted(whole) == sorted((*r[:10], None) for r in ranked[0])
+
+
+def test_facets_under_tags_alone_count_as_the_cables_table_does(arch: Archive) -> None:
+    conn = arch.conn
+    for tags in [("PREL",), ("prel", "PGOV"), ("AF",), ("NOSUCHTAG",)]:
+        f = Filters(tags=tags)
+        for facet in ("origin", "classification", "year", "tags"):
+            from_tags = index.facet_counts(conn, facet, f)
+            # The same counts through the cables table: a condition on it (always true) takes that plan.
+            through_cables = index.facet_counts(conn, facet, replace(f, date_from="0000"))
+            assert from_tags == through_cables, (tags, facet)
+        assert index.facet_counts(conn, "origin", Filters(tags=("PREL",)))
