@@ -759,16 +759,17 @@ def _match_rows(conn: sqlite3.Connection, match: str) -> int:
     return int(_run(conn, "SELECT count(*) FROM fts WHERE fts MATCH ?", [match], match)[0][0])
 
 
-def _tag_rows(conn: sqlite3.Connection, tags: tuple[str, ...]) -> int:
-    """How many cables the rarest of these tags has (tag_counts: read at once)."""
-    counts = [conn.execute("SELECT n FROM tag_counts WHERE tag = ?", (t,)).fetchone() for t in tags]
-    return min((row[0] if row else 0) for row in counts)
+# A date-sorted search page with a tag reads the tag's rows in order and asks the full-text
+# index of each (a probe costs about a match of the whole expression's rowid: some 50 µs) when
+# it expects to find its page within this many rows; else the matches are sorted.
+BY_TAG_ROWS = 5000
 
 
-def _probe_tags(conn: sqlite3.Connection, match: str | None, f: Filters) -> bool:
-    """For a full-text search with tags: probe the tags of each match (the matches are the fewer),
-    or read each tag's cables once (see _tag_cond)."""
-    return match is not None and bool(f.tags) and _match_rows(conn, match) <= _tag_rows(conn, f.tags)
+def _walk_by_tag(conn: sqlite3.Connection, match: str, offset: int, limit: int) -> bool:
+    """True when the first offset + limit matches are expected within BY_TAG_ROWS rows of a tag
+    (the matches spread as evenly among a tag's cables as among all)."""
+    cables = conn.execute("SELECT max(id) FROM cables").fetchone()[0] or 0
+    return (offset + limit) * cables <= BY_TAG_ROWS * max(_match_rows(conn, match), 1)
 
 
 def _from(
@@ -778,14 +779,13 @@ def _from(
     tags: bool = False,
     by_tag: bool = False,
     join_cable: bool = True,
-    probe: bool | None = None,
 ) -> tuple[str, list[Any]]:
     """FROM and WHERE of a list (match None) or a full-text search (match: an FTS5 expression);
     with tags, a row per tag of each cable kept (as `t`); with by_tag, the cables of the first
-    tag read from the tags index (as `t0`, in date order), the matches then a set the rows are
-    checked against; probe: see _tag_cond (None: chosen by how many rows each side has)."""
-    if probe is None:
-        probe = _probe_tags(conn, match, f)
+    tag read from the tags index (as `t0`, in date order), each row then checked against the
+    full-text index. A search probes the tags of each match (_tag_cond): FTS5 answers
+    `rowid IN (the tag's rowids)` by matching each rowid, slower than reading every match."""
+    probe = match is not None
     key = "fts.rowid" if match is not None and not by_tag else "c.fts_rowid"
     conds, args = _where(conn, f, skip_tag=by_tag, key=key, probe=probe)
     # Without a condition on the cable itself, the tags index (and the full-text one) answer alone.
@@ -803,7 +803,7 @@ def _from(
         conds.insert(0, "t0.tag = ? COLLATE NOCASE")
         args.insert(0, f.tags[0])
         if match is not None:
-            conds.append("t0.fts_rowid IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
+            conds.append("EXISTS (SELECT 1 FROM fts WHERE fts MATCH ? AND fts.rowid = t0.fts_rowid)")
             args.append(match)
     else:
         head = "FROM cables c"
@@ -842,13 +842,10 @@ def iter_cable_rows(
     yield from conn.execute(sql, [*args, -1 if limit is None else limit, offset])
 
 
-def cable_count(
-    conn: sqlite3.Connection, f: Filters, match: str | None = None, probe: bool | None = None
-) -> int:
-    """How many cables the filters (and the full-text expression, if given) keep; probe: the
-    plan of a search with tags (see _tag_cond; None: chosen by how many rows each side has)."""
+def cable_count(conn: sqlite3.Connection, f: Filters, match: str | None = None) -> int:
+    """How many cables the filters (and the full-text expression, if given) keep."""
     # A tag's cables are counted in the tags index (its entries are in date order too).
-    where, args = _from(conn, match, f, by_tag=match is None and bool(f.tags), join_cable=False, probe=probe)
+    where, args = _from(conn, match, f, by_tag=match is None and bool(f.tags), join_cable=False)
     rows = _run(conn, f"SELECT count(*) {where}", args, match)
     return int(rows[0][0])
 
@@ -865,10 +862,10 @@ def search_page(
 ) -> list[tuple[Any, ...]]:
     """One page of full-text matches (rows of _ITEM_COLS and the score, higher is better), best
     first unless a sort is given (then no score); QueryError when FTS5 rejects the expression.
-    by_tag: read a date-sorted page from the first tag's rows, checked against the matches
-    (None: so whenever the page is sorted by date and a tag is asked)."""
+    by_tag: read a date-sorted page from the first tag's rows, each checked against the
+    full-text index (None: so when the page is expected within BY_TAG_ROWS of them)."""
     if by_tag is None:
-        by_tag = sort == "date" and bool(f.tags)
+        by_tag = sort == "date" and bool(f.tags) and _walk_by_tag(conn, match, offset, limit)
     where, args = _from(conn, match, f, by_tag=by_tag)
     # The subject weighs more than the body: a word in the subject says what the cable is about.
     if sort is None:

@@ -436,10 +436,8 @@ def test_the_plans_of_a_search_with_tags_find_the_same_cables(
         Filters(tags=tags, origins=("KABUL", "Harare")),
         Filters(tags=tags, years=(2009,)),
     ):
-        counts = {index.cable_count(conn, f, match, probe=p) for p in (True, False)}
-        assert len(counts) == 1, (f, counts)
         ranked = [index.search_page(conn, match, f, None, False, 0, 100, by_tag=False)]
-        assert len(ranked[0]) == counts.pop()
+        assert len(ranked[0]) == index.cable_count(conn, f, match)
         for descending in (False, True):
             pages = [
                 index.search_page(conn, match, f, "date", descending, offset, 2, by_tag=b)
