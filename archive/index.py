@@ -1010,6 +1010,7 @@ def compact_fts(conn: sqlite3.Connection, archive: Layout) -> int:
                 ).lastrowid
                 n += 1
             conn.execute("UPDATE cables SET fts_rowid=? WHERE id=?", (fts_rowid, cable_id))
+            conn.execute("UPDATE tags SET fts_rowid=? WHERE ref=?", (fts_rowid, ref))
     return n
 
 

@@ -459,3 +459,19 @@ def test_facets_under_tags_alone_count_as_the_cables_table_does(arch: Archive) -
             through_cables = index.facet_counts(conn, facet, replace(f, date_from="0000"))
             assert from_tags == through_cables, (tags, facet)
         assert index.facet_counts(conn, "origin", Filters(tags=("PREL",)))
+
+
+def test_tags_follow_their_cables_when_the_full_text_table_is_rebuilt(tmp_path: Path) -> None:
+    path = build_query_archive(tmp_path / "archive")
+    with Archive.open(path) as arch:
+        queries = ["Karzai tag:PREL", "the tag:PREL tag:PGOV", "election tag:ZI"]
+        before = [refs_of(q.search(arch, query, sort="date")) for query in queries]
+        before_facets = q.facets(arch, Filters(tags=("PREL",)), query="the")
+        # Rowids as after replaced texts (the rebuilt table numbers its rows from 1 again).
+        arch.conn.execute("UPDATE cables SET fts_rowid = fts_rowid + 100")
+        arch.conn.execute("UPDATE tags SET fts_rowid = fts_rowid + 100")
+        assert index.compact_fts(arch.conn, arch.layout) == 8
+        q.clear_cache()
+        assert [refs_of(q.search(arch, query, sort="date")) for query in queries] == before
+        assert q.facets(arch, Filters(tags=("PREL",)), query="the") == before_facets
+        assert all(before)
