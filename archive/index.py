@@ -842,8 +842,33 @@ def iter_cable_rows(
     yield from conn.execute(sql, [*args, -1 if limit is None else limit, offset])
 
 
-def cable_count(conn: sqlite3.Connection, f: Filters, match: str | None = None) -> int:
-    """How many cables the filters (and the full-text expression, if given) keep."""
+# A search matching more rows than this is counted from the cables its filters keep, each
+# looked up in the full-text matches, when those cables are fewer than 1/FILTER_FIRST of the matches.
+MANY_MATCHES = 20000
+FILTER_FIRST = 50
+
+
+def _filter_first(conn: sqlite3.Connection, match: str, f: Filters) -> bool:
+    """True when a search's cables are better counted from its filters than from its matches."""
+    conds, _args = _where(conn, f)
+    if not conds:
+        return False
+    rows = _match_rows(conn, match)
+    return rows > MANY_MATCHES and cable_count(conn, f) * FILTER_FIRST < rows
+
+
+def cable_count(
+    conn: sqlite3.Connection, f: Filters, match: str | None = None, filter_first: bool | None = None
+) -> int:
+    """How many cables the filters (and the full-text expression, if given) keep; filter_first:
+    the plan of a search (see _filter_first; None: chosen by it)."""
+    if match is not None and (filter_first if filter_first is not None else _filter_first(conn, match, f)):
+        conds, args = _where(conn, f)
+        sql = (
+            "SELECT count(*) FROM fts WHERE fts MATCH ? AND fts.rowid IN "
+            f"(SELECT c.fts_rowid FROM cables c WHERE {' AND '.join(conds)})"
+        )
+        return int(_run(conn, sql, [match, *args], match)[0][0])
     # A tag's cables are counted in the tags index (its entries are in date order too).
     where, args = _from(conn, match, f, by_tag=match is None and bool(f.tags), join_cable=False)
     rows = _run(conn, f"SELECT count(*) {where}", args, match)

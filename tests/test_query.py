@@ -437,7 +437,8 @@ def test_the_plans_of_a_search_with_tags_find_the_same_cables(
         Filters(tags=tags, years=(2009,)),
     ):
         ranked = [index.search_page(conn, match, f, None, False, 0, 100, by_tag=False)]
-        assert len(ranked[0]) == index.cable_count(conn, f, match)
+        counts = {index.cable_count(conn, f, match, filter_first=b) for b in (None, True, False)}
+        assert counts == {len(ranked[0])}, (f, counts)
         for descending in (False, True):
             pages = [
                 index.search_page(conn, match, f, "date", descending, offset, 2, by_tag=b)
@@ -475,3 +476,17 @@ def test_tags_follow_their_cables_when_the_full_text_table_is_rebuilt(tmp_path: 
         assert [refs_of(q.search(arch, query, sort="date")) for query in queries] == before
         assert q.facets(arch, Filters(tags=("PREL",)), query="the") == before_facets
         assert all(before)
+
+
+@pytest.mark.parametrize("match", ["Karzai", "the", "nonexistentword"])
+def test_a_search_counts_the_same_from_its_filters_or_its_matches(arch: Archive, match: str) -> None:
+    for f in (
+        Filters(origins=("KABUL",), classifications=("SECRET",)),
+        Filters(origins=("Harare", "KABUL")),
+        Filters(years=(2009,), tags=("PREL",)),
+        Filters(subject="election"),
+    ):
+        ranked = index.search_page(arch.conn, match, f, None, False, 0, 100)
+        counts = [index.cable_count(arch.conn, f, match, filter_first=b) for b in (True, False)]
+        assert counts == [len(ranked)] * 2, (f, counts)
+    assert index.cable_count(arch.conn, Filters(origins=("KABUL",)), "the", filter_first=True) > 0
