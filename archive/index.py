@@ -21,8 +21,8 @@ from archive.layout import CABLE_JSON, CABLE_TEXT, Layout, source_text
 
 # 2: the header fields (canonical ID, post, year, classification level), tags and citations;
 # 3: tags carry their cable's date (a tag's cables in date order from its index); tag_counts;
-# 4: tags also carry their cable's full-text rowid, origin, classification and year (a tag's
-#    cables matched against a search, and counted by facet, in the tags index alone).
+# 4: tags also carry their cable's full-text rowid, origin, post, classification and year (a
+#    tag's cables matched against a search, and counted by facet, in the tags index alone).
 SCHEMA_VERSION = 4
 
 SCHEMA = """
@@ -70,14 +70,17 @@ CREATE INDEX IF NOT EXISTS cables_date ON cables(date, ref);
 CREATE INDEX IF NOT EXISTS cables_origin ON cables(origin COLLATE NOCASE, date);
 CREATE INDEX IF NOT EXISTS cables_origin_post ON cables(origin COLLATE NOCASE, post);
 CREATE INDEX IF NOT EXISTS cables_post ON cables(post, date);
+CREATE INDEX IF NOT EXISTS cables_post_class ON cables(post, classification);
+CREATE INDEX IF NOT EXISTS cables_post_year ON cables(post, year);
 CREATE INDEX IF NOT EXISTS cables_level ON cables(level, date);
 CREATE INDEX IF NOT EXISTS cables_class ON cables(classification, date);
 CREATE INDEX IF NOT EXISTS cables_year ON cables(year, date);
 CREATE INDEX IF NOT EXISTS cables_canonical ON cables(canonical_id);
 CREATE TABLE IF NOT EXISTS tags(
   ref TEXT NOT NULL, seq INTEGER NOT NULL, tag TEXT NOT NULL, date TEXT,
-  fts_rowid INTEGER, origin TEXT, classification TEXT, year INTEGER,
+  fts_rowid INTEGER, origin TEXT, classification TEXT, year INTEGER, post TEXT,
   PRIMARY KEY(ref, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_post ON tags(post, tag COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag COLLATE NOCASE, date, ref, fts_rowid);
 CREATE INDEX IF NOT EXISTS tags_fts ON tags(tag COLLATE NOCASE, fts_rowid, origin COLLATE NOCASE, classification, year);
 CREATE TABLE IF NOT EXISTS tag_counts(tag TEXT PRIMARY KEY COLLATE NOCASE, n INTEGER NOT NULL) WITHOUT ROWID;
@@ -395,9 +398,10 @@ def _write_tags(
     conn: sqlite3.Connection, ref: str, tags: list[str] | None, cable: tuple[Any, ...] = ()
 ) -> None:
     """Replace a cable's tags (None: remove them); cable: the fields each tag row copies (date,
-    full-text rowid, origin, classification, year)."""
+    full-text rowid, origin, classification, year, post)."""
     old = conn.execute(
-        "SELECT tag, date, fts_rowid, origin, classification, year FROM tags WHERE ref=? ORDER BY seq", (ref,)
+        "SELECT tag, date, fts_rowid, origin, classification, year, post FROM tags WHERE ref=? ORDER BY seq",
+        (ref,),
     ).fetchall()
     if tags is not None and [r[0] for r in old] == tags and all(tuple(r[1:]) == cable for r in old):
         return  # most commits leave a cable's tags as they were
@@ -405,7 +409,8 @@ def _write_tags(
     _count_tags(conn, [r[0] for r in old], -1)
     if tags:
         conn.executemany(
-            "INSERT INTO tags(ref, seq, tag, date, fts_rowid, origin, classification, year) VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO tags(ref, seq, tag, date, fts_rowid, origin, classification, year, post) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
             [(ref, i, t, *cable) for i, t in enumerate(tags)],
         )
         _count_tags(conn, tags, 1)
@@ -470,7 +475,7 @@ def write_cable(
         conn,
         ref,
         _unique(_strings(cable_json.get("tags"))),
-        (date, fts_rowid, origin, classification, year_of(date)),
+        (date, fts_rowid, origin, classification, year_of(date), values[11]),
     )
     conn.execute("DELETE FROM citations WHERE ref=?", (ref,))
     conn.executemany(
@@ -918,6 +923,14 @@ def facet_counts(
         if match is None and not _where(conn, f)[0]:
             sql = "SELECT tag, n FROM tag_counts ORDER BY n DESC, tag LIMIT ?"
             return conn.execute(sql, (limit,)).fetchall()
+        if match is None and f == Filters(origins=f.origins):
+            # Under origins alone, the tags of their posts in the tags index alone.
+            posts = _posts(conn, f.origins) or [""]
+            sql = (
+                f"SELECT t.tag, count(*) AS n FROM tags t WHERE t.post IN ({','.join('?' * len(posts))}) "
+                "GROUP BY t.tag COLLATE NOCASE ORDER BY n DESC, t.tag LIMIT ?"
+            )
+            return conn.execute(sql, [*posts, limit]).fetchall()
         where, args = _from(conn, match, f, tags=True, by_tag=tags_only, join_cable=not tags_only)
         sql = f"SELECT t.tag, count(*) AS n {where} GROUP BY t.tag COLLATE NOCASE ORDER BY n DESC, t.tag LIMIT ?"
         return _run(conn, sql, [*args, limit], match)

@@ -460,6 +460,11 @@ def test_facets_under_tags_alone_count_as_the_cables_table_does(arch: Archive) -
             through_cables = index.facet_counts(conn, facet, replace(f, date_from="0000"))
             assert from_tags == through_cables, (tags, facet)
         assert index.facet_counts(conn, "origin", Filters(tags=("PREL",)))
+    for origins in [("KABUL",), ("Embassy Harare", "PARIS"), ("NOWHERE",)]:
+        f = Filters(origins=origins)
+        from_tags = index.facet_counts(conn, "tags", f)
+        assert from_tags == index.facet_counts(conn, "tags", replace(f, date_from="0000")), origins
+    assert index.facet_counts(conn, "tags", Filters(origins=("KABUL",)))
 
 
 def test_tags_follow_their_cables_when_the_full_text_table_is_rebuilt(tmp_path: Path) -> None:
