@@ -1,9 +1,10 @@
 """Distributed crawl speed: 1, 2 and 4 workers against a one-process crawl of the same polite world.
 
-    python benchmarks/bench_distributed.py [--copies 4] [--delay 0.1] [--workers 1,2,4]
+    python benchmarks/bench_distributed.py [--copies 2,4] [--delay 1.0] [--workers 1,2,4]
 
-Serves `--copies` copies of the test mirror world (three sites each: a cablegate viewer, a
-WordPress and a Blogger mirror; each copy on its own ports, so 3 x copies sites) on 127.0.0.1,
+For each number in `--copies`, serves that many copies of the test mirror world (three sites
+each: a cablegate viewer, a WordPress and a Blogger mirror; each copy on its own ports, so
+3 x copies sites) on 127.0.0.1,
 starts a redis-server (Debian's package) on a free port, and crawls the world with a per-site
 delay of `--delay` seconds (one request at a time per site, AutoThrottle off):
 
@@ -158,45 +159,53 @@ def distributed(seeds: Path, archive: Path, delay: float, workers: int, redis_ur
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the crawls and print the figures."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--copies", type=int, default=4, help="copies of the three-site test world")
-    ap.add_argument("--delay", type=float, default=0.1, help="seconds between requests to one site")
-    ap.add_argument("--workers", default="1,2,4", help="worker counts to run")
-    args = ap.parse_args(argv)
+def run_world(copies: int, delay: float, worker_counts: list[int]) -> None:
+    """Crawl one world of `copies` x 3 sites: one process, then each number of workers."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-dist-"))
-    worlds = [World(WORLD).start() for _ in range(args.copies)]
+    worlds = [World(WORLD).start() for _ in range(copies)]
     redis_proc, port = start_redis(str(tmp))
     try:
         seeds = tmp / "seeds.txt"
         urls = [w.url(site) for w in worlds for site in w.sites]
         seeds.write_text("\n".join(urls) + "\n", encoding="utf-8")
-        print(f"world: {len(urls)} sites, delay {args.delay} s per site, one request at a time per site")
-        base = one_process(seeds, tmp / "single", args.delay)
+        bound = len(urls) / delay
+        print(
+            f"world: {len(urls)} sites, delay {delay} s per site, one request at a time per site: at most {bound:.0f} requests/s"
+        )
+        base = one_process(seeds, tmp / "single", delay)
         base_rate = base["pages"] / base["seconds"]
         print(
-            f"one process         : {base['pages']:5d} pages in {base['seconds']:6.1f} s = {base_rate:6.1f} pages/s"
+            f"  one process : {base['pages']:5d} pages in {base['seconds']:6.1f} s = {base_rate:6.2f} pages/s"
         )
         one_rate = None
-        for i, n in enumerate(int(x) for x in args.workers.split(",")):
-            res = distributed(seeds, tmp / f"dist{n}", args.delay, n, f"redis://127.0.0.1:{port}/{i}")
+        for i, n in enumerate(worker_counts):
+            res = distributed(seeds, tmp / f"dist{n}", delay, n, f"redis://127.0.0.1:{port}/{i}")
             rate = res["pages"] / res["seconds"]
             one_rate = one_rate or rate
             print(
-                f"{n} worker{'s' if n > 1 else ' '}           : {res['pages']:5d} pages in {res['seconds']:6.1f} s = "
-                f"{rate:6.1f} pages/s, {rate / one_rate:4.2f}x one worker, {rate / base_rate:4.2f}x one process; "
+                f"  {n} worker{'s' if n > 1 else ' '}   : {res['pages']:5d} pages in {res['seconds']:6.1f} s = "
+                f"{rate:6.2f} pages/s, {rate / one_rate:4.2f}x one worker, {rate / base_rate:4.2f}x one process; "
                 f"writer ingest {res['ingest']} captures/s; pages per worker {res['per_worker']}"
             )
-        print(
-            f"politeness bound: {len(urls)} sites / {args.delay} s = {len(urls) / args.delay:.0f} requests/s at most"
-        )
     finally:
         for w in worlds:
             w.stop()
         redis_proc.terminate()
         redis_proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the crawls and print the figures."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--copies", default="2,4", help="copies of the three-site test world, one world per number"
+    )
+    ap.add_argument("--delay", type=float, default=1.0, help="seconds between requests to one site")
+    ap.add_argument("--workers", default="1,2,4", help="worker counts to run")
+    args = ap.parse_args(argv)
+    for copies in (int(c) for c in args.copies.split(",")):
+        run_world(copies, args.delay, [int(x) for x in args.workers.split(",")])
     return 0
 
 

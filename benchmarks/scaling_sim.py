@@ -203,9 +203,18 @@ def main(argv: list[str] | None = None) -> int:
             f"  Redis for the seen-set of {total:,} URLs: {mem['archived'] * total / 2**30:,.0f} GiB "
             f"(queued: {mem['queued'] * total / 2**30:,.0f} GiB)"
         )
+        # Every page is a WARC record; only the distinct cables become OCFL objects, every further
+        # page of a cable adds a source to its object (and rows to the index).
+        warc = ing["spool_bytes_per_page"] * total
+        first = ing["archive_bytes_per_page"] - ing["spool_bytes_per_page"]
+        world = rates["world"]
+        more = max(0.0, world["archive_bytes_per_page"] - world["spool_bytes_per_page"])
+        cables = args.pages
+        rest = first * cables + more * (total - cables)
         print(
-            f"  WARC: {ing['spool_bytes_per_page'] * total / 2**40:,.1f} TiB; archive (WARC + OCFL + index): "
-            f"{ing['archive_bytes_per_page'] * total / 2**40:,.1f} TiB before identical payloads become revisits"
+            f"  WARC: {warc / 2**40:,.1f} TiB; cable objects and index: {rest / 2**30:,.0f} GiB "
+            f"({first / 1024:.1f} KiB per distinct cable, {more:.0f} B per further source); "
+            "less where identical payloads become revisits"
         )
         print(json.dumps({"redis": mem, "ingest": rates, "pages": total}))
     finally:

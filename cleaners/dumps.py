@@ -25,18 +25,27 @@ def read_header(
     classification and the origin one a line above the cable, then the text of every `<pre>` box
     of the page with nothing between them (`...not available.UNCLAS AMMAN 002221`). The boxes are
     split again at the partial-extract note and where a cable box opens glued to the end of the
-    routing box, joined by one blank line as the viewer's boxes are. Lines are returned
-    unchanged when the text does not open with such a block.
+    routing box, joined by one blank line as the viewer's boxes are. A text without the block
+    (a dump of only the cable's text) has its boxes split all the same.
     """
     rules = common["dump"]
     if not rules:
         return None, lines, []
+    table, origin_at = _header_block(lines, rules)
+    rest, repairs = _split_boxes(lines[origin_at + 1 :], common)
+    if table is None:
+        return None, rest, repairs
+    return table, rest, ["dump: the header block above the cable read as the viewer's table", *repairs]
+
+
+def _header_block(lines: list[Line], rules: dict[str, Any]) -> tuple[dict[str, str] | None, int]:
+    """The header block as a viewer table and the index of its last line (the origin), else (None, -1)."""
     head = [(i, ln.text.strip()) for i, ln in enumerate(lines[: rules["window"] + 4]) if ln.text.strip()]
     if len(head) < 4:
-        return None, lines, []
+        return None, -1
     m = rules["id_line"].match(head[0][1])
     if not m:
-        return None, lines, []
+        return None, -1
     ref = m.group(1)
     # The classification line closes the block; the subject (one line or more) and the date
     # stand between the ID and it, the origin follows it.
@@ -46,18 +55,17 @@ def read_header(
             cls_at = k
             break
     if cls_at is None or not any(rules["date_line"].match(text) for _, text in head[1:cls_at]):
-        return None, lines, []
+        return None, -1
     origin_idx, origin = head[cls_at + 1]
     if not rules["origin_line"].match(origin):
-        return None, lines, []
+        return None, -1
     # No created or released: the dump's date is the index's, often without the time of day.
     table = {
         "reference_id": ref,
         "classification": _value(head[cls_at][1], rules),
         "origin": _value(origin, rules),
     }
-    rest, repairs = _split_boxes(lines[origin_idx + 1 :], common)
-    return table, rest, ["dump: the header block above the cable read as the viewer's table", *repairs]
+    return table, origin_idx
 
 
 def _value(text: str, rules: dict[str, Any]) -> str:

@@ -34,7 +34,7 @@ def end_of(
 ) -> int:
     """Where the cable that starts at `begin` ends: at framing, chrome or the blogger's closing words."""
     end = limit
-    header_end = _header_end(lines, begin, limit, kinds)
+    header_end = last_header_line(lines, begin, limit, kinds)
     for j in range(max(begin + 1, body_start, header_end + 1), limit):
         if kinds[j] in ("after", "heading", "table", "help") or (kinds[j] == "before" and not lines[j].pre):
             end = j
@@ -269,7 +269,7 @@ def _pre_ends_at(lines: list[Line], j: int, end: int) -> bool:
     return False
 
 
-def _header_end(lines: list[Line], begin: int, limit: int, kinds: list[str] | None = None) -> int:
+def last_header_line(lines: list[Line], begin: int, limit: int, kinds: list[str] | None = None) -> int:
     """The cable's last header line (SUBJECT/TAGS/E.O./Classified By), which may run on into the body."""
     last = begin
     for j in range(begin, min(limit, begin + 60)):

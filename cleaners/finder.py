@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from cleaners.ending import PARA_START, end_of
+from cleaners.ending import PARA_START, end_of, last_header_line
 from cleaners.header import parse_header
 from cleaners.htmltext import Line
 from cleaners.model import CleanerWarning
@@ -95,8 +95,25 @@ def _identity(lines: list[Line], i: int, window: int) -> tuple[str | None, int |
     return (h.class_origin or h.fm_origin), serial
 
 
-def find(lines: list[Line], common: dict[str, Any], drop_lines: list[re.Pattern[str]]) -> list[Found]:
-    """Locate every cable in `lines`; the blogger's words and the viewer's chrome are left out."""
+def _anchored(kinds: list[str], i: int, text_file: bool) -> bool:
+    """Whether the start line `i` opens the viewer's cable box: right below its table row.
+
+    In a text file, the classification line that opens the file is such a box too (a dump of
+    only the cable's text).
+    """
+    j = i - 1
+    while j >= 0 and kinds[j] in ("blank", "partial"):
+        j -= 1
+    return (j >= 0 and kinds[j] == "table_row") or (text_file and j < 0)
+
+
+def find(
+    lines: list[Line], common: dict[str, Any], drop_lines: list[re.Pattern[str]], text_file: bool = False
+) -> list[Found]:
+    """Locate every cable in `lines`; the blogger's words and the viewer's chrome are left out.
+
+    `text_file`: the lines are a plain-text file's, whose first line may open a cable box.
+    """
     n = len(lines)
     kinds = [_kind(ln.text, common, drop_lines) for ln in lines]
     # Blog framing inside <pre> is cable text, not framing.
@@ -107,8 +124,17 @@ def find(lines: list[Line], common: dict[str, Any], drop_lines: list[re.Pattern[
     markers = [k not in ("blank",) and _is_marker(lines[i].text, common) for i, k in enumerate(kinds)]
 
     starts: list[int] = []
+    # Starts that open a viewer box in a text file: the box runs to the next table or help text.
+    boxes: set[int] = set()
     for i, k in enumerate(kinds):
         if k != "start":
+            continue
+        if _anchored(kinds, i, text_file):
+            # The viewer's table names a cable and its box follows (a viewer page copied to
+            # text, or pasted whole): its first line starts the cable, header markers or not.
+            starts.append(i)
+            if text_file:
+                boxes.add(i)
             continue
         seen = 0
         for j in range(i, n):
@@ -149,6 +175,7 @@ def find(lines: list[Line], common: dict[str, Any], drop_lines: list[re.Pattern[
     prev_end = 0
     for begin, limit in groups:
         f = Found(lines=[])
+        box = begin in boxes
         # What stands between the previous cable and this one: heading, table, partial note.
         for j in range(prev_end, begin):
             k = kinds[j]
@@ -187,7 +214,21 @@ def find(lines: list[Line], common: dict[str, Any], drop_lines: list[re.Pattern[
         # TRIPOLI / DEPT OF JUSTICE WASHDC) belong to the routing block that follows them, and
         # so do a message-handling preamble and a teletype page head (`cable.preamble`).
         begin = _routing_before(lines, kinds, prev_end, begin, common["preamble"])
-        end = end_of(lines, kinds, begin, limit, _first_para(lines, begin, limit), common)
+        if box:
+            # The box is the cable as the viewer shows it: no search for a signer or a
+            # blogger's words, only for what a page puts after the box.
+            # (A blog's framing is looked for below the header: `Tags: prel, pgov` in it is the cable's.)
+            after_header = last_header_line(lines, begin, limit) + 1
+            end = next(
+                (
+                    j
+                    for j in range(begin + 1, limit)
+                    if kinds[j] in _VIEWER_ENDS or (j >= after_header and kinds[j] in _BLOG_ENDS)
+                ),
+                limit,
+            )
+        else:
+            end = end_of(lines, kinds, begin, limit, _first_para(lines, begin, limit), common)
         body = [
             lines[j]
             for j in range(begin, end)
@@ -206,6 +247,10 @@ def find(lines: list[Line], common: dict[str, Any], drop_lines: list[re.Pattern[
     return found
 
 
+# What ends a viewer box in a text file: the viewer's next table or help text, a heading, and a
+# blog's framing and chrome when the text is a blog page saved as text.
+_VIEWER_ENDS = frozenset(("table", "table_row", "help", "heading"))
+_BLOG_ENDS = frozenset(("after", "before", "chrome"))
 _ROUTING_WORDS = re.compile(
     r"\b(?:AMEMBASSY|AMCONSUL|WASHDC|WASHINGTON DC|SECSTATE|USMISSION|COLLECTIVE|RUE[A-Z]{2,}|PRIORITY|IMMEDIATE|ROUTINE|[A-Z]{2,5}-\d{2})\b"
 )

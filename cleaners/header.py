@@ -238,6 +238,20 @@ _YEAR = re.compile(r"(?:19[6-9]|20[0-4])\d(?<![\d/.-]\d{4})(?![\d/-]|\x27?s\b)")
 FIRST_YEAR, LAST_YEAR = 1966, 2010
 
 
+# How common the release's cables of a year are, next to its commonest years (2005-2010): the
+# cables before 2005 are a small part of it, so that a declassification date ten years on from
+# 2000-2004 is as likely five years on from 2005-2009 (DECL 2010: TELAVIV 1580 is of 2005).
+_SHARE = ((1999, 0.15), (2002, 0.25), (2003, 0.35), (2004, 0.7))
+
+
+def _year_share(year: int) -> float:
+    """The weight of `year` among the release's years (1.0 for its commonest)."""
+    for last, share in _SHARE:
+        if year <= last:
+            return share
+    return 1.0
+
+
 def _infer_year(h: Header) -> tuple[int | None, str]:
     """The likeliest year of a cable with no date on it, from its declassification date.
 
@@ -262,7 +276,7 @@ def _infer_year(h: Header) -> tuple[int | None, str]:
         year = h.decl_year - offset
         if not FIRST_YEAR <= year <= LAST_YEAR:
             continue
-        score = prior + min(h.years_mentioned.get(year, 0), 5)
+        score = prior * _year_share(year) + min(h.years_mentioned.get(year, 0), 5)
         if newest_ref is not None and newest_ref >= year:
             score = -1.0
         scores[year] = score

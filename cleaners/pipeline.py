@@ -19,7 +19,7 @@ from cleaners.model import CleanerWarning as W
 from cleaners.repairs import fix_entity_debris, fix_mojibake, fix_pilcrows, strip_markdown
 from cleaners.ruleset import FamilyRules, Ruleset, load_rules
 
-CLEANER_VERSION = "1.1.0"
+CLEANER_VERSION = "1.2.0"
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]] | None
 # Called with the parsed page and its decoded text, before cleaning changes the tree.
@@ -111,6 +111,7 @@ def _clean_into(
             lines_kept=True,
             markdown=True,
             notes=dump_notes,
+            text_file=True,
         )
         return
 
@@ -136,8 +137,11 @@ def _clean_into(
         return
     if on_tree is not None:
         on_tree(doc, raw)
-    title_el = _TITLE(doc)
-    title = " ".join(str(_STRING(title_el[0])).split()) if title_el else None
+    # The title is in the head (a walk of the whole page only when it is not).
+    title_el = doc.find("head/title")
+    if title_el is None:
+        title_el = next(iter(_TITLE(doc)), None)
+    title = " ".join(str(_STRING(title_el)).split()) if title_el is not None else None
     family = detect_family(raw, doc, url, rules)
     result.family = family.family
     table = _viewer_table(doc, common)
@@ -381,11 +385,12 @@ def _find_and_build(
     lines_kept: bool | None,
     markdown: bool = False,
     notes: list[str] | None = None,
+    text_file: bool = False,
 ) -> None:
     """Search `lines` for cables and add each to `result`; `notes` are repairs already made to them."""
     lines, repairs = _repair(lines, markdown)
     repairs = [*(notes or []), *repairs]
-    found = finder.find(lines, rules.common, family.drop_lines)
+    found = finder.find(lines, rules.common, family.drop_lines, text_file=text_file)
     for f in found:
         if table and not f.table and (len(found) == 1 or table["reference_id"] == f.heading_ref):
             f.table = table

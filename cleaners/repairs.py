@@ -16,10 +16,17 @@ _ENTITY_DEBRIS = re.compile(r"&(?:#x[0-9A-Fa-f]{1,6}|#\d{1,7}|amp|lt|gt|quot|apo
 _MD_BOLD = re.compile(r"\*\*(?=[^*\s])([^*\n]{1,120}?)(?<=[^*\s])\*\*")
 _MD_LINK = re.compile(r"\[([^\]\n]{1,200})\]\((?:#|[^)\s]{0,500})\)")
 _PARA_NUM = re.compile(r"^(\s*)(¶\s?)?(\d{1,3})(\s?\.\s*\()")
+# The same over lines joined by newlines (blanks other than the newline): one search for all,
+# in "\n" + text (a literal first character makes the search fast).
+_PARA_NUMS = re.compile(r"\n[^\S\n]*(¶[^\S\n]?)?(\d{1,3})[^\S\n]?\.[^\S\n]*\(")
 
 
 def fix_mojibake(lines: list[Line]) -> tuple[list[Line], str | None]:
     """Undo UTF-8-read-as-cp1252 damage line by line; returns the lines and a repair note."""
+    # Every damaged sequence opens with one of three letters: most texts have none of them.
+    joined = "".join([ln.text for ln in lines])
+    if "Â" not in joined and "â" not in joined and "Ã" not in joined:
+        return lines, None
     fixed = 0
     out: list[Line] = []
     for ln in lines:
@@ -36,6 +43,8 @@ def fix_mojibake(lines: list[Line]) -> tuple[list[Line], str | None]:
 
 def fix_entity_debris(lines: list[Line]) -> tuple[list[Line], str | None]:
     """Turn character references shown as text (&#x000A;) into the characters, splitting lines."""
+    if not any("&" in ln.text for ln in lines):
+        return lines, None
     count = 0
     out: list[Line] = []
     for ln in lines:
@@ -77,14 +86,18 @@ def fix_pilcrows(lines: list[str]) -> tuple[list[str], str | None]:
 
     Only a run that continues the ¶ numbering exactly is repaired; a cable's own "16." stays.
     """
+    joined = "\n" + "\n".join(lines)
+    if "¶" not in joined:
+        return lines, None  # the run must start at a ¶ marker
     last = 0
     mangled: list[tuple[int, int]] = []
-    for i, text in enumerate(lines):
-        m = _PARA_NUM.match(text)
-        if not m:
-            continue
-        num = int(m.group(3))
-        if m.group(2):
+    i, pos = -1, 0
+    for m in _PARA_NUMS.finditer(joined):
+        # the number of the line the match opens (its newline is the line's own, counted here)
+        i += joined.count("\n", pos, m.start() + 1)
+        pos = m.start() + 1
+        num = int(m.group(2))
+        if m.group(1):
             last = num
             continue
         if last and num >= 10 and str(num).startswith("1") and int(str(num)[1:] or 0) == last + 1:
@@ -96,7 +109,7 @@ def fix_pilcrows(lines: list[str]) -> tuple[list[str], str | None]:
         return lines, None
     out = list(lines)
     for i, real in mangled:
-        m = _PARA_NUM.match(out[i])
-        assert m is not None
-        out[i] = f"{m.group(1)}¶{real}{m.group(4)}{out[i][m.end() :]}"
+        mark = _PARA_NUM.match(out[i])
+        assert mark is not None
+        out[i] = f"{mark.group(1)}¶{real}{mark.group(4)}{out[i][mark.end() :]}"
     return out, f"pilcrows: {len(mangled)} paragraph marker(s) shown as '1N.' restored to ¶N"

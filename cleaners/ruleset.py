@@ -20,7 +20,7 @@ from cleaners.model import RulesetInfo
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found]  # (only installed on 3.10)
 
 SHIPPED_DIR = Path(__file__).with_name("rules")
 

@@ -52,23 +52,30 @@ def _write_atomic(path: Path, data: str) -> None:
 
 
 def write_cables(out_dir: Path, stem: str, cables: list[Cable]) -> list[Path]:
-    """Write `<stem>.<REF>.txt` and `<stem>.<REF>.json` for each cable; returns the text files."""
+    """Write `<stem>.<REF>.txt` and `<stem>.<REF>.json` for each cable; returns the text files.
+
+    A cable without a reference ID is no `<REF>`: it goes to `unidentified/<stem>.<n>.txt`
+    (and `.json`), so that the names beside it stay the IDs of the cables the page carries.
+    """
     written: list[Path] = []
     seen: set[str] = set()
     unnamed = 0
     for cable in cables:
+        folder = out_dir
         if cable.reference_id:
             name = cable.reference_id
             if name in seen:
                 continue  # the same cable twice on one page: the first copy is kept
         else:
             unnamed += 1
-            name = f"unidentified-{unnamed}"
+            name = str(unnamed)
+            folder = out_dir / "unidentified"
+            folder.mkdir(exist_ok=True)
         seen.add(name)
-        txt = out_dir / f"{stem}.{name}.txt"
+        txt = folder / f"{stem}.{name}.txt"
         _write_atomic(txt, cable.text + "\n")
         meta = {**cable.metadata(), "cleaning": cable.cleaning()}
-        _write_atomic(out_dir / f"{stem}.{name}.json", json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+        _write_atomic(folder / f"{stem}.{name}.json", json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
         written.append(txt)
     return written
 

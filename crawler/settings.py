@@ -68,6 +68,8 @@ CABLEARCHIVE_LEASE_SECONDS = 60.0
 CABLEARCHIVE_SPOOL_PAGES = 100
 CABLEARCHIVE_SPOOL_SECONDS = 2.0
 CABLEARCHIVE_CLAIM_MARGIN = 0.0
+# Keep the workers' spool files once the coordinator archived them (default: removed).
+CABLEARCHIVE_SPOOL_KEEP = False
 # Worker processes that clean pages and find their links; -1 picks one per spare core, 0 cleans inline.
 CABLEARCHIVE_CLEAN_WORKERS = -1
 # Seconds to wait for another writer to release the archive; 0 refuses at once.

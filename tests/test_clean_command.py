@@ -43,6 +43,20 @@ def test_out_writes_text_and_metadata_per_cable(tmp_path, capsys):
     assert "2 page(s), 4 cable(s), 0 failed" in capsys.readouterr().err
 
 
+def test_out_keeps_cables_without_id_apart(tmp_path, capsys):
+    """A cable whose ID cannot be established is written to unidentified/, never under a made-up ID."""
+    page = tmp_path / "undated.txt"
+    page.write_text("UNCLAS AMMAN 002221\n\nSIPDIS\n\nSUBJECT: A CABLE WITH NO DATE\n\n1. (U) Text.\n")
+    out = tmp_path / "out"
+    assert main(["clean", str(page), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["unidentified"]
+    assert sorted(p.name for p in (out / "unidentified").iterdir()) == ["undated.1.json", "undated.1.txt"]
+    meta = json.loads((out / "unidentified" / "undated.1.json").read_text())
+    assert meta["reference_id"] is None
+    assert any("no year" in w for w in meta["cleaning"]["warnings"])
+    assert "cable without ID" in capsys.readouterr().err
+
+
 def test_prints_cables_and_json(capsys):
     """Without --out the cables are printed; --json gives one record a line."""
     page = str(PAGES / "cablegate" / "09BRASILIA1447.html")

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from cleaners import clean, clean_page
+from cleaners.model import Warn
 
 from conftest import PAGES
 
@@ -119,6 +120,60 @@ def test_dump_block_needs_its_shape():
     result = clean_page("\n".join(raw).encode())
     assert result.profile != "dump"
     assert all(c.id_source != "table" for c in result.cables)
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected_id"),
+    [("02AMMAN2221", None), ("06ANKARA4688", "06ANKARA4688"), ("00HOCHIMINHCITY838", "00HOCHIMINHCITY838")],
+)
+def test_dump_without_its_header_block(ref: str, expected_id: str | None):
+    """Only the boxes' text, glued as the dumper wrote them: the cable is found, its ID from its own text.
+
+    02AMMAN2221 is a partial extract with no date at all: no ID rather than a guessed year.
+    """
+    raw = _text("dumps", f"{ref}.txt").split("\n")[5:]  # the ID, subject, date, classification, origin
+    result = clean_page("\n".join(raw).encode())
+    (cable,) = result.cables
+    assert _lines(cable.text) == _lines(_text("dumps", f"{ref}.{ref}.txt"))
+    assert cable.reference_id == expected_id
+    if expected_id is None:
+        assert any(w.kind == Warn.NO_ID for w in cable.warnings)
+    else:
+        assert cable.id_source == "dtg+serial"
+    assert cable.partial is (ref != "06ANKARA4688")
+
+
+def test_viewer_page_copied_to_text_without_header_markers():
+    """A viewer page as text whose box shows no SUBJECT, TAGS or E.O. (the tail of a long cable):
+    the box under the table row is the cable, to the end of the text, named by the row."""
+    body = (
+        "Reference ID  Created  Released  Classification  Origin\n"
+        "78TEHRAN389  1978-01-12 07:00  2010-12-05 12:12  CONFIDENTIAL  Embassy Tehran\n\n"
+        "CONFIDENTIAL TEHRAN 000389\n\n"
+        "SHAH AND/OR USG. BY THE SAME TOKEN, IT IS POSSIBLE TO\n"
+        "CONCLUDE THAT RELATIVE POLICE LENIENCY ENCOURAGED MORE\n"
+        "VIOLENT DEMONSTRATION. Re\n"
+        "cent months show it.\n\n"
+        "SULLIVAN\n\nCONFIDENTIAL\n\n"
+        "Declassified/Released US Department of State EO Systematic\nReview 30 JUN 2006\n"
+    )
+    (cable,) = clean(body.encode())
+    assert cable.reference_id == "78TEHRAN389" and cable.id_source == "table"
+    assert cable.text.startswith("CONFIDENTIAL TEHRAN 000389\n\nSHAH AND/OR")
+    assert cable.text.endswith("Review 30 JUN 2006")
+    assert cable.signers == ["SULLIVAN"]
+
+
+def test_blog_page_saved_as_text_ends_before_its_chrome():
+    """A blog page saved as text, the viewer's table and box pasted in it: the comment form is not the cable's."""
+    body = (
+        "Reference ID Created Released Classification Origin\n"
+        "08ASTANA611 2008-03-21 05:37 2011-08-30 01:44 UNCLASSIFIED Embassy Astana\n\n"
+        "UNCLAS ASTANA 000611\n\nTags: prel, pgov\n\nSome text of the cable.\n\n"
+        "Leave a Reply\n\nConnecting to %s\n"
+    )
+    (cable,) = clean(body.encode())
+    assert cable.text == "UNCLAS ASTANA 000611\n\nTags: prel, pgov\n\nSome text of the cable."
 
 
 # --- text converted from the cablegate PDFs (CRLF, cp1252, page footers) ------------------

@@ -63,3 +63,18 @@ def test_an_unknown_kind_is_refused():
     """A kind outside Warn.ALL is a programming error, caught where it is made."""
     with pytest.raises(ValueError):
         CleanerWarning("made up", "text")
+
+
+def test_undated_cable_of_a_rare_year_gets_no_id():
+    """DECL 2010 with no date on the page: ten years back is 2000, five is 2005, a far commoner
+    year of the release; neither is sure, so no ID rather than a guessed one."""
+    text = (
+        "CONFIDENTIAL TEL AVIV 001580\n\nSIPDIS\n\nE.O. 12958: DECL: 03/15/2010\nTAGS: PREL IS\n"
+        "SUBJECT: A CABLE WITHOUT A DATE\n\nClassified By: DCM X for reasons 1.4 (b,d)\n\n"
+        "1. (C) Text of the cable.\n"
+    )
+    (cable,) = clean_page(text.encode()).cables
+    assert cable.reference_id is None
+    assert any(w.kind == Warn.NO_ID and "does not settle the year" in w for w in cable.warnings)
+    (later,) = clean_page(text.replace("03/15/2010", "03/15/2016").encode()).cables
+    assert later.reference_id == "06TELAVIV1580" and later.id_source == "inferred"

@@ -21,9 +21,9 @@ DIFFERENCES = json.loads((DATA / "differences.json").read_text(encoding="utf-8")
 
 
 @cache
-def _rows(field: str) -> tuple[dict, ...]:
+def _rows(field: str, render: str = "page") -> tuple[dict, ...]:
     """Every case of a field, cleaned and judged once per test session."""
-    return tuple(run(field, "page", clean_page, load_rules(), template()))
+    return tuple(run(field, render, clean_page, load_rules(), template()))
 
 
 def _params() -> list:
@@ -63,3 +63,20 @@ def test_agreement_goals(field, goal):
     """The judged fields reach their agreement goals on the ported tables."""
     rows = _rows(field)
     assert sum(r["ok"] for r in rows) / len(rows) >= goal
+
+
+@pytest.mark.parametrize(
+    ("field", "goal"), [("subject", 0.95), ("signers", 0.95), ("references", 0.90), ("tags", 0.65)]
+)
+def test_agreement_goals_as_text(field, goal):
+    """The same goals when each case's viewer page is a text file (table row, classification line, content)."""
+    rows = _rows(field, "text")
+    assert sum(r["ok"] for r in rows) / len(rows) >= goal
+
+
+@pytest.mark.parametrize("field", [f for f in FIELDS if f not in ("malformed_ids", "id_c14n")])
+def test_text_rendering_reads_as_the_page(field):
+    """A viewer page copied to text gives every field the page gives: the box is the cable, markers or not."""
+    page = {r["n"]: r for r in _rows(field)}
+    differ = [(r["n"], r["got"]) for r in _rows(field, "text") if r["ok"] != page[r["n"]]["ok"]]
+    assert differ == []

@@ -184,6 +184,25 @@ def test_an_archive_without_write_permission_reads_and_verifies(unwritable: Path
     assert tree_digest(unwritable) == before
 
 
+def test_a_read_only_archive_with_an_unsettled_journal_is_read_and_named(work: Path, tmp_path: Path) -> None:
+    # A writer died between commits: its journal is left, and the archive is then mounted read-only.
+    run = "20250101T000000Z-crawl-abcdef"
+    cdxj, cleaned = (work / "captures" / n for n in ("index.cdxj", "cleaned.jsonl"))
+    entry = {"run": run, "pid": 1, "phase": None, "warc": {}, "cdxj": cdxj.stat().st_size,
+             "cleaned": cleaned.stat().st_size, "cdxj_start": cdxj.stat().st_size,
+             "cleaned_start": cleaned.stat().st_size, "objects": []}  # fmt: skip
+    (work / "state" / "journal.json").write_text(json.dumps(entry), encoding="utf-8")
+    with read_only_copy(work, tmp_path / "ro") as ro:
+        before = tree_digest(ro)
+        verify = cablearchive("verify", "--archive", str(ro))
+        _no_traceback(verify)
+        assert verify.returncode == 1, verify.stdout + verify.stderr
+        assert "journal.json" in verify.stdout and "cablearchive repair" in verify.stdout
+        listed = cablearchive("list", "--archive", str(ro))
+        assert listed.returncode == 0 and REF in listed.stdout, listed.stderr
+        assert tree_digest(ro) == before
+
+
 def test_reindex_check_tells_a_stale_index_and_writes_nothing(work: Path) -> None:
     (work / "index.sqlite").unlink()
     before = tree_digest(work)

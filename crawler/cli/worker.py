@@ -65,10 +65,11 @@ def run(args: argparse.Namespace) -> int:
     """Work for the crawl until it is finished."""
     from crawler.distributed.cluster import ClusterError
     from crawler.distributed.worker import run_worker
-    from crawler.runner import SettingError, parse_overrides
+    from crawler.runner import SettingError, build_settings, parse_overrides
 
     try:
         overrides = parse_overrides(args.settings)
+        build_settings(overrides)  # a value of the wrong type is a usage error, before the crawl
     except SettingError as exc:
         raise CommandError(BAD_ARGUMENT, str(exc)) from None
     try:

@@ -12,6 +12,7 @@ in the spool and in Redis.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -25,7 +26,13 @@ from archive.layout import Layout
 from archive.transfer import iter_warc_records
 from crawler.discovery import classify, probe_urls, url_key
 from crawler.distributed.cluster import Cluster, ClusterError, JobConfig
-from crawler.distributed.spool import page_result_from_json, read_sidecar, sidecar_path
+from crawler.distributed.spool import (
+    OPEN_PREFIX,
+    OPEN_SUFFIX,
+    page_result_from_json,
+    read_sidecar,
+    sidecar_path,
+)
 from crawler.frontier import Target
 from crawler.journal import write_json_atomic
 from crawler.report import CrawlReport, ProgressDisplay
@@ -155,6 +162,7 @@ class Coordinator:
         self._last_commit = time.monotonic()
         self.commit_pages = 200
         self.commit_seconds = 30.0
+        self.keep_spool = False
 
     def pending_files(self) -> list[str]:
         """Files closed by workers and not yet ingested, in the order they were closed."""
@@ -245,7 +253,13 @@ class Coordinator:
             commits=1,
         )
         self.cluster.mark_ingested(self._names, self._keys)
-        # Figures of files a kill made the next coordinator ingest again count twice: figures only.
+        if not self.keep_spool:
+            # Archived and marked: the spool's copy is no longer needed by anyone.
+            for name in self._names:
+                for path in (Path(self.config.spool) / name, sidecar_path(Path(self.config.spool) / name)):
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+        # Kept with each commit: a resumed coordinator goes on from them.
         self.cluster.save_figures({k: v.to_json() for k, v in self.out.workers.items()})
         self._names, self._keys, self._pages = [], [], 0
         self._last_commit = time.monotonic()
@@ -394,6 +408,7 @@ def run_coordinator(
     coord = Coordinator(cluster, config, arch, writer, out)
     coord.commit_pages = max(1, settings.getint("CABLEARCHIVE_COMMIT_PAGES", 200))
     coord.commit_seconds = max(0.1, settings.getfloat("CABLEARCHIVE_COMMIT_SECONDS", 30.0))
+    coord.keep_spool = settings.getbool("CABLEARCHIVE_SPOOL_KEEP")
     if progress:
         display.start()
     try:
@@ -406,6 +421,11 @@ def run_coordinator(
         cluster.set_state("finished")
         report.finish_reason = "finished"
         writer.close()
+        if not coord.keep_spool:
+            # What killed workers left half-written was fetched again by others.
+            for path in Path(config.spool).glob(f"{OPEN_PREFIX}*{OPEN_SUFFIX}"):
+                with contextlib.suppress(OSError):
+                    path.unlink()
     except KeyboardInterrupt:
         report.finish_reason = "shutdown"
         coord.commit()
