@@ -333,9 +333,10 @@ def settle(layout: Layout, entry: JournalEntry) -> Settled:
             _resync_index(layout, entry, cut_marks)
         except sqlite3.Error as exc:
             error = index.archive_error(layout.index_path, exc)
-            if not isinstance(error, DamagedIndex):
+            if not isinstance(error, DamagedIndex) and not isinstance(exc, index.OldSchema):
                 raise error from exc  # a full disk: the journal stays for the next writer
-            # A damaged index is derived data: it goes, and is rebuilt from the files on next use.
+            # A damaged index, or one of another schema, is derived data: it goes, and is rebuilt
+            # from the files on next use.
             for path in (layout.index_path, index.rollback_journal(layout.index_path)):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)

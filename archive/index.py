@@ -20,8 +20,10 @@ from archive.errors import ArchiveError, DamagedIndex, DiskFull, QueryError
 from archive.layout import CABLE_JSON, CABLE_TEXT, Layout, source_text
 
 # 2: the header fields (canonical ID, post, year, classification level), tags and citations;
-# 3: tags carry their cable's date (a tag's cables in date order from its index); tag_counts.
-SCHEMA_VERSION = 3
+# 3: tags carry their cable's date (a tag's cables in date order from its index); tag_counts;
+# 4: tags also carry their cable's full-text rowid, origin, post, classification and year (a
+#    tag's cables matched against a search, and counted by facet, in the tags index alone).
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -68,14 +70,19 @@ CREATE INDEX IF NOT EXISTS cables_date ON cables(date, ref);
 CREATE INDEX IF NOT EXISTS cables_origin ON cables(origin COLLATE NOCASE, date);
 CREATE INDEX IF NOT EXISTS cables_origin_post ON cables(origin COLLATE NOCASE, post);
 CREATE INDEX IF NOT EXISTS cables_post ON cables(post, date);
+CREATE INDEX IF NOT EXISTS cables_post_class ON cables(post, classification);
+CREATE INDEX IF NOT EXISTS cables_post_year ON cables(post, year);
 CREATE INDEX IF NOT EXISTS cables_level ON cables(level, date);
 CREATE INDEX IF NOT EXISTS cables_class ON cables(classification, date);
 CREATE INDEX IF NOT EXISTS cables_year ON cables(year, date);
 CREATE INDEX IF NOT EXISTS cables_canonical ON cables(canonical_id);
 CREATE TABLE IF NOT EXISTS tags(
   ref TEXT NOT NULL, seq INTEGER NOT NULL, tag TEXT NOT NULL, date TEXT,
+  fts_rowid INTEGER, origin TEXT, classification TEXT, year INTEGER, post TEXT,
   PRIMARY KEY(ref, seq)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag COLLATE NOCASE, date, ref);
+CREATE INDEX IF NOT EXISTS tags_post ON tags(post, tag COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag COLLATE NOCASE, date, ref, fts_rowid);
+CREATE INDEX IF NOT EXISTS tags_fts ON tags(tag COLLATE NOCASE, fts_rowid, origin COLLATE NOCASE, classification, year);
 CREATE TABLE IF NOT EXISTS tag_counts(tag TEXT PRIMARY KEY COLLATE NOCASE, n INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS citations(
   ref TEXT NOT NULL, seq INTEGER NOT NULL, cited TEXT, label TEXT, text TEXT, kind TEXT,
@@ -98,6 +105,10 @@ _CAPTURE_COLS = (
 )
 
 
+class OldSchema(sqlite3.DatabaseError):
+    """An index written by another version of cablearchive: derived data, rebuilt from the files."""
+
+
 def connect(path: str) -> sqlite3.Connection:
     """Open (creating if needed) the index database with the archive's schema."""
     conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
@@ -107,7 +118,7 @@ def connect(path: str) -> sqlite3.Connection:
     if have not in (0, SCHEMA_VERSION):
         conn.close()
         # Raised as a DatabaseError so that the archive rebuilds the index from its files.
-        raise sqlite3.DatabaseError(
+        raise OldSchema(
             f"index schema {have}, this version of cablearchive uses {SCHEMA_VERSION} (run `cablearchive reindex`)"
         )
     if have == 0:
@@ -383,17 +394,24 @@ def _count_tags(conn: sqlite3.Connection, tags: list[str], step: int) -> None:
         conn.executemany("DELETE FROM tag_counts WHERE tag = ? AND n <= 0", [(t,) for t in tags])
 
 
-def _write_tags(conn: sqlite3.Connection, ref: str, tags: list[str] | None, date: str | None) -> None:
-    """Replace a cable's tags (None: remove them)."""
-    old = conn.execute("SELECT tag, date FROM tags WHERE ref=? ORDER BY seq", (ref,)).fetchall()
-    if tags is not None and [t for t, _d in old] == tags and all(d == date for _t, d in old):
+def _write_tags(
+    conn: sqlite3.Connection, ref: str, tags: list[str] | None, cable: tuple[Any, ...] = ()
+) -> None:
+    """Replace a cable's tags (None: remove them); cable: the fields each tag row copies (date,
+    full-text rowid, origin, classification, year, post)."""
+    old = conn.execute(
+        "SELECT tag, date, fts_rowid, origin, classification, year, post FROM tags WHERE ref=? ORDER BY seq",
+        (ref,),
+    ).fetchall()
+    if tags is not None and [r[0] for r in old] == tags and all(tuple(r[1:]) == cable for r in old):
         return  # most commits leave a cable's tags as they were
     conn.execute("DELETE FROM tags WHERE ref=?", (ref,))
-    _count_tags(conn, [t for t, _d in old], -1)
+    _count_tags(conn, [r[0] for r in old], -1)
     if tags:
         conn.executemany(
-            "INSERT INTO tags(ref, seq, tag, date) VALUES (?,?,?,?)",
-            [(ref, i, t, date) for i, t in enumerate(tags)],
+            "INSERT INTO tags(ref, seq, tag, date, fts_rowid, origin, classification, year, post) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            [(ref, i, t, *cable) for i, t in enumerate(tags)],
         )
         _count_tags(conn, tags, 1)
 
@@ -452,7 +470,13 @@ def write_cable(
             "preferred, fts_rowid, canonical_id, post, year, level, ref) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (*values, ref),
         )
-    _write_tags(conn, ref, _unique(_strings(cable_json.get("tags"))), date)
+    origin = _text(cable_json.get("origin"))
+    _write_tags(
+        conn,
+        ref,
+        _unique(_strings(cable_json.get("tags"))),
+        (date, fts_rowid, origin, classification, year_of(date), values[11]),
+    )
     conn.execute("DELETE FROM citations WHERE ref=?", (ref,))
     conn.executemany(
         "INSERT INTO citations(ref, seq, cited, label, text, kind) VALUES (?,?,?,?,?,?)",
@@ -632,10 +656,25 @@ def _posts(conn: sqlite3.Connection, origins: tuple[str, ...]) -> list[str]:
     return sorted(p for p in posts if p)
 
 
-def _where(conn: sqlite3.Connection, f: Filters, skip_tag: bool = False) -> tuple[list[str], list[Any]]:
+def _tag_cond(key: str, probe: bool) -> str:
+    """The cable whose full-text rowid is `key` has the tag `?`. Probed in the tags index for each
+    cable (probe: when the cables are fewer than the tag's), or the tag's rowids read once."""
+    if probe:
+        return f"EXISTS (SELECT 1 FROM tags t WHERE t.tag = ? COLLATE NOCASE AND t.fts_rowid = {key})"
+    return f"{key} IN (SELECT t.fts_rowid FROM tags t WHERE t.tag = ? COLLATE NOCASE)"
+
+
+def _where(
+    conn: sqlite3.Connection,
+    f: Filters,
+    skip_tag: bool = False,
+    key: str = "c.fts_rowid",
+    probe: bool = False,
+) -> tuple[list[str], list[Any]]:
     """SQL conditions on the cables table `c` for the filters, with their arguments; with
     skip_tag, the caller reads the first tag's rows of the tags index (`t0`) itself, and the
-    dates are asked of that index (it holds each cable's date)."""
+    dates are asked of that index (it holds each cable's date). Tags are matched on the cable's
+    full-text rowid `key` (see _tag_cond for probe)."""
     conds: list[str] = []
     args: list[Any] = []
     if f.origins:
@@ -652,11 +691,10 @@ def _where(conn: sqlite3.Connection, f: Filters, skip_tag: bool = False) -> tupl
                 parts.append("c.level = ?")
                 args.append(level_of(value) or "")
         conds.append("(" + " OR ".join(parts) + ")")
-    # IN (a subquery) rather than EXISTS: SQLite reads the few cables of a tag from its index
-    # once, instead of probing the tags of every cable in the order of the sort.
     ref = "t0.ref" if skip_tag else "c.ref"
+    # Beside the first tag's rows, read in order, the others are probed: a page stops early.
     for tag in f.tags[1:] if skip_tag else f.tags:
-        conds.append(f"{ref} IN (SELECT t.ref FROM tags t WHERE t.tag = ? COLLATE NOCASE)")
+        conds.append(_tag_cond("t0.fts_rowid" if skip_tag else key, probe or skip_tag))
         args.append(tag)
     date = "t0.date" if skip_tag else "c.date"
     if f.years and skip_tag:
@@ -721,6 +759,24 @@ def _run(conn: sqlite3.Connection, sql: str, args: list[Any], match: str | None)
         raise
 
 
+def _match_rows(conn: sqlite3.Connection, match: str) -> int:
+    """How many full-text rows match (replaced texts included: an upper bound, for choosing a plan)."""
+    return int(_run(conn, "SELECT count(*) FROM fts WHERE fts MATCH ?", [match], match)[0][0])
+
+
+# A date-sorted search page with a tag reads the tag's rows in order and asks the full-text
+# index of each (a probe costs about a match of the whole expression's rowid: some 50 µs) when
+# it expects to find its page within this many rows; else the matches are sorted.
+BY_TAG_ROWS = 5000
+
+
+def _walk_by_tag(conn: sqlite3.Connection, match: str, offset: int, limit: int) -> bool:
+    """True when the first offset + limit matches are expected within BY_TAG_ROWS rows of a tag
+    (the matches spread as evenly among a tag's cables as among all)."""
+    cables = conn.execute("SELECT max(id) FROM cables").fetchone()[0] or 0
+    return (offset + limit) * cables <= BY_TAG_ROWS * max(_match_rows(conn, match), 1)
+
+
 def _from(
     conn: sqlite3.Connection,
     match: str | None,
@@ -731,24 +787,33 @@ def _from(
 ) -> tuple[str, list[Any]]:
     """FROM and WHERE of a list (match None) or a full-text search (match: an FTS5 expression);
     with tags, a row per tag of each cable kept (as `t`); with by_tag, the cables of the first
-    tag read from the tags index (as `t0`, in date order)."""
-    conds, args = _where(conn, f, skip_tag=by_tag)
-    if match is not None:
-        head = "FROM fts JOIN cables c ON c.fts_rowid = fts.rowid"
+    tag read from the tags index (as `t0`, in date order), each row then checked against the
+    full-text index. A search probes the tags of each match (_tag_cond): FTS5 answers
+    `rowid IN (the tag's rowids)` by matching each rowid, slower than reading every match."""
+    probe = match is not None
+    key = "fts.rowid" if match is not None and not by_tag else "c.fts_rowid"
+    conds, args = _where(conn, f, skip_tag=by_tag, key=key, probe=probe)
+    # Without a condition on the cable itself, the tags index (and the full-text one) answer alone.
+    needs_cable = join_cable or any(re.search(r"\bc\.", cond) for cond in conds)
+    if match is not None and not by_tag:
+        # Tag rows name live full-text rows only: without the cables table, no replaced text counts.
+        alone = not needs_cable and bool(f.tags)
+        head = "FROM fts" if alone else "FROM fts JOIN cables c ON c.fts_rowid = fts.rowid"
         conds.insert(0, "fts MATCH ?")
         args.insert(0, match)
-    elif tags and not conds:
+    elif tags and not conds and match is None and not by_tag:
         return "FROM tags t", []
     elif by_tag:
-        # Without a condition on the cable itself, the tags index answers alone (a count).
-        needs_cable = join_cable or any(re.search(r"\bc\.", cond) for cond in conds)
-        head = "FROM tags t0 JOIN cables c ON c.ref = t0.ref" if needs_cable else "FROM tags t0"
+        head = "FROM tags t0 JOIN cables c ON c.fts_rowid = t0.fts_rowid" if needs_cable else "FROM tags t0"
         conds.insert(0, "t0.tag = ? COLLATE NOCASE")
         args.insert(0, f.tags[0])
+        if match is not None:
+            conds.append("EXISTS (SELECT 1 FROM fts WHERE fts MATCH ? AND fts.rowid = t0.fts_rowid)")
+            args.append(match)
     else:
         head = "FROM cables c"
     if tags:
-        head += " JOIN tags t ON t.ref = c.ref"
+        head += " JOIN tags t ON t.ref = " + ("c.ref" if needs_cable or not by_tag else "t0.ref")
     return head + (" WHERE " + " AND ".join(conds) if conds else ""), args
 
 
@@ -757,6 +822,11 @@ def cable_page(
 ) -> list[tuple[Any, ...]]:
     """One page of the cables the filters keep, as rows of _ITEM_COLS."""
     return list(iter_cable_rows(conn, f, sort, descending, offset, limit))
+
+
+def _by_tag_order(sort: str, descending: bool) -> str:
+    """The order of a date-sorted page read from the first tag's rows (its index holds the order)."""
+    return _order(sort, descending).replace("c.date", "t0.date").replace("c.ref", "t0.ref")
 
 
 def iter_cable_rows(
@@ -772,15 +842,38 @@ def iter_cable_rows(
     # of the archive: sorting them for each page would take longer).
     by_tag = bool(f.tags) and sort == "date"
     where, args = _from(conn, None, f, by_tag=by_tag)
-    order = _order(sort, descending)
-    if by_tag:
-        order = order.replace("c.date", "t0.date").replace("c.ref", "t0.ref")
+    order = _by_tag_order(sort, descending) if by_tag else _order(sort, descending)
     sql = f"SELECT {_ITEM_COLS} {where} ORDER BY {order} LIMIT ? OFFSET ?"
     yield from conn.execute(sql, [*args, -1 if limit is None else limit, offset])
 
 
-def cable_count(conn: sqlite3.Connection, f: Filters, match: str | None = None) -> int:
-    """How many cables the filters (and the full-text expression, if given) keep."""
+# A search matching more rows than this is counted from the cables its filters keep, each
+# looked up in the full-text matches, when those cables are fewer than 1/FILTER_FIRST of the matches.
+MANY_MATCHES = 20000
+FILTER_FIRST = 50
+
+
+def _filter_first(conn: sqlite3.Connection, match: str, f: Filters) -> bool:
+    """True when a search's cables are better counted from its filters than from its matches."""
+    conds, _args = _where(conn, f)
+    if not conds:
+        return False
+    rows = _match_rows(conn, match)
+    return rows > MANY_MATCHES and cable_count(conn, f) * FILTER_FIRST < rows
+
+
+def cable_count(
+    conn: sqlite3.Connection, f: Filters, match: str | None = None, filter_first: bool | None = None
+) -> int:
+    """How many cables the filters (and the full-text expression, if given) keep; filter_first:
+    the plan of a search (see _filter_first; None: chosen by it)."""
+    if match is not None and (filter_first if filter_first is not None else _filter_first(conn, match, f)):
+        conds, args = _where(conn, f)
+        sql = (
+            "SELECT count(*) FROM fts WHERE fts MATCH ? AND fts.rowid IN "
+            f"(SELECT c.fts_rowid FROM cables c WHERE {' AND '.join(conds)})"
+        )
+        return int(_run(conn, sql, [match, *args], match)[0][0])
     # A tag's cables are counted in the tags index (its entries are in date order too).
     where, args = _from(conn, match, f, by_tag=match is None and bool(f.tags), join_cable=False)
     rows = _run(conn, f"SELECT count(*) {where}", args, match)
@@ -795,17 +888,28 @@ def search_page(
     descending: bool,
     offset: int,
     limit: int,
+    by_tag: bool | None = None,
 ) -> list[tuple[Any, ...]]:
     """One page of full-text matches (rows of _ITEM_COLS and the score, higher is better), best
-    first unless a sort is given (then no score); QueryError when FTS5 rejects the expression."""
-    where, args = _from(conn, match, f)
+    first unless a sort is given (then no score); QueryError when FTS5 rejects the expression.
+    by_tag: read a date-sorted page from the first tag's rows, each checked against the
+    full-text index (None: so when the page is expected within BY_TAG_ROWS of them)."""
+    if by_tag is None:
+        by_tag = sort == "date" and bool(f.tags) and _walk_by_tag(conn, match, offset, limit)
+    where, args = _from(conn, match, f, by_tag=by_tag)
     # The subject weighs more than the body: a word in the subject says what the cable is about.
     if sort is None:
         score, order = "-bm25(fts, 4.0, 1.0)", "score DESC, c.ref"
+    elif by_tag:
+        score, order = "NULL", _by_tag_order(sort, descending)
     else:
         score, order = "NULL", _order(sort, descending)  # no score: it would be computed for every match
     sql = f"SELECT {_ITEM_COLS}, {score} AS score {where} ORDER BY {order} LIMIT ? OFFSET ?"
     return _run(conn, sql, [*args, limit, offset], match)
+
+
+# The facets a tag's rows hold themselves (copied from their cable), as grouped.
+_TAG_FACETS = {"origin": "t0.origin COLLATE NOCASE", "classification": "t0.classification", "year": "t0.year"}
 
 
 def facet_counts(
@@ -813,18 +917,34 @@ def facet_counts(
 ) -> list[tuple[Any, int]]:
     """(value, cables) of one facet (origin, classification, year, tags) among the cables kept,
     most frequent first (years in order)."""
+    # Under tags alone, a tag's rows answer from the tags index, without the cables table.
+    tags_only = match is None and bool(f.tags) and f == Filters(tags=f.tags)
     if facet == "tags":
         if match is None and not _where(conn, f)[0]:
             sql = "SELECT tag, n FROM tag_counts ORDER BY n DESC, tag LIMIT ?"
             return conn.execute(sql, (limit,)).fetchall()
-        where, args = _from(conn, match, f, tags=True)
+        if match is None and f == Filters(origins=f.origins):
+            # Under origins alone, the tags of their posts in the tags index alone.
+            posts = _posts(conn, f.origins) or [""]
+            sql = (
+                f"SELECT t.tag, count(*) AS n FROM tags t WHERE t.post IN ({','.join('?' * len(posts))}) "
+                "GROUP BY t.tag COLLATE NOCASE ORDER BY n DESC, t.tag LIMIT ?"
+            )
+            return conn.execute(sql, [*posts, limit]).fetchall()
+        where, args = _from(conn, match, f, tags=True, by_tag=tags_only, join_cable=not tags_only)
         sql = f"SELECT t.tag, count(*) AS n {where} GROUP BY t.tag COLLATE NOCASE ORDER BY n DESC, t.tag LIMIT ?"
         return _run(conn, sql, [*args, limit], match)
-    where, args = _from(conn, match, f)
-    # NOCASE for origins: the collation of their index, which the count then reads alone.
-    column = {"origin": "c.origin COLLATE NOCASE", "classification": "c.classification", "year": "c.year"}[
-        facet
-    ]
+    if tags_only:
+        where, args = _from(conn, None, f, by_tag=True, join_cable=False)
+        column = _TAG_FACETS[facet]
+    else:
+        where, args = _from(conn, match, f)
+        # NOCASE for origins: the collation of their index, which the count then reads alone.
+        column = {
+            "origin": "c.origin COLLATE NOCASE",
+            "classification": "c.classification",
+            "year": "c.year",
+        }[facet]
     nonnull = f"{column} IS NOT NULL"
     where = where + (" AND " if " WHERE " in where else " WHERE ") + nonnull
     order = f"{column}" if facet == "year" else f"n DESC, {column}"
@@ -928,6 +1048,7 @@ def compact_fts(conn: sqlite3.Connection, archive: Layout) -> int:
                 ).lastrowid
                 n += 1
             conn.execute("UPDATE cables SET fts_rowid=? WHERE id=?", (fts_rowid, cable_id))
+            conn.execute("UPDATE tags SET fts_rowid=? WHERE ref=?", (fts_rowid, ref))
     return n
 
 
@@ -947,7 +1068,7 @@ def index_object(conn: sqlite3.Connection, ref: str, obj_dir: str, inv: dict[str
 def drop_cable(conn: sqlite3.Connection, ref: str) -> None:
     """Remove a cable's rows."""
     conn.execute("DELETE FROM cables WHERE ref=?", (ref,))
-    _write_tags(conn, ref, None, None)
+    _write_tags(conn, ref, None)
     conn.execute("DELETE FROM citations WHERE ref=?", (ref,))
     conn.execute("DELETE FROM versions WHERE ref=?", (ref,))
     conn.execute("DELETE FROM sources WHERE ref=?", (ref,))
