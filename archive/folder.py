@@ -142,24 +142,7 @@ class ArchiveFolder:
     def open(cls: type[_F], path: str | os.PathLike[str]) -> _F:
         """Open an existing archive; ArchiveError with a clear message otherwise."""
         path = os.fspath(path)
-        marker = Layout.at(path).marker
-        if not os.path.isdir(path):
-            raise ArchiveError(f"{path}: no such archive folder")
-        try:
-            with open(marker, encoding="utf-8") as fh:
-                meta = json.load(fh)
-        except FileNotFoundError:
-            raise ArchiveError(f"{path}: not an archive (no {MARKER})") from None
-        except (OSError, ValueError) as exc:
-            raise ArchiveError(f"{marker}: unreadable: {exc}") from exc
-        if meta.get("format") != FORMAT_NAME:
-            raise ArchiveError(f"{marker}: format is {meta.get('format')!r}, not {FORMAT_NAME!r}")
-        if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-            raise ArchiveError(
-                f"{marker}: format version {meta.get('format_version')} is newer than this tool reads "
-                f"({FORMAT_VERSION}); upgrade cablearchive"
-            )
-        arch = cls(path, meta)
+        arch = cls(path, _read_marker(path))
         # A read-only archive opens for reading: nothing is created, nothing settled.
         with contextlib.suppress(OSError):
             os.makedirs(arch.state_dir, exist_ok=True)
@@ -174,19 +157,7 @@ class ArchiveFolder:
         It works on a read-only mount and beside a live writer (readers see its last commit).
         """
         path = os.fspath(path)
-        marker = Layout.at(path).marker
-        if not os.path.isdir(path):
-            raise ArchiveError(f"{path}: no such archive folder")
-        try:
-            with open(marker, encoding="utf-8") as fh:
-                meta = json.load(fh)
-        except FileNotFoundError:
-            raise ArchiveError(f"{path}: not an archive (no {MARKER})") from None
-        except (OSError, ValueError) as exc:
-            raise ArchiveError(f"{marker}: unreadable: {exc}") from exc
-        if meta.get("format") != FORMAT_NAME:
-            raise ArchiveError(f"{marker}: format is {meta.get('format')!r}, not {FORMAT_NAME!r}")
-        arch = cls(path, meta)
+        arch = cls(path, _read_marker(path))
         arch.read_only = True
         return arch
 
@@ -304,3 +275,32 @@ class ArchiveFolder:
             self.notify(str(exc))
         finally:
             lock.release()
+
+
+def _read_marker(path: str) -> dict[str, Any]:
+    """The archive marker's contents, checked (format and version); ArchiveError otherwise."""
+    marker = Layout.at(path).marker
+    if not os.path.isdir(path):
+        raise ArchiveError(f"{path}: no such archive folder")
+    try:
+        with open(marker, encoding="utf-8") as fh:
+            meta = json.load(fh)
+    except FileNotFoundError:
+        raise ArchiveError(f"{path}: not an archive (no {MARKER})") from None
+    except (OSError, ValueError) as exc:
+        raise ArchiveError(f"{marker}: unreadable: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        found = meta.get("format") if isinstance(meta, dict) else meta
+        raise ArchiveError(f"{marker}: format is {found!r}, not {FORMAT_NAME!r}")
+    try:
+        version = int(meta.get("format_version", 0))
+    except (TypeError, ValueError):
+        raise ArchiveError(
+            f"{marker}: format version {meta.get('format_version')!r} is not a number"
+        ) from None
+    if version > FORMAT_VERSION:
+        raise ArchiveError(
+            f"{marker}: format version {version} is newer than this tool reads "
+            f"({FORMAT_VERSION}); upgrade cablearchive"
+        )
+    return meta

@@ -603,3 +603,23 @@ def test_a_name_with_a_line_break_or_a_slash_is_never_an_object_id(name):
 
     assert not is_reference(name)
     assert not is_source_key("mirror.example.org-0123456789ab\n")
+
+
+@pytest.mark.parametrize("opener", ["open", "open_read_only"])
+@pytest.mark.parametrize(
+    ("meta", "words"),
+    [
+        ({"format": "cablearchive", "format_version": 999}, "newer than this tool reads"),
+        ({"format": "cablearchive", "format_version": "x"}, "is not a number"),
+        ({"format": "something-else"}, "format is 'something-else'"),
+        (["not", "an", "object"], "format is"),
+    ],
+)
+def test_every_opening_checks_the_archive_marker(
+    tmp_path: Path, opener: str, meta: object, words: str
+) -> None:
+    """Opening for reading checks the marker as opening for writing does: no archive of a newer format."""
+    Archive.create(tmp_path / "a").close()
+    (tmp_path / "a" / "cablearchive.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ArchiveError, match=re.escape(words)):
+        getattr(Archive, opener)(tmp_path / "a")

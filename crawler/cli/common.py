@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeAlias
 
 from archive import Archive, ArchiveError
-from crawler.cli.exits import CANNOT_WRITE, NO_ARCHIVE, CommandError
+from crawler.cli.exits import BAD_ARGUMENT, CANNOT_WRITE, NO_ARCHIVE, CommandError
 from crawler.cli.terminal import raw
 from crawler.settings import archive_dir, source_tree_refusal
 
@@ -131,3 +131,15 @@ def progress_bar(label: str = "") -> Iterator[Progress | None]:
             bar.update(tasks[stage], completed=done, total=total)
 
         yield update
+
+
+def setting_overrides(pairs: list[str]) -> dict[str, str]:
+    """The `-s NAME=VALUE` settings, checked against their types: a bad one is a usage error."""
+    from crawler.runner import SettingError, build_settings, parse_overrides
+
+    try:
+        overrides = parse_overrides(pairs)
+        build_settings(overrides)  # a value of the wrong type is refused before the crawl starts
+    except SettingError as exc:
+        raise CommandError(BAD_ARGUMENT, str(exc)) from None
+    return overrides

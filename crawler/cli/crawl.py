@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from crawler.cli.common import Subcommands, add_archive_option, refuse_source_tree, say
+from crawler.cli.common import Subcommands, add_archive_option, refuse_source_tree, say, setting_overrides
 from crawler.cli.exits import BAD_ARGUMENT, INPUT_FAILED, INTERRUPTED, NO_INPUT, CommandError, Exit, summary
 
 
@@ -91,13 +91,9 @@ def register(subparsers: Subcommands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the crawl and print its report."""
-    from crawler.runner import SettingError, build_settings, parse_overrides, run_crawl
+    from crawler.runner import run_crawl
 
-    try:
-        overrides = parse_overrides(args.settings)
-        build_settings(overrides)  # a value of the wrong type is a usage error, before the crawl
-    except SettingError as exc:
-        raise CommandError(BAD_ARGUMENT, str(exc)) from None
+    overrides = setting_overrides(args.settings)
     refuse_source_tree(args.archive)
     if not os.path.isfile(args.seeds):
         what = "is a folder" if os.path.isdir(args.seeds) else "no such file"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from crawler.cli.common import Subcommands
-from crawler.cli.exits import BAD_ARGUMENT, NO_CLUSTER, CommandError, Exit, summary
+from crawler.cli.common import Subcommands, setting_overrides
+from crawler.cli.exits import NO_CLUSTER, CommandError, Exit, summary
 
 
 def _seconds(text: str) -> float:
@@ -65,13 +65,8 @@ def run(args: argparse.Namespace) -> int:
     """Work for the crawl until it is finished."""
     from crawler.distributed.cluster import ClusterError
     from crawler.distributed.worker import run_worker
-    from crawler.runner import SettingError, build_settings, parse_overrides
 
-    try:
-        overrides = parse_overrides(args.settings)
-        build_settings(overrides)  # a value of the wrong type is a usage error, before the crawl
-    except SettingError as exc:
-        raise CommandError(BAD_ARGUMENT, str(exc)) from None
+    overrides = setting_overrides(args.settings)
     try:
         report = run_worker(
             args.redis, spool=args.spool, worker_id=args.worker_id, overrides=overrides, wait=args.wait
