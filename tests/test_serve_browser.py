@@ -32,6 +32,7 @@ pytestmark = [
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +180,8 @@ def test_walk_list_cable_diffs_search_capture(browser: Any, site: Served, shots:
 
     box = b.find_element(By.CSS_SELECTOR, "nav.top input[name=q]")
     box.send_keys("Zimbabwe\n")
+    # Enter submits the form: wait for the results page, not the page it was typed on.
+    WebDriverWait(b, 20).until(lambda d: "/search" in d.current_url and d.find_elements(By.ID, "hits"))
     hits = b.find_elements(By.CSS_SELECTOR, "#hits > li")
     assert hits and "10HARARE93" in hits[0].text
     assert any(m.text.lower().startswith("zimbabwe") for m in b.find_elements(By.CSS_SELECTOR, "#hits mark"))
